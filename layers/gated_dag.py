@@ -1,0 +1,208 @@
+"""The gated DAG prior and the top-down (ladder) inference pass that shares it (DESIGN §1)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tf_graphvae.layers.gates import validate_structure
+
+tfd = tfp.distributions
+
+# Log-variances are squashed smoothly into [-B, B] (std in [e^-5, e^5]) so that a
+# precision-weighted merge can never divide by an under- or overflowed variance.
+LOG_VARIANCE_BOUND = 10.0
+
+
+def bound_log_variance(raw: tf.Tensor) -> tf.Tensor:
+    """Soft clip of a raw network output into a log-variance in [-B, B]."""
+    return LOG_VARIANCE_BOUND * tf.tanh(raw / LOG_VARIANCE_BOUND)
+
+
+def precision_weighted_merge(
+    prior_mean: tf.Tensor,
+    prior_log_var: tf.Tensor,
+    data_mean: tf.Tensor,
+    data_log_var: tf.Tensor,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The ladder posterior `q_j` from the top-down prior and the bottom-up estimate.
+
+    `s^-2 = ŝ^-2 + s̃^-2` and `m = (m̂ ŝ^-2 + m̃ s̃^-2) s^2` (DESIGN §1), computed in
+    log space: `log s^2 = -logsumexp(-log ŝ^2, -log s̃^2)`; each weight `s^2 / ŝ^2` is
+    `exp(log s^2 - log ŝ^2)` <= 1, so nothing overflows.
+
+    Returns:
+        `(mean, log_var)` of the merged Gaussian, shapes of the inputs.
+    """
+    log_var = -tf.reduce_logsumexp(tf.stack([-prior_log_var, -data_log_var]), axis=0)
+    mean = prior_mean * tf.exp(log_var - prior_log_var) + data_mean * tf.exp(log_var - data_log_var)
+    return mean, log_var
+
+
+def diag_normal(mean: tf.Tensor, log_var: tf.Tensor) -> tfd.Distribution:
+    """A Gaussian over the last axis (one node's `N'` dimensions) as a TFP distribution."""
+    return tfd.Independent(tfd.Normal(mean, tf.exp(0.5 * log_var)), reinterpreted_batch_ndims=1)
+
+
+@keras.saving.register_keras_serializable(package="tf_graphvae")
+class GatedDAG(keras.layers.Layer):
+    """Gated DAG prior `p(z | c)` over `N` latent nodes, and the top-down inference pass.
+
+    Node `N-1` is the root, `p(z_{N-1}) = Normal(0, I)`. Every other node `j` has its
+    own top-down MLP `TD_j` (one hidden ELU layer) on its gated parents:
+    `(m̂_j, log ŝ_j²) = TD_j(concat_{i>j} c[i, j] z_i)`. With `structure="independent"`
+    the layer has no weights and every node's prior is `Normal(0, I)`.
+
+    The `N-1` networks are stored as stacked kernels so that the prior of all nodes
+    given a full `z` is a single batched contraction (used by the importance-weighted
+    evaluation); the sequential top-down pass slices the same kernels node by node.
+
+    Args:
+        num_nodes: `N >= 1`.
+        node_dim: `N' >= 1`, the dimension of every node.
+        structure: `"independent"`, `"chain"`, `"full"` or `"learned"`.
+        top_down_units: width of each `TD_j`'s hidden layer.
+
+    Call arguments:
+        z: `[B, N, N']` node values.
+        gates: `[B, N, N]` gate matrices, entry `[b, i, j]` = `c[i, j]`.
+
+    Output:
+        `(mean, log_var)` of `p(z_j | z_{>j}, c)` for every node, each `[B, N, N']`.
+
+    Example:
+    >>> dag = GatedDAG(num_nodes=3, node_dim=2, structure="full")
+    >>> mean, log_var = dag(tf.zeros([4, 3, 2]), tf.ones([4, 3, 3]))
+    """
+
+    def __init__(
+        self,
+        num_nodes: int,
+        node_dim: int,
+        structure: str = "learned",
+        top_down_units: int = 128,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(num_nodes) < 1:
+            raise ValueError(f"num_nodes must be >= 1, got {num_nodes!r}.")
+        if int(node_dim) < 1:
+            raise ValueError(f"node_dim must be >= 1, got {node_dim!r}.")
+        if int(top_down_units) < 1:
+            raise ValueError(f"top_down_units must be >= 1, got {top_down_units!r}.")
+        self.num_nodes = int(num_nodes)
+        self.node_dim = int(node_dim)
+        self.structure = validate_structure(structure)
+        self.top_down_units = int(top_down_units)
+
+    @property
+    def has_top_down(self) -> bool:
+        return self.structure != "independent" and self.num_nodes > 1
+
+    def build(self, input_shape=None):
+        if self.has_top_down:
+            n, d, h = self.num_nodes, self.node_dim, self.top_down_units
+            # Kernel rows of TD_j for nodes i <= j are never used (c[i, j] = 0 there);
+            # the sequential pass slices them away and the batched pass multiplies zeros.
+            self.hidden_kernel = self.add_weight(
+                name="hidden_kernel", shape=(n - 1, n * d, h), initializer="glorot_uniform"
+            )
+            self.hidden_bias = self.add_weight(name="hidden_bias", shape=(n - 1, h), initializer="zeros")
+            self.output_kernel = self.add_weight(
+                name="output_kernel", shape=(n - 1, h, 2 * d), initializer="glorot_uniform"
+            )
+            self.output_bias = self.add_weight(
+                name="output_bias", shape=(n - 1, 2 * d), initializer="zeros"
+            )
+        self.built = True
+
+    def _split(self, params: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        mean, raw = tf.split(params, 2, axis=-1)
+        return mean, bound_log_variance(raw)
+
+    def node_prior(self, j: int, parents: list[tf.Tensor], gates: tf.Tensor):
+        """Prior parameters of node `j` from its possible parents `z_{j+1} ... z_{N-1}`.
+
+        Args:
+            j: the node, a Python int.
+            parents: `[z_{j+1}, ..., z_{N-1}]`, each `[B, N']`.
+            gates: `[B, N, N]`.
+
+        Returns:
+            `(mean, log_var)`, each `[B, N']`.
+        """
+        if j == self.num_nodes - 1 or not self.has_top_down:
+            zeros = tf.zeros([tf.shape(gates)[0], self.node_dim], gates.dtype)
+            return zeros, zeros
+        d = self.node_dim
+        gated = tf.concat([gates[:, i, j, None] * z_i for i, z_i in zip(
+            range(j + 1, self.num_nodes), parents, strict=True)], axis=-1)
+        hidden = tf.nn.elu(gated @ self.hidden_kernel[j, (j + 1) * d:] + self.hidden_bias[j])
+        return self._split(hidden @ self.output_kernel[j] + self.output_bias[j])
+
+    def call(self, z, gates):
+        batch = tf.shape(z)[0]
+        zeros = tf.zeros_like(z)
+        if not self.has_top_down:
+            return zeros, zeros
+        n, d = self.num_nodes, self.node_dim
+        # inputs[b, j, i*N' + k] = c[i, j] * z[b, i, k]: every child's gated parent vector.
+        gated = tf.einsum("bij,bik->bjik", gates[:, :, : n - 1], z)
+        gated = tf.reshape(gated, [batch, n - 1, n * d])
+        hidden = tf.nn.elu(tf.einsum("bjk,jkh->bjh", gated, self.hidden_kernel) + self.hidden_bias)
+        params = tf.einsum("bjh,jho->bjo", hidden, self.output_kernel) + self.output_bias
+        mean, log_var = self._split(params)
+        root = tf.zeros([batch, 1, d], z.dtype)  # p(z_{N-1}) = Normal(0, I)
+        return tf.concat([mean, root], axis=1), tf.concat([log_var, root], axis=1)
+
+    def posterior(self, data_mean, data_log_var, gates, seed):
+        """The top-down inference pass, root first (DESIGN §1).
+
+        Args:
+            data_mean, data_log_var: bottom-up estimates `(m̃, log s̃²)`, each `[B, N, N']`.
+            gates: `[B, N, N]`.
+            seed: stateless seed `[2]` for the reparameterised node samples.
+
+        Returns:
+            A dict of `[B, N, N']` tensors: `z`, `q_mean`, `q_log_var`, `p_mean`,
+            `p_log_var`; the prior of each node is computed from the *posterior samples*
+            of its parents, as the analytic KL of each node requires.
+        """
+        n = self.num_nodes
+        seeds = tfp.random.split_seed(seed, n=n)
+        zs, out = [None] * n, {k: [None] * n for k in ("q_mean", "q_log_var", "p_mean", "p_log_var")}
+        for j in range(n - 1, -1, -1):
+            m_tilde, lv_tilde = data_mean[:, j], data_log_var[:, j]
+            if self.has_top_down:
+                p_mean, p_log_var = self.node_prior(j, zs[j + 1:], gates)
+                q_mean, q_log_var = precision_weighted_merge(p_mean, p_log_var, m_tilde, lv_tilde)
+            else:  # mean-field VAE: q_j from the bottom-up network alone, p_j = Normal(0, I)
+                p_mean = p_log_var = tf.zeros_like(m_tilde)
+                q_mean, q_log_var = m_tilde, lv_tilde
+            zs[j] = diag_normal(q_mean, q_log_var).sample(seed=seeds[j])
+            for key, value in zip(out, (q_mean, q_log_var, p_mean, p_log_var), strict=True):
+                out[key][j] = value
+        result = {key: tf.stack(values, axis=1) for key, values in out.items()}
+        result["z"] = tf.stack(zs, axis=1)
+        return result
+
+    def sample(self, gates, seed):
+        """Ancestral samples `z ~ p(z | c)`, root first. Returns `[B, N, N']`."""
+        n = self.num_nodes
+        seeds = tfp.random.split_seed(seed, n=n)
+        zs = [None] * n
+        for j in range(n - 1, -1, -1):
+            mean, log_var = self.node_prior(j, zs[j + 1:], gates)
+            zs[j] = diag_normal(mean, log_var).sample(seed=seeds[j])
+        return tf.stack(zs, axis=1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_nodes=self.num_nodes,
+            node_dim=self.node_dim,
+            structure=self.structure,
+            top_down_units=self.top_down_units,
+        )
+        return config

@@ -1,0 +1,193 @@
+"""Binary dependency gates `c[i, j]` of the Graph VAE (paper Section 2, Eq. 2)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+STRUCTURES = ("independent", "chain", "full", "learned")
+HARD_GATES = ("sample", "map")
+
+
+def validate_structure(structure: str) -> str:
+    """Returns `structure` or raises a ValueError naming the valid choices."""
+    if structure not in STRUCTURES:
+        raise ValueError(f"Unknown structure {structure!r}; expected one of {STRUCTURES}.")
+    return structure
+
+
+def validate_temperature(temperature: float) -> float:
+    """Returns `temperature` as a float or raises a ValueError when it is not > 0."""
+    t = float(temperature)
+    if not np.isfinite(t) or t <= 0.0:
+        raise ValueError(f"The gate temperature tau must be finite and > 0, got {temperature!r}.")
+    return t
+
+
+def edge_indices(num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Parents `i` and children `j` of the `N(N-1)/2` possible edges, `i > j`.
+
+    The edge order is row-major over parents, root first: (N-1, 0), (N-1, 1), ...
+    It is the order of `Gates.gate_logits` and of every per-edge log.
+    """
+    parents, children = [], []
+    for i in range(num_nodes - 1, 0, -1):
+        for j in range(i):
+            parents.append(i)
+            children.append(j)
+    return np.asarray(parents, np.int32), np.asarray(children, np.int32)
+
+
+def structure_mask(structure: str, num_nodes: int) -> np.ndarray:
+    """The fixed 0/1 gate matrix `[N, N]` of a structure (DESIGN §2); entry `[i, j]` is c[i, j].
+
+    `learned` returns the mask of possible edges (all `i > j`).
+    """
+    validate_structure(structure)
+    mask = np.zeros((num_nodes, num_nodes), np.float32)
+    if structure == "chain":
+        for j in range(num_nodes - 1):
+            mask[j + 1, j] = 1.0
+    elif structure in ("full", "learned"):
+        mask = np.tril(np.ones((num_nodes, num_nodes), np.float32), k=-1)
+    return mask
+
+
+@keras.saving.register_keras_serializable(package="tf_graphvae")
+class Gates(keras.layers.Layer):
+    """Gates `c[i, j]` on the possible edges `z_i -> z_j`, `i > j`, of a latent DAG.
+
+    For `structure="learned"` the layer owns one trainable logit per possible edge,
+    `mu[i, j] = sigmoid(logit)` (initialised at 0, i.e. `mu = 0.5`). In training the
+    gates are relaxed Bernoulli (binary Concrete) samples at temperature `tau`, the
+    paper's Eq. (2), so gradients reach the logits; at evaluation they are hard
+    `Bernoulli(mu)` samples, or the MAP graph `mu > 0.5` when `hard_gates="map"`.
+    The fixed structures (`independent`, `chain`, `full`) return their 0/1 mask and
+    have no trainable weight.
+
+    The temperature lives in a non-trainable variable so that a callback can anneal it.
+
+    Args:
+        num_nodes: number of latent nodes `N >= 1`.
+        structure: one of `"independent"`, `"chain"`, `"full"`, `"learned"`.
+        temperature: initial relaxation temperature `tau > 0`.
+        hard_gates: `"sample"` (a Bernoulli draw per example) or `"map"` at evaluation.
+        per_example: one gate sample per example (default, lower variance) or one
+            shared by the whole batch.
+
+    Call arguments:
+        batch_size: scalar, the number of gate matrices to draw.
+        training: relaxed samples when True, hard ones otherwise.
+        seed: optional stateless seed, shape `[2]`, int32; default the layer's generator.
+
+    Output shape:
+        `[batch_size, N, N]`, entry `[b, i, j]` the gate of edge `i -> j` (0 where `i <= j`).
+
+    Example:
+    >>> gates = Gates(num_nodes=3, structure="learned")
+    >>> gates(4, training=True).shape
+    TensorShape([4, 3, 3])
+    """
+
+    def __init__(
+        self,
+        num_nodes: int,
+        structure: str = "learned",
+        temperature: float = 1.0,
+        hard_gates: str = "sample",
+        per_example: bool = True,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(num_nodes) < 1:
+            raise ValueError(f"num_nodes must be >= 1, got {num_nodes!r}.")
+        if hard_gates not in HARD_GATES:
+            raise ValueError(f"Unknown hard_gates {hard_gates!r}; expected one of {HARD_GATES}.")
+        self.num_nodes = int(num_nodes)
+        self.structure = validate_structure(structure)
+        self.initial_temperature = validate_temperature(temperature)
+        self.hard_gates = hard_gates
+        self.per_example = bool(per_example)
+        self.seed = seed
+        self.num_edges = self.num_nodes * (self.num_nodes - 1) // 2
+        self._parents, self._children = edge_indices(self.num_nodes)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = False
+
+    @property
+    def learned(self) -> bool:
+        return self.structure == "learned"
+
+    def build(self, input_shape=None):
+        if self.learned:
+            self.gate_logits = self.add_weight(
+                name="gate_logits", shape=(self.num_edges,), initializer="zeros", trainable=True
+            )
+        self.temperature = self.add_weight(
+            name="temperature",
+            shape=(),
+            initializer=keras.initializers.Constant(self.initial_temperature),
+            trainable=False,
+        )
+        self.built = True
+
+    def _scatter(self, edge_values: tf.Tensor) -> tf.Tensor:
+        """Places per-edge values `[..., E]` into gate matrices `[..., N, N]`."""
+        flat_index = self._parents * self.num_nodes + self._children
+        onehot = tf.one_hot(flat_index, self.num_nodes * self.num_nodes, dtype=edge_values.dtype)
+        flat = tf.linalg.matvec(onehot, edge_values, transpose_a=True)
+        shape = tf.concat([tf.shape(edge_values)[:-1], [self.num_nodes, self.num_nodes]], 0)
+        return tf.reshape(flat, shape)
+
+    def edge_probabilities(self) -> tf.Tensor:
+        """`mu` as a `[N, N]` matrix (the fixed structures: their 0/1 mask)."""
+        if not self.built:
+            self.build()
+        if not self.learned:
+            return tf.constant(structure_mask(self.structure, self.num_nodes))
+        return self._scatter(tf.sigmoid(self.gate_logits))
+
+    def _next_seed(self, seed):
+        if seed is None:
+            seed = self.seed_generator.next()
+        return tf.cast(seed, tf.int32)
+
+    def call(self, batch_size, training=None, seed=None):
+        dtype = self.compute_dtype
+        if not self.learned or self.num_edges == 0:
+            mask = tf.constant(structure_mask(self.structure, self.num_nodes), dtype)
+            return tf.tile(mask[None], [batch_size, 1, 1])
+        num_draws = batch_size if self.per_example else 1
+        logits = tf.cast(self.gate_logits, dtype)
+        if training:
+            # Eq. (2): binary Concrete with Gumbel noise; reparameterised in the logits.
+            edge = tfd.RelaxedBernoulli(tf.cast(self.temperature, dtype), logits=logits).sample(
+                num_draws, seed=self._next_seed(seed)
+            )
+        elif self.hard_gates == "map":
+            edge = tf.tile(tf.cast(logits > 0.0, dtype)[None], [num_draws, 1])
+        else:
+            edge = tf.cast(
+                tfd.Bernoulli(logits=logits).sample(num_draws, seed=self._next_seed(seed)), dtype
+            )
+        gates = self._scatter(edge)
+        if not self.per_example:
+            gates = tf.tile(gates, [batch_size, 1, 1])
+        return gates
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_nodes=self.num_nodes,
+            structure=self.structure,
+            temperature=self.initial_temperature,
+            hard_gates=self.hard_gates,
+            per_example=self.per_example,
+            seed=self.seed,
+        )
+        return config

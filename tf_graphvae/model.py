@@ -1,0 +1,315 @@
+"""`GraphVAE`: a VAE whose latent nodes are linked by a learned DAG of Bernoulli gates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, diag_normal
+from tf_graphvae.layers.gates import Gates, validate_structure, validate_temperature
+from tf_graphvae.layers.likelihoods import make_likelihood, validate_likelihood
+from tf_graphvae.layers.networks import Decoder, Encoder, validate_network
+
+# Seed of the fixed binarisation of evaluation batches in `test_step` (binary images are
+# left unchanged by it; grey images are thresholded the same way in every evaluation).
+EVAL_BINARIZATION_SEED = (20190, 1)
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or int(value) != value or int(value) < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    return int(value)
+
+
+@keras.saving.register_keras_serializable(package="tf_graphvae")
+class GraphVAE(keras.Model):
+    """Graph VAE (He et al., "Variational Latent Dependency Learning") and its baselines.
+
+    `N = num_nodes` latent nodes of dimension `N' = node_dim`; a possible edge `i -> j`
+    for every `i > j`, gated by `c[i, j] ~ Bernoulli(mu[i, j])`. The four structures of
+    the paper's Table 1 share everything but the gates (DESIGN §2):
+    `"independent"` (VAE), `"chain"` (Ladder VAE), `"full"` (FC-VAE) and `"learned"`
+    (Graph VAE). Training maximises the expected ELBO of Eq. (1),
+    `E_{c ~ p(c)} [E_q log p(x | z) - KL(q(z | x, c) || p(z | c))]`, with relaxed gates
+    (Eq. 2) so that `mu` is learned jointly with the networks.
+
+    Args:
+        event_shape: `(H, W, C)` of the images.
+        num_nodes: `N >= 1`.
+        node_dim: `N' >= 1`.
+        structure: `"independent"`, `"chain"`, `"full"` or `"learned"`.
+        likelihood: `"bernoulli"` (images in [0, 1], binarised dynamically in training)
+            or `"discretized_logistic"` (8-bit images with values in [0, 255]).
+        network: `"mlp"` or `"conv"`; default `"conv"` for the discretised logistic on
+            images with sides divisible by 8, `"mlp"` otherwise.
+        encoder_units, decoder_units, top_down_units: network widths (DESIGN §6).
+        temperature: initial gate temperature `tau > 0` (anneal it with
+            `tf_graphvae.trainers.TemperatureAnnealing`).
+        hard_gates: evaluation gates, `"sample"` (Bernoulli draws) or `"map"` (`mu > 0.5`).
+        per_example_gates: one gate sample per example (default) or one per batch.
+        seed: seed of the model's random stream (gates, latents, binarisation).
+
+    Example:
+    >>> model = GraphVAE(event_shape=(8, 8, 1), num_nodes=3, node_dim=2)
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> model.elbo_terms(np.zeros([4, 8, 8, 1], np.float32))["elbo"].shape
+    TensorShape([4])
+    """
+
+    def __init__(
+        self,
+        event_shape: Sequence[int],
+        num_nodes: int = 5,
+        node_dim: int = 10,
+        structure: str = "learned",
+        likelihood: str = "bernoulli",
+        network: str | None = None,
+        encoder_units: Sequence[int] = (512, 512, 256),
+        decoder_units: Sequence[int] = (256, 512, 512),
+        top_down_units: int = 128,
+        temperature: float = 1.0,
+        hard_gates: str = "sample",
+        per_example_gates: bool = True,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        event_shape = tuple(event_shape)
+        if len(event_shape) != 3 or any(int(s) < 1 for s in event_shape):
+            raise ValueError(f"event_shape must be (height, width, channels), got {event_shape!r}.")
+        self.event_shape = tuple(int(s) for s in event_shape)
+        self.num_nodes = _positive_int(num_nodes, "num_nodes")
+        self.node_dim = _positive_int(node_dim, "node_dim")
+        self.structure = validate_structure(structure)
+        self.likelihood_name = validate_likelihood(likelihood)
+        if network is None:
+            h, w, _ = self.event_shape
+            conv_ok = h % 8 == 0 and w % 8 == 0
+            network = "conv" if likelihood == "discretized_logistic" and conv_ok else "mlp"
+        self.network = validate_network(network)
+        self.encoder_units = tuple(int(u) for u in encoder_units)
+        self.decoder_units = tuple(int(u) for u in decoder_units)
+        self.top_down_units = int(top_down_units)
+        self.temperature = validate_temperature(temperature)
+        self.hard_gates = hard_gates
+        self.per_example_gates = bool(per_example_gates)
+        self.seed = seed
+
+        n, d = self.num_nodes, self.node_dim
+        self.likelihood = make_likelihood(likelihood, name="likelihood")
+        self.encoder = Encoder(self.encoder_units, self.network, name="encoder")
+        # BU_j for every node at once: one linear map h -> (m̃_j, log s̃_j²) for all j.
+        self.bottom_up = keras.layers.Dense(2 * n * d, name="bottom_up")
+        self.gates = Gates(
+            n, structure, temperature, hard_gates, per_example_gates, seed=seed, name="gates"
+        )
+        self.dag = GatedDAG(n, d, structure, self.top_down_units, name="gated_dag")
+        self.decoder = Decoder(
+            self.event_shape,
+            self.likelihood.params_per_channel,
+            self.decoder_units,
+            self.network,
+            name="decoder",
+        )
+        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.elbo_tracker = keras.metrics.Mean(name="elbo")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.recon_tracker = keras.metrics.Mean(name="recon")
+        self.build((None, *self.event_shape))
+
+    # ----------------------------------------------------------------- structure
+    def build(self, input_shape):
+        self.encoder.build(input_shape)
+        self.bottom_up.build((None, self.encoder_units[-1]))
+        self.gates.build()
+        self.dag.build()
+        self.decoder.build((None, self.num_nodes * self.node_dim))
+        self.likelihood.build(None)
+        self.built = True
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.elbo_tracker, self.kl_tracker, self.recon_tracker]
+
+    def edge_probabilities(self) -> np.ndarray:
+        """`mu` as a numpy `[N, N]` array: entry `[i, j]` for parent `i` > child `j`, 0 elsewhere.
+
+        The fixed structures return their 0/1 mask.
+        """
+        return np.asarray(self.gates.edge_probabilities())
+
+    # ------------------------------------------------------------------- inputs
+    def _images(self, data):
+        """Images from a batch: `x`, `(x, y)` or `(x, y, w)`; labels are ignored."""
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        if isinstance(data, dict):
+            data = data["image"]
+        x = tf.convert_to_tensor(data)
+        if tuple(x.shape[1:]) != self.event_shape:
+            raise ValueError(
+                f"Expected images of shape [batch, {', '.join(map(str, self.event_shape))}], "
+                f"got {list(x.shape)}."
+            )
+        return tf.cast(x, self.compute_dtype)
+
+    def check_images(self, x) -> None:
+        """Raises a ValueError unless concrete images `x` have the model's shape and range."""
+        x = np.asarray(x)
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.event_shape:
+            raise ValueError(
+                f"Expected images of shape [batch, {', '.join(map(str, self.event_shape))}], "
+                f"got {list(x.shape)}."
+            )
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"Images contain {int(np.sum(~np.isfinite(x)))} NaN or inf values.")
+        low, high = self.likelihood.value_range
+        if x.size and (x.min() < low or x.max() > high):
+            raise ValueError(
+                f"The {self.likelihood_name} likelihood needs images in [{low:g}, {high:g}], "
+                f"got values in [{x.min():g}, {x.max():g}]."
+            )
+
+    def _check_inputs(self, x):
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            spec = spec[0] if isinstance(spec, tuple) else spec
+            if tuple(spec.shape[1:]) != self.event_shape:
+                raise ValueError(
+                    f"Expected a dataset of image batches [batch, "
+                    f"{', '.join(map(str, self.event_shape))}], got elements {spec.shape}."
+                )
+        elif isinstance(x, (np.ndarray, tf.Tensor)):
+            self.check_images(x)
+
+    def binarize(self, x, seed):
+        """A Bernoulli draw of each pixel's intensity (DESIGN §3), with a stateless seed."""
+        return tf.cast(tf.random.stateless_uniform(tf.shape(x), seed=seed) < x, x.dtype)
+
+    def _next_seed(self):
+        return tf.cast(self.seed_generator.next(), tf.int32)
+
+    # -------------------------------------------------------------------- model
+    def infer(self, x, gates, seed):
+        """One pass of the model on images `x` with the given gates `[B, N, N]`.
+
+        Returns:
+            A dict with the node tensors of `GatedDAG.posterior` (`z`, `q_mean`, ...),
+            `recon` (`log p(x | z)`, `[B]`), `kl_per_node` (`[B, N]`, analytic, given the
+            sampled parents), `kl` and `elbo` (`[B]`), `log_q` and `log_p` (`log q(z | x, c)`
+            and `log p(z | c)` of the sample, `[B]`), and `decoder_params`.
+        """
+        h = self.encoder(x)
+        bu = tf.reshape(self.bottom_up(h), [-1, self.num_nodes, self.node_dim, 2])
+        data_mean, data_log_var = bu[..., 0], bound_log_variance(bu[..., 1])
+        out = self.dag.posterior(data_mean, data_log_var, gates, seed)
+        q = diag_normal(out["q_mean"], out["q_log_var"])
+        p = diag_normal(out["p_mean"], out["p_log_var"])
+        out["kl_per_node"] = tfp.distributions.kl_divergence(q, p)
+        out["log_q"] = tf.reduce_sum(q.log_prob(out["z"]), axis=-1)
+        out["log_p"] = tf.reduce_sum(p.log_prob(out["z"]), axis=-1)
+        z_flat = tf.reshape(out["z"], [-1, self.num_nodes * self.node_dim])
+        out["decoder_params"] = self.decoder(z_flat)
+        out["recon"] = self.likelihood.log_prob(out["decoder_params"], x)
+        out["kl"] = tf.reduce_sum(out["kl_per_node"], axis=-1)
+        out["elbo"] = out["recon"] - out["kl"]
+        return out
+
+    def _elbo_terms(self, x, training, seed=None):
+        seed = self._next_seed() if seed is None else tf.cast(seed, tf.int32)
+        gate_seed, latent_seed = tfp.random.split_seed(seed, n=2)
+        gates = self.gates(tf.shape(x)[0], training=training, seed=gate_seed)
+        return self.infer(x, gates, latent_seed)
+
+    def elbo_terms(self, x, training: bool = False, seed=None) -> dict[str, tf.Tensor]:
+        """Per-example ELBO terms of images `x`: `recon` (log p(x|z)), `kl` and `elbo`, each `[B]`.
+
+        Relaxed gates when `training`, hard gates otherwise (one gate and latent sample
+        per example). Images are used as given (binarise grey images first).
+        """
+        if not tf.is_symbolic_tensor(x) and not isinstance(x, tf.Variable):
+            self.check_images(x)
+        out = self._elbo_terms(self._images(x), training, seed)
+        return {key: out[key] for key in ("recon", "kl", "elbo")}
+
+    def call(self, x, training=None):
+        """The mean reconstruction of images `x` (decoder means), `[B, H, W, C]`."""
+        out = self._elbo_terms(self._images(x), training)
+        return self.likelihood(out["decoder_params"])
+
+    def sample_images(self, num_samples, seed):
+        """Graph-mode sampler: `(decoder means [n, H, W, C], hard gates [n, N, N])`."""
+        gate_seed, latent_seed = tfp.random.split_seed(tf.cast(seed, tf.int32), n=2)
+        gates = self.gates(tf.convert_to_tensor(num_samples), training=False, seed=gate_seed)
+        z = self.dag.sample(gates, latent_seed)
+        params = self.decoder(tf.reshape(z, [-1, self.num_nodes * self.node_dim]))
+        return self.likelihood(params), gates
+
+    def sample(self, num_samples: int, seed: int = 0) -> np.ndarray:
+        """Decoder means of `num_samples` ancestral samples, `[num_samples, H, W, C]`.
+
+        Gates are hard samples (or the MAP graph); the same seed gives the same images.
+        """
+        num_samples = _positive_int(num_samples, "num_samples")
+        images, _ = self.sample_images(num_samples, tf.constant([0, int(seed)], tf.int32))
+        return np.asarray(images)
+
+    # ----------------------------------------------------------------- training
+    def _update_metrics(self, loss, terms):
+        self.loss_tracker.update_state(loss)
+        self.elbo_tracker.update_state(terms["elbo"])
+        self.kl_tracker.update_state(terms["kl"])
+        self.recon_tracker.update_state(terms["recon"])
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        x = self._images(data)
+        if self.likelihood_name == "bernoulli":
+            x = self.binarize(x, self._next_seed())  # dynamic binarisation (DESIGN §3)
+        with tf.GradientTape() as tape:
+            terms = self._elbo_terms(x, training=True)
+            loss = -tf.reduce_mean(terms["elbo"])  # Eq. (1), one sample of c and z each
+            # Replicas each see global_batch / R examples; their gradients are summed.
+            scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
+        grads = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        return self._update_metrics(loss, terms)
+
+    def test_step(self, data):
+        x = self._images(data)
+        if self.likelihood_name == "bernoulli":
+            x = self.binarize(x, tf.constant(EVAL_BINARIZATION_SEED, tf.int32))
+        terms = self._elbo_terms(x, training=False)
+        return self._update_metrics(-tf.reduce_mean(terms["elbo"]), terms)
+
+    def fit(self, x=None, *args, **kwargs):
+        self._check_inputs(x)
+        return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        self._check_inputs(x)
+        return super().evaluate(x, *args, **kwargs)
+
+    # ---------------------------------------------------------- serialisation
+    def get_config(self):
+        return {
+            "event_shape": list(self.event_shape),
+            "num_nodes": self.num_nodes,
+            "node_dim": self.node_dim,
+            "structure": self.structure,
+            "likelihood": self.likelihood_name,
+            "network": self.network,
+            "encoder_units": list(self.encoder_units),
+            "decoder_units": list(self.decoder_units),
+            "top_down_units": self.top_down_units,
+            "temperature": self.temperature,
+            "hard_gates": self.hard_gates,
+            "per_example_gates": self.per_example_gates,
+            "seed": self.seed,
+            "name": self.name,
+        }

@@ -181,7 +181,7 @@ class GraphVAE(keras.Model):
             spec = spec[0] if isinstance(spec, tuple) else spec
             if tuple(spec.shape[1:]) != self.event_shape:
                 raise ValueError(
-                    f"Expected a dataset of image batches [batch, "
+                    f"Expected a dataset of image batches of shape [batch, "
                     f"{', '.join(map(str, self.event_shape))}], got elements {spec.shape}."
                 )
         elif isinstance(x, (np.ndarray, tf.Tensor)):

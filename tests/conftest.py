@@ -1,0 +1,50 @@
+"""Shared fixtures: small real data and tiny models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(scope="session")
+def digits() -> np.ndarray:
+    """scikit-learn's 1,797 real 8x8 digits, float32 in [0, 1], `[n, 8, 8, 1]`."""
+    from sklearn.datasets import load_digits
+
+    return (load_digits().images / 16.0).astype(np.float32)[..., None]
+
+
+@pytest.fixture(scope="session")
+def small_real_images(digits) -> np.ndarray:
+    """512 real images: the first MNIST test digits when the offline copy is present."""
+    from tf_graphvae import data
+
+    mnist = SHARED_DATA / "mnist"
+    if (mnist / "t10k-images-idx3-ubyte.gz").exists():
+        return data.load_numpy("mnist", "test[:512]", data_dir=mnist)
+    return digits[:512]
+
+
+def tiny_model(structure="learned", event_shape=(8, 8, 1), **kwargs):
+    import tf_graphvae as tgv
+
+    defaults = dict(
+        num_nodes=3,
+        node_dim=2,
+        encoder_units=(32,),
+        decoder_units=(32,),
+        top_down_units=16,
+        seed=0,
+    )
+    defaults.update(kwargs)
+    return tgv.GraphVAE(event_shape=event_shape, structure=structure, **defaults)

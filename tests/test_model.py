@@ -1,0 +1,146 @@
+"""GraphVAE: training on real data, serialisation, the public API and bad input."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import tiny_model
+
+import tf_graphvae as tgv
+
+
+@pytest.mark.parametrize("structure", ["independent", "chain", "full", "learned"])
+def test_a_few_steps_of_fit_lower_the_loss(structure, small_real_images):
+    x = small_real_images
+    model = tgv.GraphVAE(event_shape=x.shape[1:], num_nodes=3, node_dim=4, structure=structure,
+                         encoder_units=(128, 64), decoder_units=(64, 128), top_down_units=32,
+                         seed=1)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    before = model.evaluate(x, batch_size=256, verbose=0, return_dict=True)
+    history = model.fit(x, batch_size=64, epochs=3, verbose=0)
+    after = model.evaluate(x, batch_size=256, verbose=0, return_dict=True)
+    assert set(history.history) >= {"loss", "elbo", "kl", "recon"}
+    assert after["loss"] < before["loss"] - 5.0, (before, after)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_keras_round_trip_keeps_structure_and_samples(tmp_path, digits):
+    model = tiny_model("learned")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.fit(digits[:256], batch_size=64, epochs=2, verbose=0)
+    assert not np.allclose(model.edge_probabilities()[np.tril_indices(3, -1)], 0.5)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, tgv.GraphVAE)
+    np.testing.assert_array_equal(loaded.edge_probabilities(), model.edge_probabilities())
+    np.testing.assert_array_equal(loaded.sample(4, seed=3), model.sample(4, seed=3))
+    x = (digits[:8] > 0.5).astype(np.float32)
+    for key, value in model.elbo_terms(x, seed=[1, 2]).items():
+        np.testing.assert_allclose(loaded.elbo_terms(x, seed=[1, 2])[key], value, rtol=1e-6)
+    assert loaded.get_config() == model.get_config()
+    loaded.fit(digits[:128], batch_size=64, epochs=1, verbose=0)  # still trains
+
+
+def test_public_api_shapes_and_determinism(digits):
+    model = tgv.GraphVAE(event_shape=(8, 8, 1), num_nodes=5, node_dim=10)
+    mu = model.edge_probabilities()
+    assert mu.shape == (5, 5) and isinstance(mu, np.ndarray)
+    samples = model.sample(16, seed=0)
+    assert samples.shape == (16, 8, 8, 1) and np.all((samples >= 0) & (samples <= 1))
+    np.testing.assert_array_equal(samples, model.sample(16, seed=0))
+    assert not np.array_equal(samples, model.sample(16, seed=1))
+    terms = model.elbo_terms((digits[:6] > 0.5).astype(np.float32))
+    assert set(terms) == {"recon", "kl", "elbo"}
+    for value in terms.values():
+        assert value.shape == (6,)
+    np.testing.assert_allclose(terms["elbo"], terms["recon"] - terms["kl"], rtol=1e-5)
+    assert np.all(terms["kl"].numpy() >= 0)
+    assert np.all(terms["recon"].numpy() <= 0)
+
+
+def test_labels_in_the_dataset_are_ignored(digits):
+    model = tiny_model("chain")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    ds = tf.data.Dataset.from_tensor_slices((digits[:128], np.arange(128))).batch(32)
+    history = model.fit(ds, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_training_binarises_dynamically():
+    model = tiny_model()
+    x = tf.fill([20_000], 0.3)
+    b1 = model.binarize(x, tf.constant([0, 1])).numpy()
+    b2 = model.binarize(x, tf.constant([0, 2])).numpy()
+    assert set(np.unique(b1)) == {0.0, 1.0}
+    assert abs(b1.mean() - 0.3) < 5 * np.sqrt(0.3 * 0.7 / 20_000)
+    assert not np.array_equal(b1, b2)
+
+
+def test_discretized_logistic_is_a_distribution_over_256_values():
+    from tf_graphvae.layers import DiscretizedLogisticLikelihood
+
+    head = DiscretizedLogisticLikelihood()
+    rng = np.random.default_rng(0)
+    params = tf.constant(rng.normal(size=(3, 1, 1, 2)) * [2.0, 3.0], tf.float32)
+    values = tf.reshape(tf.range(256, dtype=tf.float32), [256, 1, 1, 1])
+    for b in range(3):
+        tiled = tf.repeat(params[b : b + 1], 256, axis=0)
+        total = tf.reduce_logsumexp(head.log_prob(tiled, values)).numpy()
+        assert abs(total) < 1e-3
+
+
+def test_cifar_shaped_model_trains_a_step():
+    x = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3)).astype(np.float32)
+    model = tgv.GraphVAE(event_shape=(32, 32, 3), num_nodes=2, node_dim=4,
+                         likelihood="discretized_logistic", encoder_units=(32,),
+                         decoder_units=(32,), top_down_units=8)
+    assert model.network == "conv"
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = model.fit(x, batch_size=8, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    samples = model.sample(2, seed=0)
+    assert samples.shape == (2, 32, 32, 3) and samples.min() >= 0 and samples.max() <= 255
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"num_nodes": 0}, "num_nodes"),
+        ({"node_dim": 0}, "node_dim"),
+        ({"num_nodes": -2}, "num_nodes"),
+        ({"structure": "tree"}, "structure"),
+        ({"likelihood": "gaussian"}, "likelihood"),
+        ({"temperature": 0.0}, "temperature"),
+        ({"temperature": -0.5}, "temperature"),
+        ({"event_shape": (28, 28)}, "event_shape"),
+    ],
+)
+def test_bad_constructor_arguments_name_the_problem(kwargs, match):
+    args = {"event_shape": (8, 8, 1), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        tgv.GraphVAE(**args)
+
+
+def test_bad_images_name_the_problem():
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    good = np.zeros((4, 8, 8, 1), np.float32)
+    with pytest.raises(ValueError, match="shape"):
+        model.elbo_terms(np.zeros((4, 28, 28, 1), np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        model.fit(np.zeros((4, 28, 28, 1), np.float32), verbose=0)
+    with pytest.raises(ValueError, match="shape"):
+        model.fit(tf.data.Dataset.from_tensor_slices(np.zeros((4, 9, 8, 1))).batch(2), verbose=0)
+    nan = good.copy()
+    nan[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.elbo_terms(nan)
+    with pytest.raises(ValueError, match="NaN"):
+        model.fit(nan, verbose=0)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        model.elbo_terms(good + 2.0)
+    with pytest.raises(ValueError, match="num_samples"):
+        model.sample(0)

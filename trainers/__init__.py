@@ -1,0 +1,9 @@
+"""Orchestration of Graph VAE training: callbacks, strategies and tuning."""
+
+from tf_graphvae.trainers.callbacks import (
+    EdgeProbabilityHistory,
+    TemperatureAnnealing,
+    temperature_at,
+)
+
+__all__ = ["EdgeProbabilityHistory", "TemperatureAnnealing", "temperature_at"]

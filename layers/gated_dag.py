@@ -108,7 +108,9 @@ class GatedDAG(keras.layers.Layer):
             self.hidden_kernel = self.add_weight(
                 name="hidden_kernel", shape=(n - 1, n * d, h), initializer="glorot_uniform"
             )
-            self.hidden_bias = self.add_weight(name="hidden_bias", shape=(n - 1, h), initializer="zeros")
+            self.hidden_bias = self.add_weight(
+                name="hidden_bias", shape=(n - 1, h), initializer="zeros"
+            )
             self.output_kernel = self.add_weight(
                 name="output_kernel", shape=(n - 1, h, 2 * d), initializer="glorot_uniform"
             )
@@ -136,9 +138,14 @@ class GatedDAG(keras.layers.Layer):
             zeros = tf.zeros([tf.shape(gates)[0], self.node_dim], gates.dtype)
             return zeros, zeros
         d = self.node_dim
-        gated = tf.concat([gates[:, i, j, None] * z_i for i, z_i in zip(
-            range(j + 1, self.num_nodes), parents, strict=True)], axis=-1)
-        hidden = tf.nn.elu(gated @ self.hidden_kernel[j, (j + 1) * d:] + self.hidden_bias[j])
+        gated = tf.concat(
+            [
+                gates[:, i, j, None] * z_i
+                for i, z_i in zip(range(j + 1, self.num_nodes), parents, strict=True)
+            ],
+            axis=-1,
+        )
+        hidden = tf.nn.elu(gated @ self.hidden_kernel[j, (j + 1) * d :] + self.hidden_bias[j])
         return self._split(hidden @ self.output_kernel[j] + self.output_bias[j])
 
     def call(self, z, gates):
@@ -171,11 +178,14 @@ class GatedDAG(keras.layers.Layer):
         """
         n = self.num_nodes
         seeds = tfp.random.split_seed(seed, n=n)
-        zs, out = [None] * n, {k: [None] * n for k in ("q_mean", "q_log_var", "p_mean", "p_log_var")}
+        zs, out = (
+            [None] * n,
+            {k: [None] * n for k in ("q_mean", "q_log_var", "p_mean", "p_log_var")},
+        )
         for j in range(n - 1, -1, -1):
             m_tilde, lv_tilde = data_mean[:, j], data_log_var[:, j]
             if self.has_top_down:
-                p_mean, p_log_var = self.node_prior(j, zs[j + 1:], gates)
+                p_mean, p_log_var = self.node_prior(j, zs[j + 1 :], gates)
                 q_mean, q_log_var = precision_weighted_merge(p_mean, p_log_var, m_tilde, lv_tilde)
             else:  # mean-field VAE: q_j from the bottom-up network alone, p_j = Normal(0, I)
                 p_mean = p_log_var = tf.zeros_like(m_tilde)
@@ -193,7 +203,7 @@ class GatedDAG(keras.layers.Layer):
         seeds = tfp.random.split_seed(seed, n=n)
         zs = [None] * n
         for j in range(n - 1, -1, -1):
-            mean, log_var = self.node_prior(j, zs[j + 1:], gates)
+            mean, log_var = self.node_prior(j, zs[j + 1 :], gates)
             zs[j] = diag_normal(mean, log_var).sample(seed=seeds[j])
         return tf.stack(zs, axis=1)
 

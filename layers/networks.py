@@ -43,12 +43,15 @@ class Encoder(keras.layers.Layer):
         self.convs = []
         if self.network == "conv":
             self.convs = [
-                keras.layers.Conv2D(f, 4, strides=2, padding="same", activation="elu", name=f"conv{k}")
+                keras.layers.Conv2D(
+                    f, 4, strides=2, padding="same", activation="elu", name=f"conv{k}"
+                )
                 for k, f in enumerate((32, 64, 128))
             ]
         self.flatten = keras.layers.Flatten()
         self.dense = [
-            keras.layers.Dense(u, activation="elu", name=f"dense{k}") for k, u in enumerate(self.units)
+            keras.layers.Dense(u, activation="elu", name=f"dense{k}")
+            for k, u in enumerate(self.units)
         ]
 
     def build(self, input_shape):
@@ -113,7 +116,8 @@ class Decoder(keras.layers.Layer):
         h, w, c = self.event_shape
         out_channels = c * self.params_per_channel
         self.dense = [
-            keras.layers.Dense(u, activation="elu", name=f"dense{k}") for k, u in enumerate(self.units)
+            keras.layers.Dense(u, activation="elu", name=f"dense{k}")
+            for k, u in enumerate(self.units)
         ]
         if self.network == "mlp":
             self.head = [
@@ -122,12 +126,18 @@ class Decoder(keras.layers.Layer):
             ]
         else:
             if h % 8 or w % 8:
-                raise ValueError(f"The conv decoder needs H and W divisible by 8, got {self.event_shape}.")
+                raise ValueError(
+                    f"The conv decoder needs H and W divisible by 8, got {self.event_shape}."
+                )
             self.head = [
                 keras.layers.Dense((h // 8) * (w // 8) * 128, activation="elu", name="project"),
                 keras.layers.Reshape((h // 8, w // 8, 128)),
-                keras.layers.Conv2DTranspose(64, 4, 2, padding="same", activation="elu", name="deconv0"),
-                keras.layers.Conv2DTranspose(32, 4, 2, padding="same", activation="elu", name="deconv1"),
+                keras.layers.Conv2DTranspose(
+                    64, 4, 2, padding="same", activation="elu", name="deconv0"
+                ),
+                keras.layers.Conv2DTranspose(
+                    32, 4, 2, padding="same", activation="elu", name="deconv1"
+                ),
                 keras.layers.Conv2DTranspose(out_channels, 4, 2, padding="same", name="deconv2"),
             ]
 
@@ -144,7 +154,11 @@ class Decoder(keras.layers.Layer):
         return z
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], *self.event_shape[:2], self.event_shape[2] * self.params_per_channel)
+        return (
+            input_shape[0],
+            *self.event_shape[:2],
+            self.event_shape[2] * self.params_per_channel,
+        )
 
     def get_config(self):
         config = super().get_config()

@@ -21,7 +21,11 @@ def _run(*args, timeout=300):
 def test_train_on_digits_saves_a_loadable_model(tmp_path):
     model_dir = tmp_path / "run"
     result = _run(
-        "tfgvae-train", "--dataset=digits", "--epochs=2", "--num_nodes=3", "--node_dim=2",
+        "tfgvae-train",
+        "--dataset=digits",
+        "--epochs=2",
+        "--num_nodes=3",
+        "--node_dim=2",
         f"--model_dir={model_dir}",
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -6,6 +6,7 @@ import gzip
 import io
 import os
 import pickle
+import re
 import struct
 import tarfile
 import tempfile
@@ -72,8 +73,13 @@ SMALL_IMAGES = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.u
 SMALL_LABELS = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
 
 
-def _write_idx(directory: Path, *, images: bytes | None = None, labels: bytes | None = None,
-               compress: bool = True) -> Path:
+def _write_idx(
+    directory: Path,
+    *,
+    images: bytes | None = None,
+    labels: bytes | None = None,
+    compress: bool = True,
+) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     images = _idx_images(SMALL_IMAGES) if images is None else images
     labels = _idx_labels(SMALL_LABELS) if labels is None else labels
@@ -123,7 +129,9 @@ def _py2_style_batch(array: np.ndarray, labels: list[int]) -> bytes:
         b"\x87Rq\x05(K\x01" + shape + dtype + b"\x89T" + struct.pack("<I", len(raw)) + raw + b"tb"
     )
     label_pickle = b"]q\t(" + b"".join(b"K" + bytes([v]) for v in labels) + b"e"
-    return b"\x80\x02}q\x01(U\x04dataq\x02" + array_pickle + b"U\x06labelsq\x08" + label_pickle + b"u."
+    return (
+        b"\x80\x02}q\x01(U\x04dataq\x02" + array_pickle + b"U\x06labelsq\x08" + label_pickle + b"u."
+    )
 
 
 N_PER_BATCH = 4
@@ -178,23 +186,40 @@ def test_names_and_event_shapes():
     assert data.splits("omniglot") == ("train", "test", "small1", "small2")
 
 
-@pytest.mark.parametrize("call", [
-    lambda: data.load("mnist_v2"),
-    lambda: data.load_numpy("svhn", "test"),
-    lambda: data.event_shape("MNIST"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: data.load("mnist_v2"),
+        lambda: data.load_numpy("svhn", "test"),
+        lambda: data.event_shape("MNIST"),
+    ],
+)
 def test_unknown_name_lists_valid_names(call):
     with pytest.raises(ValueError, match="valid names are digits, mnist, fashion_mnist"):
         call()
 
 
-@pytest.mark.parametrize("spec", [
-    "", "train[", "train]", "train[:]x", "train[1.5:]", "train[::2]", "train[a:b]",
-    "val", "validation[:10]", "train[:200%]", "train[5:5]", "train[10:3]",
-    "train[5000:]", "train[:-5000]",
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "",
+        "train[",
+        "train]",
+        "train[:]x",
+        "train[1.5:]",
+        "train[::2]",
+        "train[a:b]",
+        "val",
+        "validation[:10]",
+        "train[:200%]",
+        "train[5:5]",
+        "train[10:3]",
+        "train[5000:]",
+        "train[:-5000]",
+    ],
+)
 def test_bad_split_spec(spec):
-    with pytest.raises(ValueError, match=r"(?s)(spec|split).*" + "|valid split names"):
+    with pytest.raises(ValueError, match=re.escape(repr(spec))):
         data.load("digits", spec)
 
 
@@ -258,12 +283,13 @@ def test_mnist_slices_are_ordered_disjoint_parts():
     tail = _all(data.load("mnist", "test[8000:]", MNIST_DIR))
     assert len(head) == 8000 and len(tail) == 2000
     np.testing.assert_array_equal(np.concatenate([head, tail]), full)
-    np.testing.assert_array_equal(data.load_numpy("mnist", "test[10%:20%]", MNIST_DIR),
-                                  full[1000:2000])
-    np.testing.assert_array_equal(data.load_numpy("mnist", "test[-1000:]", MNIST_DIR),
-                                  full[-1000:])
-    np.testing.assert_array_equal(data.load_numpy("mnist", " test[ 5 : -9990 ] ", MNIST_DIR),
-                                  full[5:10])
+    np.testing.assert_array_equal(
+        data.load_numpy("mnist", "test[10%:20%]", MNIST_DIR), full[1000:2000]
+    )
+    np.testing.assert_array_equal(data.load_numpy("mnist", "test[-1000:]", MNIST_DIR), full[-1000:])
+    np.testing.assert_array_equal(
+        data.load_numpy("mnist", " test[ 5 : -9990 ] ", MNIST_DIR), full[5:10]
+    )
 
 
 @needs_mnist
@@ -273,12 +299,14 @@ def test_cache_returns_copies_and_sees_file_changes(tmp_path):
     again = data.load_numpy("mnist", "test[:10]", MNIST_DIR)
     assert again.max() == 1.0
     directory = _write_idx(tmp_path / "d")
-    np.testing.assert_array_equal(data.load_numpy("mnist", "test", directory)[..., 0],
-                                  SMALL_IMAGES / np.float32(255))
+    np.testing.assert_array_equal(
+        data.load_numpy("mnist", "test", directory)[..., 0], SMALL_IMAGES / np.float32(255)
+    )
     new = SMALL_IMAGES[:3][::-1]
     (directory / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx_images(new)))
-    np.testing.assert_array_equal(data.load_numpy("mnist", "test", directory)[..., 0],
-                                  new / np.float32(255))
+    np.testing.assert_array_equal(
+        data.load_numpy("mnist", "test", directory)[..., 0], new / np.float32(255)
+    )
 
 
 @needs_fashion
@@ -307,10 +335,13 @@ def test_only_the_split_files_are_needed_and_uncompressed_names_work(tmp_path):
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("split", [
-    pytest.param("small1", marks=_needs_omniglot("small1")),
-    pytest.param("small2", marks=_needs_omniglot("small2")),
-])
+@pytest.mark.parametrize(
+    "split",
+    [
+        pytest.param("small1", marks=_needs_omniglot("small1")),
+        pytest.param("small2", marks=_needs_omniglot("small2")),
+    ],
+)
 def test_omniglot_real_zips(split):
     path = OMNIGLOT_DIR / f"images_background_{split}.zip"
     with zipfile.ZipFile(path) as archive:
@@ -330,7 +361,7 @@ def test_omniglot_made_zip(tmp_path):
     (tmp_path / "images_background_small2.zip").write_bytes(
         _omniglot_zip({"Beta": 2, "Alpha": 3}, top="images_background_small2")
     )
-    images, labels = data.load_numpy("omniglot", "small2", tmp_path), None
+    images = data.load_numpy("omniglot", "small2", tmp_path)
     _, labels = _all(data.load("omniglot", "small2", tmp_path, with_labels=True))
     assert images.shape == (5, 28, 28, 1)
     np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1])  # Alpha, then Beta
@@ -350,8 +381,9 @@ def test_omniglot_bad_members(tmp_path):
         data.load("omniglot", "small1", tmp_path)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("top/Alpha/character01/0001_01.png",
-                         b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)  # a PNG signature, then junk
+        archive.writestr(
+            "top/Alpha/character01/0001_01.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+        )  # a PNG signature, then junk
         archive.writestr("readme.txt", b"hello")
     (tmp_path / "images_background_small1.zip").write_bytes(buffer.getvalue())
     with pytest.raises(ValueError, match="0001_01.png"):
@@ -415,12 +447,15 @@ class _Evil:
         return self.func, self.args
 
 
-@pytest.mark.parametrize("make", [
-    lambda marker: _Evil(os.system, f"touch {marker}"),
-    lambda marker: {b"data": _Evil(os.system, f"touch {marker}"), b"labels": [1]},
-    lambda marker: _Evil(eval, f"open({str(marker)!r}, 'w')"),
-    lambda marker: {b"labels": [1], b"data": _Evil(np.save, str(marker), np.zeros(1))},
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda marker: _Evil(os.system, f"touch {marker}"),
+        lambda marker: {b"data": _Evil(os.system, f"touch {marker}"), b"labels": [1]},
+        lambda marker: _Evil(eval, f"open({str(marker)!r}, 'w')"),
+        lambda marker: {b"labels": [1], b"data": _Evil(np.save, str(marker), np.zeros(1))},
+    ],
+)
 def test_cifar10_malicious_pickle_is_refused(tmp_path, make):
     marker = tmp_path / "pwned"
     folder = tmp_path / "cifar-10-batches-py"
@@ -431,20 +466,35 @@ def test_cifar10_malicious_pickle_is_refused(tmp_path, make):
     assert not marker.exists() and not Path(f"{marker}.npy").exists()
 
 
-@pytest.mark.parametrize("payload", [
-    pickle.dumps([1, 2, 3], protocol=2),
-    pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)}, protocol=2),
-    pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, protocol=2),
-    pickle.dumps({b"data": np.zeros((2, 3072), np.float32), b"labels": [0, 1]}, protocol=2),
-    pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}, protocol=2),
-    pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 12]}, protocol=2),
-    pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": b"ab"}, protocol=2),
-    pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1]}, protocol=2)[:500],
-    b"\x80\x02N" + b"r" + struct.pack("<I", 2**30) + b".",  # memo index 2**30: no huge alloc
-    b"",
-    b"garbage bytes, not a pickle",
-], ids=["list", "no-labels", "data-shape", "data-dtype", "label-count", "label-range",
-        "labels-bytes", "truncated", "memo-bomb", "empty", "garbage"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pickle.dumps([1, 2, 3], protocol=2),
+        pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)}, protocol=2),
+        pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, protocol=2),
+        pickle.dumps({b"data": np.zeros((2, 3072), np.float32), b"labels": [0, 1]}, protocol=2),
+        pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}, protocol=2),
+        pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 12]}, protocol=2),
+        pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": b"ab"}, protocol=2),
+        pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1]}, protocol=2)[:500],
+        b"\x80\x02N" + b"r" + struct.pack("<I", 2**30) + b".",  # memo index 2**30: no huge alloc
+        b"",
+        b"garbage bytes, not a pickle",
+    ],
+    ids=[
+        "list",
+        "no-labels",
+        "data-shape",
+        "data-dtype",
+        "label-count",
+        "label-range",
+        "labels-bytes",
+        "truncated",
+        "memo-bomb",
+        "empty",
+        "garbage",
+    ],
+)
 def test_cifar10_malformed_batch(tmp_path, payload):
     (tmp_path / "test_batch").write_bytes(payload)
     with pytest.raises(ValueError, match="test_batch"):
@@ -471,13 +521,16 @@ def test_cifar10_corrupt_tarball(tmp_path, cifar_batches):
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, split, expected", [
-    ("mnist", "test", "t10k-images-idx3-ubyte.gz"),
-    ("fashion_mnist", "train[:10]", "train-images-idx3-ubyte.gz"),
-    ("omniglot", "small1", "images_background_small1.zip"),
-    ("omniglot", "train", "images_background.zip"),
-    ("cifar10", "test", "cifar-10-python.tar.gz"),
-])
+@pytest.mark.parametrize(
+    "name, split, expected",
+    [
+        ("mnist", "test", "t10k-images-idx3-ubyte.gz"),
+        ("fashion_mnist", "train[:10]", "train-images-idx3-ubyte.gz"),
+        ("omniglot", "small1", "images_background_small1.zip"),
+        ("omniglot", "train", "images_background.zip"),
+        ("cifar10", "test", "cifar-10-python.tar.gz"),
+    ],
+)
 def test_data_dir_without_files(tmp_path, name, split, expected):
     with pytest.raises(FileNotFoundError) as info:
         data.load(name, split, data_dir=tmp_path)
@@ -494,18 +547,21 @@ def test_truncated_real_gzip(tmp_path):
         data.load("mnist", "test", tmp_path)
 
 
-@pytest.mark.parametrize("images, labels, message", [
-    (struct.pack(">IIII", 0x804, 5, 28, 28) + SMALL_IMAGES.tobytes(), None, "magic"),
-    (_idx_labels(SMALL_LABELS), None, "magic"),
-    (_idx_images(SMALL_IMAGES[:, :27, :]), None, "dimensions"),
-    (_idx_images(SMALL_IMAGES)[:-100], None, "truncated"),
-    (_idx_images(SMALL_IMAGES) + b"\x00", None, "more data"),
-    (b"\x00\x00", None, "header"),
-    (struct.pack(">III", 0x803, 5, 28), None, "header"),
-    (None, _idx_labels(SMALL_LABELS[:4]), "4 labels"),
-    (None, _idx_labels(np.array([1, 2, 3, 4, 10])), "out of range"),
-    (None, _idx_images(SMALL_IMAGES), "magic"),
-])
+@pytest.mark.parametrize(
+    "images, labels, message",
+    [
+        (struct.pack(">IIII", 0x804, 5, 28, 28) + SMALL_IMAGES.tobytes(), None, "magic"),
+        (_idx_labels(SMALL_LABELS), None, "magic"),
+        (_idx_images(SMALL_IMAGES[:, :27, :]), None, "dimensions"),
+        (_idx_images(SMALL_IMAGES)[:-100], None, "truncated"),
+        (_idx_images(SMALL_IMAGES) + b"\x00", None, "more data"),
+        (b"\x00\x00", None, "header"),
+        (struct.pack(">III", 0x803, 5, 28), None, "header"),
+        (None, _idx_labels(SMALL_LABELS[:4]), "4 labels"),
+        (None, _idx_labels(np.array([1, 2, 3, 4, 10])), "out of range"),
+        (None, _idx_images(SMALL_IMAGES), "magic"),
+    ],
+)
 @pytest.mark.parametrize("compress", [True, False])
 def test_malformed_idx(tmp_path, images, labels, message, compress):
     directory = _write_idx(tmp_path, images=images, labels=labels, compress=compress)
@@ -540,18 +596,22 @@ def _corrupted(blob: bytes) -> st.SearchStrategy[bytes]:
 
     return st.one_of(
         st.integers(0, len(blob) - 1).map(lambda k: blob[:k]),
-        st.lists(st.tuples(st.integers(0, len(blob) - 1), st.integers(0, 255)),
-                 min_size=1, max_size=8).map(overwrite),
+        st.lists(
+            st.tuples(st.integers(0, len(blob) - 1), st.integers(0, 255)), min_size=1, max_size=8
+        ).map(overwrite),
         st.binary(min_size=1, max_size=32).map(lambda tail: blob + tail),
         st.tuples(st.integers(0, len(blob) - 1), st.binary(min_size=1, max_size=8)).map(
-            lambda cut: blob[: cut[0]] + cut[1] + blob[cut[0]:]),
+            lambda cut: blob[: cut[0]] + cut[1] + blob[cut[0] :]
+        ),
     )
 
 
 FUZZ_IDX = {
     (kind, compress): (gzip.compress(raw, mtime=0) if compress else raw)
-    for kind, raw in (("images", _idx_images(SMALL_IMAGES[:2])),
-                      ("labels", _idx_labels(SMALL_LABELS[:2])))
+    for kind, raw in (
+        ("images", _idx_images(SMALL_IMAGES[:2])),
+        ("labels", _idx_labels(SMALL_LABELS[:2])),
+    )
     for compress in (True, False)
 }
 
@@ -561,16 +621,25 @@ def fuzz_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
 
 
-@settings(max_examples=50, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(st.sampled_from(sorted(FUZZ_IDX)).flatmap(
-    lambda key: st.tuples(st.just(key), _corrupted(FUZZ_IDX[key]))))
+@settings(
+    max_examples=50,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.sampled_from(sorted(FUZZ_IDX)).flatmap(
+        lambda key: st.tuples(st.just(key), _corrupted(FUZZ_IDX[key]))
+    )
+)
 def test_fuzz_idx(fuzz_root, case):
     (kind, compress), blob = case
     directory = Path(tempfile.mkdtemp(dir=fuzz_root))
     suffix = ".gz" if compress else ""
-    for other, payload in (("images", FUZZ_IDX[("images", compress)]),
-                           ("labels", FUZZ_IDX[("labels", compress)])):
+    for other, payload in (
+        ("images", FUZZ_IDX[("images", compress)]),
+        ("labels", FUZZ_IDX[("labels", compress)]),
+    ):
         ndim = 3 if other == "images" else 1
         name = f"t10k-{other}-idx{ndim}-ubyte{suffix}"
         (directory / name).write_bytes(blob if other == kind else payload)
@@ -585,8 +654,12 @@ def test_fuzz_idx(fuzz_root, case):
 FUZZ_ZIP = _omniglot_zip({"Alpha": 2, "Beta": 1})
 
 
-@settings(max_examples=50, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=50,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(_corrupted(FUZZ_ZIP))
 def test_fuzz_zip(fuzz_root, blob):
     directory = Path(tempfile.mkdtemp(dir=fuzz_root))
@@ -617,7 +690,8 @@ def test_binarize_is_fixed_by_seed():
     assert abs(a.mean() - grey.mean()) < 5 * standard_error
     # Drawn over the whole split, then sliced: a slice agrees with the whole.
     np.testing.assert_array_equal(
-        _all(data.load("digits", "test[100:200]", binarize=True, seed=0)), a[100:200])
+        _all(data.load("digits", "test[100:200]", binarize=True, seed=0)), a[100:200]
+    )
     # The grey default.
     assert not np.array_equal(_all(data.load("digits", "test")), a)
     assert np.array_equal(_all(data.load("digits", "test", binarize=False)), grey)
@@ -646,7 +720,7 @@ def test_tfds_unprepared_gives_clear_error_quickly(tmp_path, monkeypatch):
     message = str(info.value)
     assert "data_dir" in message and "t10k-images-idx3-ubyte.gz" in message
     assert "TensorFlow Datasets" in message and str(tmp_path) in message
-    assert list(tmp_path.iterdir()) == [] or not any(tmp_path.rglob("*.tfrecord*"))
+    assert not any(tmp_path.rglob("*.tfrecord*"))  # nothing was downloaded or prepared
 
 
 def test_tfds_prepared_path_converts_like_local(tmp_path, monkeypatch):

@@ -62,8 +62,9 @@ def test_precision_weighted_merge_is_the_gaussian_product(scale):
     rng = np.random.default_rng(2)
     m1, m2 = rng.normal(size=(2, 100))
     v1, v2 = scale * rng.uniform(0.1, 10, size=(2, 100))
-    mean, log_var = precision_weighted_merge(*(tf.constant(a, tf.float64) for a in (
-        m1, np.log(v1), m2, np.log(v2))))
+    mean, log_var = precision_weighted_merge(
+        *(tf.constant(a, tf.float64) for a in (m1, np.log(v1), m2, np.log(v2)))
+    )
     var = 1 / (1 / v1 + 1 / v2)
     np.testing.assert_allclose(np.exp(log_var), var, rtol=1e-10)
     np.testing.assert_allclose(mean, (m1 / v1 + m2 / v2) * var, rtol=1e-8, atol=1e-12)

@@ -77,7 +77,9 @@ def test_structure_masks_are_the_design_table():
     np.testing.assert_array_equal(structure_mask("full", n), full)
     for structure in ("independent", "chain", "full"):
         gates = Gates(n, structure)
-        np.testing.assert_array_equal(gates.edge_probabilities().numpy(), structure_mask(structure, n))
+        np.testing.assert_array_equal(
+            gates.edge_probabilities().numpy(), structure_mask(structure, n)
+        )
         np.testing.assert_array_equal(
             gates(tf.constant(3), training=True).numpy()[0], structure_mask(structure, n)
         )

@@ -14,9 +14,16 @@ import tf_graphvae as tgv
 @pytest.mark.parametrize("structure", ["independent", "chain", "full", "learned"])
 def test_a_few_steps_of_fit_lower_the_loss(structure, small_real_images):
     x = small_real_images
-    model = tgv.GraphVAE(event_shape=x.shape[1:], num_nodes=3, node_dim=4, structure=structure,
-                         encoder_units=(128, 64), decoder_units=(64, 128), top_down_units=32,
-                         seed=1)
+    model = tgv.GraphVAE(
+        event_shape=x.shape[1:],
+        num_nodes=3,
+        node_dim=4,
+        structure=structure,
+        encoder_units=(128, 64),
+        decoder_units=(64, 128),
+        top_down_units=32,
+        seed=1,
+    )
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     before = model.evaluate(x, batch_size=256, verbose=0, return_dict=True)
     history = model.fit(x, batch_size=64, epochs=3, verbose=0)
@@ -94,9 +101,15 @@ def test_discretized_logistic_is_a_distribution_over_256_values():
 
 def test_cifar_shaped_model_trains_a_step():
     x = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3)).astype(np.float32)
-    model = tgv.GraphVAE(event_shape=(32, 32, 3), num_nodes=2, node_dim=4,
-                         likelihood="discretized_logistic", encoder_units=(32,),
-                         decoder_units=(32,), top_down_units=8)
+    model = tgv.GraphVAE(
+        event_shape=(32, 32, 3),
+        num_nodes=2,
+        node_dim=4,
+        likelihood="discretized_logistic",
+        encoder_units=(32,),
+        decoder_units=(32,),
+        top_down_units=8,
+    )
     assert model.network == "conv"
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     history = model.fit(x, batch_size=8, epochs=1, verbose=0)

@@ -1,10 +1,10 @@
 """tf_graphvae: Graph VAE, variational autoencoders that learn their latent dependency structure.
 
-    import keras, tf_graphvae as tgv
-    model = tgv.GraphVAE(event_shape=(28, 28, 1), num_nodes=5, node_dim=10, structure="learned")
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    model.fit(ds, epochs=3)
-    model.edge_probabilities()
+import keras, tf_graphvae as tgv
+model = tgv.GraphVAE(event_shape=(28, 28, 1), num_nodes=5, node_dim=10, structure="learned")
+model.compile(optimizer=keras.optimizers.Adam(1e-3))
+model.fit(ds, epochs=3)
+model.edge_probabilities()
 """
 
 import os as _os

@@ -113,8 +113,9 @@ def train(
     train_ds, test_ds = make_datasets(config)
     model = build_model(config)
     edges = EdgeProbabilityHistory()
-    annealing = TemperatureAnnealing(config.temperature, min(config.min_temperature,
-                                     config.temperature), config.anneal_rate)
+    annealing = TemperatureAnnealing(
+        config.temperature, min(config.min_temperature, config.temperature), config.anneal_rate
+    )
     fit = model.fit(
         train_ds,
         epochs=config.epochs,
@@ -136,4 +137,6 @@ def train(
                 "test": {k: float(v) for k, v in test_metrics.items()},
             },
         )
-    return TrainResult(model, history, edges.history, {k: float(v) for k, v in test_metrics.items()})
+    return TrainResult(
+        model, history, edges.history, {k: float(v) for k, v in test_metrics.items()}
+    )

@@ -1,15 +1,14 @@
 """`tfgvae-train`: train one Graph VAE (or baseline) and save it.
 
-    tfgvae-train --dataset=digits --structure=learned --epochs=20 --model_dir=runs/digits
+tfgvae-train --dataset=digits --structure=learned --epochs=20 --model_dir=runs/digits
 """
 
 from __future__ import annotations
 
-from tf_graphvae.cli._common import format_matrix, run_main  # noqa: I001  (sets TF env first)
-
 from absl import flags
 
 from tf_graphvae import data as tgv_data
+from tf_graphvae.cli._common import format_matrix, run_main  # noqa: I001  (sets TF env first)
 from tf_graphvae.layers.gates import STRUCTURES
 from tf_graphvae.trainers import experiment
 
@@ -31,9 +30,7 @@ _TEMPERATURE = flags.DEFINE_float("temperature", 1.0, "Initial gate temperature 
 _MIN_TEMPERATURE = flags.DEFINE_float("min_temperature", 0.5, "Floor of the annealed tau.")
 _ANNEAL_RATE = flags.DEFINE_float("anneal_rate", 1e-4, "tau = max(floor, tau0*exp(-rate*step)).")
 
-flags.register_validator(
-    "learning_rate", lambda v: v > 0, message="--learning_rate must be > 0."
-)
+flags.register_validator("learning_rate", lambda v: v > 0, message="--learning_rate must be > 0.")
 flags.register_validator("temperature", lambda v: v > 0, message="--temperature must be > 0.")
 flags.register_validator(
     "min_temperature", lambda v: v > 0, message="--min_temperature must be > 0."

@@ -480,6 +480,12 @@ def test_cifar10_malicious_pickle_is_refused(tmp_path, make):
         b"\x80\x02N" + b"r" + struct.pack("<I", 2**30) + b".",  # memo index 2**30: no huge alloc
         b"",
         b"garbage bytes, not a pickle",
+        # numpy's _reconstruct asked for a dtype instead of an ndarray
+        b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\ndtype\nK\x00\x85U\x01b\x87R.",
+        # BUILD (set attributes) on an allowed global rather than on an array
+        b"\x80\x02c_codecs\nencode\n}U\x01aK\x01sb.",
+        # an object-dtype array
+        pickle.dumps({b"data": np.array([[None] * 3072], dtype=object), b"labels": [0]}, 2),
     ],
     ids=[
         "list",
@@ -493,6 +499,9 @@ def test_cifar10_malicious_pickle_is_refused(tmp_path, make):
         "memo-bomb",
         "empty",
         "garbage",
+        "reconstruct-dtype",
+        "build-on-global",
+        "object-array",
     ],
 )
 def test_cifar10_malformed_batch(tmp_path, payload):
@@ -670,6 +679,31 @@ def test_fuzz_zip(fuzz_root, blob):
         return
     assert images.shape[1:] == (28, 28, 1) and 1 <= len(images) <= 3
     assert images.min() >= 0.0 and images.max() <= 1.0
+
+
+FUZZ_PICKLES = [
+    _py2_style_batch(*_cifar_arrays(1, seed=0)),
+    pickle.dumps(dict(zip((b"data", b"labels"), _cifar_arrays(1, seed=1), strict=True)), 2),
+    pickle.dumps({b"data": _cifar_arrays(1, seed=2)[0], b"labels": np.arange(1)}, protocol=5),
+]
+
+
+@settings(
+    max_examples=50,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.sampled_from(FUZZ_PICKLES).flatmap(_corrupted))
+def test_fuzz_cifar_pickle(fuzz_root, blob):
+    directory = Path(tempfile.mkdtemp(dir=fuzz_root))
+    (directory / "test_batch").write_bytes(blob)
+    try:
+        images, labels = _all(data.load("cifar10", "test", directory, with_labels=True))
+    except (ValueError, FileNotFoundError):
+        return
+    assert images.shape == (len(labels), 32, 32, 3)
+    assert images.min() >= 0 and images.max() <= 255
 
 
 # --------------------------------------------------------------------------------------

@@ -43,8 +43,9 @@ Omniglot archives, file order for IDX and CIFAR batches, TFDS's order for TFDS).
 Decoded arrays are cached in-process per source file (path, modification time, size), so
 repeated loads are cheap; :func:`clear_cache` empties the cache. Malformed files raise
 :class:`ValueError` naming the file and the problem. CIFAR-10's batches are pickles; they
-are read with a restricted unpickler that only rebuilds numpy arrays, never arbitrary
-objects.
+are read with a restricted unpickler that accepts only what a batch holds (a dict of
+bytes, lists, ints and numpy integer arrays) and refuses any other global, so a crafted
+batch cannot run code.
 
 Example:
     >>> ds = load("mnist", "test", data_dir="~/data/mnist")          # doctest: +SKIP
@@ -116,7 +117,6 @@ _OMNIGLOT_ZIPS = {
     "small1": "images_background_small1.zip",
     "small2": "images_background_small2.zip",
 }
-_OMNIGLOT_SOURCE_SIZE = 105
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MAX_PNG_BYTES = 16 << 20  # an Omniglot PNG is ~1 KB; refuse absurd members (zip bombs)
 
@@ -127,8 +127,6 @@ _CIFAR_BATCHES = {
     "test": ("test_batch",),
 }
 _MAX_CIFAR_BATCH_BYTES = 512 << 20  # a real batch is ~31 MB
-
-_NUM_CLASSES = {"digits": 10, "mnist": 10, "fashion_mnist": 10, "cifar10": 10}
 
 
 # --------------------------------------------------------------------------------------
@@ -213,20 +211,12 @@ def load(
             ``data_dir``, TFDS has no prepared copy of the dataset.
     """
     _check_name(name)
-    base, start, stop = _parse_split(name, split)
-    if binarize and name not in BINARY_DATASETS:
-        raise ValueError(
-            f"binarize=True is only for binary datasets {BINARY_DATASETS}; "
-            f"{name!r} has values 0..255."
-        )
-    images, labels = _load_base(name, base, data_dir, need_labels=with_labels)
-    if binarize:
-        images = _binarize(images, seed)
-    index = _resolve_slice(name, split, base, start, stop, len(images))
-    images = images[index]
+    images, labels = _load_split(
+        name, split, data_dir, need_labels=with_labels, binarize=bool(binarize), seed=seed
+    )
     if with_labels:
         assert labels is not None
-        return tf.data.Dataset.from_tensor_slices((images, labels[index]))
+        return tf.data.Dataset.from_tensor_slices((images, labels))
     return tf.data.Dataset.from_tensor_slices(images)
 
 
@@ -249,9 +239,8 @@ def load_numpy(
         FileNotFoundError: If the data cannot be found (see :func:`load`).
     """
     _check_name(name)
-    base, start, stop = _parse_split(name, split)
-    images, _ = _load_base(name, base, data_dir, need_labels=False)
-    return images[_resolve_slice(name, split, base, start, stop, len(images))]
+    images, _ = _load_split(name, split, data_dir, need_labels=False)
+    return images
 
 
 def clear_cache() -> None:
@@ -414,10 +403,44 @@ def _read_limited(stream: Any, limit: int) -> bytes:
 # --------------------------------------------------------------------------------------
 
 
+def _load_split(
+    name: str,
+    split: str,
+    data_dir: str | os.PathLike | None,
+    *,
+    need_labels: bool,
+    binarize: bool = False,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Returns fresh float32 images of a split spec, optionally binarised, and labels."""
+    base, start, stop = _parse_split(name, split)
+    if binarize and name not in BINARY_DATASETS:
+        raise ValueError(
+            f"binarize=True is only for binary datasets {BINARY_DATASETS}; "
+            f"{name!r} has values 0..255."
+        )
+    raw, scale, labels = _load_base(name, base, data_dir, need_labels=need_labels)
+    index = _resolve_slice(name, split, base, start, stop, len(raw))
+    if binarize:  # drawn over the whole base split, so that slices of it agree
+        images = _binarize(_to_float(raw, scale), seed)[index].copy()
+    else:
+        images = _to_float(raw[index], scale)
+    if labels is not None:
+        labels = np.array(labels[index], dtype=np.int64)
+    return images, labels
+
+
+def _to_float(raw: np.ndarray, scale: float) -> np.ndarray:
+    images = raw.astype(np.float32)  # always a copy: the cache stays untouched
+    if scale != 1:
+        images /= np.float32(scale)
+    return images
+
+
 def _load_base(
     name: str, base: str, data_dir: str | os.PathLike | None, *, need_labels: bool
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Returns a fresh float32 image array of a whole base split, and int64 labels."""
+) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """Returns the (read-only, cached) raw images of a base split, their scale, labels."""
     if name == "digits":
         raw, scale, labels = _load_digits(base)
     elif data_dir is not None:
@@ -430,12 +453,7 @@ def _load_base(
             raw, scale, labels = _load_cifar_local(name, base, directory)
     else:
         raw, scale, labels = _load_tfds(name, base, need_labels)
-    images = raw.astype(np.float32)  # always a copy: the cache stays untouched
-    if scale != 1:
-        images /= np.float32(scale)
-    if labels is not None:
-        labels = np.array(labels, dtype=np.int64)
-    return images, labels
+    return raw, scale, labels
 
 
 def _expected_files(name: str, base: str, need_labels: bool) -> list[str]:
@@ -756,54 +774,143 @@ def _concat_cifar(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarra
     return _readonly(images), _readonly(labels)
 
 
-def _safe_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
-    """numpy's pickled-array constructor, restricted to a plain empty ndarray."""
-    if subtype is not np.ndarray:
+# A CIFAR-10 batch is a pickled dict {b"data": uint8 ndarray [n, 3072], b"labels": [int]}.
+# Pickles can run arbitrary code, so batches are read with a restricted unpickler that
+# never calls into numpy with untrusted state: numpy's array/dtype constructors are
+# replaced by inert stand-ins that only record their arguments, and the arrays are then
+# rebuilt here with np.frombuffer after the dtype, shape and byte count are validated.
+
+
+class _NdarrayStub:
+    """Stands for ``numpy.ndarray`` (only as the subtype argument of ``_reconstruct``)."""
+
+    def __init__(self, *args: Any) -> None:
+        raise pickle.UnpicklingError("numpy.ndarray may only appear as an array subtype")
+
+
+class _DtypeStub:
+    """Stands for ``numpy.dtype(spec, align, copy)`` plus its pickled state."""
+
+    spec: Any = None
+    state: Any = None
+
+    def __init__(self, spec: Any = None, *args: Any) -> None:
+        self.spec = spec
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
+class _ArrayStub:
+    """Stands for a pickled numpy array: its dtype, shape, order and raw bytes."""
+
+    dtype: Any = None
+    shape: Any = None
+    fortran: Any = False
+    raw: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        # ndarray.__reduce__ state: (version, shape, dtype, is_fortran, rawdata), or the
+        # same without the version in old pickles.
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise pickle.UnpicklingError("bad numpy array state")
+        self.shape, self.dtype, self.fortran, self.raw = state[-4:]
+
+
+def _stub_reconstruct(subtype: Any = None, *args: Any) -> _ArrayStub:
+    """Stands for ``numpy.core.multiarray._reconstruct(ndarray, shape, dtype)``."""
+    if subtype is not _NdarrayStub:
         raise pickle.UnpicklingError("only numpy.ndarray may be reconstructed")
-    return _NP_RECONSTRUCT(np.ndarray, (0,), dtype)
+    return _ArrayStub()
 
 
-def _safe_frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
-    """numpy's protocol-5 array constructor, for byte buffers only."""
-    if not isinstance(buffer, bytes | bytearray | memoryview | pickle.PickleBuffer):
-        raise pickle.UnpicklingError("numpy arrays may only be rebuilt from bytes")
-    return _NP_FROMBUFFER(buffer, dtype, shape, order)
+def _stub_frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any = "C") -> _ArrayStub:
+    """Stands for numpy's protocol-5 ``_frombuffer(buffer, dtype, shape, order)``."""
+    array = _ArrayStub()
+    array.raw, array.dtype, array.shape, array.fortran = buffer, dtype, shape, order == "F"
+    return array
 
 
-def _safe_codecs_encode(obj: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+def _stub_codecs_encode(obj: Any, encoding: Any = "utf-8", *args: Any) -> bytes:
     """``_codecs.encode`` as protocol-2 pickles use it for bytes: latin-1 of a str only."""
     if not isinstance(obj, str) or encoding not in ("latin1", "latin-1"):
         raise pickle.UnpicklingError("_codecs.encode is only allowed as str -> latin-1 bytes")
     return obj.encode("latin-1")
 
 
-_NP_RECONSTRUCT = np.zeros(1).__reduce__()[0]
-_NP_FROMBUFFER = np.zeros(1).__reduce_ex__(5)[0]
-
 _PICKLE_ALLOWED: dict[tuple[str, str], Any] = {
-    ("numpy.core.multiarray", "_reconstruct"): _safe_reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _safe_reconstruct,
-    ("numpy.core.numeric", "_frombuffer"): _safe_frombuffer,
-    ("numpy._core.numeric", "_frombuffer"): _safe_frombuffer,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "dtype"): np.dtype,
-    ("numpy._core.multiarray", "dtype"): np.dtype,
-    ("_codecs", "encode"): _safe_codecs_encode,
+    ("numpy.core.multiarray", "_reconstruct"): _stub_reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _stub_reconstruct,
+    ("numpy.core.numeric", "_frombuffer"): _stub_frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _stub_frombuffer,
+    ("numpy", "ndarray"): _NdarrayStub,
+    ("numpy", "dtype"): _DtypeStub,
+    ("numpy.core.multiarray", "dtype"): _DtypeStub,
+    ("numpy._core.multiarray", "dtype"): _DtypeStub,
+    ("_codecs", "encode"): _stub_codecs_encode,
 }
 
-
-# The pure-Python unpickler keeps its memo in a dict; the C one sizes a memo array by the
-# (untrusted) memo index, so a few crafted bytes could make it allocate gigabytes.
-_PurePythonUnpickler: type[pickle.Unpickler] = getattr(pickle, "_Unpickler", pickle.Unpickler)
+_ALLOWED_DTYPE_SPECS = frozenset(f"{kind}{size}" for kind in "iu" for size in (1, 2, 4, 8))
 
 
-class _CifarUnpickler(_PurePythonUnpickler):
-    """An unpickler that can only rebuild numpy arrays, dicts, lists and bytes.
+def _materialize(obj: Any, what: str) -> np.ndarray:
+    """Builds a numpy integer array from an :class:`_ArrayStub` after validating it."""
+    if not isinstance(obj, _ArrayStub):
+        raise _Malformed(f"{what} is not a numpy array")
+    stub = obj.dtype
+    if not isinstance(stub, _DtypeStub):
+        raise _Malformed(f"{what} has no valid dtype")
+    spec = stub.spec.decode("ascii") if isinstance(stub.spec, bytes) else stub.spec
+    if not isinstance(spec, str) or spec not in _ALLOWED_DTYPE_SPECS:
+        raise _Malformed(f"{what} has unsupported dtype {spec!r}")
+    endian = "|"
+    if spec[1] != "1":
+        state = stub.state
+        endian = state[1] if isinstance(state, tuple) and len(state) > 1 else "="
+        endian = endian.decode("ascii") if isinstance(endian, bytes) else endian
+        if endian not in ("<", ">", "="):
+            raise _Malformed(f"{what} has a bad byte order {endian!r}")
+    dtype = np.dtype(endian + spec)
+    shape = obj.shape
+    if (
+        not isinstance(shape, tuple)
+        or len(shape) > 4
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+    ):
+        raise _Malformed(f"{what} has a bad shape {shape!r}")
+    raw = obj.raw
+    if isinstance(raw, pickle.PickleBuffer):
+        raw = raw.raw()
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise _Malformed(f"{what} has no raw bytes (object arrays are not supported)")
+    count = 1
+    for d in shape:
+        count *= d
+    if count * dtype.itemsize != len(raw):
+        raise _Malformed(
+            f"{what} has shape {shape} of {dtype} ({count * dtype.itemsize} bytes) but "
+            f"{len(raw)} bytes of data"
+        )
+    flat = np.frombuffer(bytes(raw), dtype=dtype, count=count)
+    return flat.reshape(shape, order="F" if obj.fortran else "C")
 
-    Any other global (e.g. ``os.system``) raises :class:`pickle.UnpicklingError` before
-    it could be called.
+
+class _CifarUnpickler(pickle._Unpickler):  # the pure-Python unpickler, see below
+    """An unpickler that can only rebuild dicts, lists, bytes, ints and array stand-ins.
+
+    Any global outside :data:`_PICKLE_ALLOWED` (e.g. ``os.system``) raises
+    :class:`pickle.UnpicklingError` before it could be called. The pure-Python unpickler
+    is used because it keeps its memo in a dict (the C one sizes a memo array by an
+    untrusted index, so a few crafted bytes could make it allocate gigabytes); its
+    ``BYTEARRAY8`` opcode, which pre-allocates the claimed length, is bounded by the
+    payload size, and ``BUILD`` (setting state) only applies to the array stand-ins.
     """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, payload: bytes) -> None:
+        super().__init__(io.BytesIO(payload), encoding="bytes")
+        self._payload_size = len(payload)
 
     def find_class(self, module: str, name: str) -> Any:
         try:
@@ -817,10 +924,29 @@ class _CifarUnpickler(_PurePythonUnpickler):
     def persistent_load(self, pid: Any) -> Any:
         raise pickle.UnpicklingError("persistent ids are not allowed in a CIFAR-10 batch")
 
+    def _load_bytearray8(self) -> None:
+        (length,) = struct.unpack("<Q", self.read(8))
+        if length > self._payload_size:
+            raise pickle.UnpicklingError("BYTEARRAY8 claims more bytes than the file has")
+        data = self.read(length)
+        if len(data) != length:
+            raise pickle.UnpicklingError("pickle data was truncated")
+        self.append(bytearray(data))
+
+    def _load_build(self) -> None:
+        state = self.stack.pop()
+        instance = self.stack[-1]
+        if type(instance) not in (_DtypeStub, _ArrayStub):  # no attribute setting elsewhere
+            raise pickle.UnpicklingError("BUILD is only allowed on numpy arrays and dtypes")
+        instance.__setstate__(state)
+
+    dispatch[pickle.BYTEARRAY8[0]] = _load_bytearray8
+    dispatch[pickle.BUILD[0]] = _load_build
+
 
 def _parse_cifar_batch(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Parses one pickled CIFAR-10 batch into images [n, 32, 32, 3] and labels [n]."""
-    batch = _CifarUnpickler(io.BytesIO(payload), encoding="bytes").load()
+    batch = _CifarUnpickler(payload).load()
     if not isinstance(batch, dict):
         raise _Malformed(f"expected a pickled dict, got {type(batch).__name__}")
 
@@ -830,16 +956,24 @@ def _parse_cifar_batch(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
                 return batch[candidate]
         raise _Malformed(f"no {key.encode()!r} entry")
 
-    data, labels = entry("data"), entry("labels")
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8:
-        raise _Malformed("b'data' is not a uint8 numpy array")
+    data = _materialize(entry("data"), "b'data'")
+    if data.dtype != np.uint8:
+        raise _Malformed(f"b'data' has dtype {data.dtype}, expected uint8")
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise _Malformed(f"b'data' has shape {data.shape}, expected [n, 3072]")
-    if not isinstance(labels, list | tuple | np.ndarray):
+    labels = entry("labels")
+    if isinstance(labels, _ArrayStub):
+        labels = _materialize(labels, "b'labels'")
+        if labels.ndim != 1:
+            raise _Malformed(f"b'labels' has shape {labels.shape}, expected [n]")
+    elif isinstance(labels, list | tuple):
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in labels):
+            raise _Malformed("b'labels' holds non-integers")
+        if any(v < 0 or v > 9 for v in labels):  # before any conversion: no overflow
+            raise _Malformed("labels out of range 0..9")
+    else:
         raise _Malformed(f"b'labels' is a {type(labels).__name__}, expected a list")
-    if not all(isinstance(v, int | np.integer) for v in labels):
-        raise _Malformed("b'labels' holds non-integers")
-    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    labels = np.asarray(labels).astype(np.int64).reshape(-1)
     if len(labels) != len(data):
         raise _Malformed(f"{len(labels)} labels for {len(data)} images")
     if labels.size and (labels.min() < 0 or labels.max() > 9):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
+import time
+from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from tf_graphvae.layers.gates import validate_temperature
+from tf_graphvae.io import write_json
+from tf_graphvae.layers.gates import edge_indices, validate_temperature
 
 
 def temperature_at(step: int, initial: float, floor: float, rate: float) -> float:
@@ -51,19 +56,95 @@ class TemperatureAnnealing(keras.callbacks.Callback):
 
 
 class EdgeProbabilityHistory(keras.callbacks.Callback):
-    """Records every edge probability `mu[i, j]` at the start and after every epoch.
+    """Records every edge probability `mu[i, j]` before training and after every epoch.
 
-    `self.history` is a list of `[N, N]` arrays (entry 0 before training): the
-    trajectories of the paper's Figure 2a.
+    `self.history` is a list of `[N, N]` arrays, entry `e` after epoch `e` (entry 0
+    before training): the trajectories of the paper's Figure 2a. With `path`, the list
+    is written (atomically) after every epoch and read back when training resumes, so
+    a resumed run's history has no gap and no duplicate.
     """
 
-    def __init__(self):
+    def __init__(self, path: str | Path | None = None):
         super().__init__()
+        self.path = Path(path) if path is not None else None
         self.history: list[np.ndarray] = []
 
     def on_train_begin(self, logs=None):
+        if self.path is not None and self.path.exists():
+            saved = json.loads(self.path.read_text())["edge_probabilities"]
+            self.history = [np.asarray(mu, np.float32) for mu in saved]
         if not self.history:
             self.history.append(self.model.edge_probabilities())
 
     def on_epoch_end(self, epoch, logs=None):
-        self.history.append(self.model.edge_probabilities())
+        # Entry epoch + 1 belongs to this epoch, whatever a crashed run left after it.
+        self.history = self.history[: epoch + 1] + [self.model.edge_probabilities()]
+        if self.path is not None:
+            write_json(self.path, {"edge_probabilities": [mu.tolist() for mu in self.history]})
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training once `seconds` of wall-clock time have passed (an equal budget).
+
+    Checked after every batch; the epoch in progress ends there.
+    """
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        if not seconds > 0:
+            raise ValueError(f"The time budget must be > 0 seconds, got {seconds!r}.")
+        self.seconds = float(seconds)
+        self.elapsed = 0.0
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.elapsed = time.monotonic() - self._start
+        if self.elapsed >= self.seconds:
+            self.model.stop_training = True
+
+
+class GraphVAETensorBoard(keras.callbacks.Callback):
+    """Writes what Keras's TensorBoard callback does not: the gates and a grid of samples.
+
+    Every epoch: one scalar `gates/mu_i_j` per possible edge, `gates/temperature`, and
+    an image `samples` of `num_images` decoder means (fixed seed, so epochs compare).
+    """
+
+    def __init__(self, log_dir: str | Path, num_images: int = 16, seed: int = 0):
+        super().__init__()
+        self.log_dir = str(log_dir)
+        self.num_images = int(num_images)
+        self.seed = int(seed)
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        self._writer = tf.summary.create_file_writer(str(Path(self.log_dir) / "gates"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        mu = self.model.edge_probabilities()
+        images = self.model.sample(self.num_images, seed=self.seed)
+        if images.shape[-1] == 3 and images.max() > 1.0:
+            images = images / 255.0
+        with self._writer.as_default(step=epoch + 1):
+            for i, j in zip(*edge_indices(mu.shape[0]), strict=True):
+                tf.summary.scalar(f"gates/mu_{i}_{j}", mu[i, j])
+            tf.summary.scalar("gates/temperature", self.model.gates.temperature.numpy())
+            tf.summary.image("samples", _grid(images), max_outputs=1)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+
+
+def _grid(images: np.ndarray, ncols: int = 8) -> np.ndarray:
+    """`[n, H, W, C]` to one `[1, rows*H, ncols*W, C]` image."""
+    n, h, w, c = images.shape
+    rows = -(-n // ncols)
+    canvas = np.zeros((rows * h, ncols * w, c), np.float32)
+    for k in range(n):
+        r, q = divmod(k, ncols)
+        canvas[r * h : (r + 1) * h, q * w : (q + 1) * w] = images[k]
+    return canvas[None]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import time
 from pathlib import Path
 
 import keras
@@ -14,10 +16,19 @@ from tf_graphvae import data as tgv_data
 from tf_graphvae.io import atomic_path, write_json
 from tf_graphvae.layers.gates import validate_structure
 from tf_graphvae.model import GraphVAE
-from tf_graphvae.trainers.callbacks import EdgeProbabilityHistory, TemperatureAnnealing
+from tf_graphvae.trainers.callbacks import (
+    EdgeProbabilityHistory,
+    GraphVAETensorBoard,
+    TemperatureAnnealing,
+    TimeBudget,
+)
 
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
+CONFIG_FILE = "config.json"
+EDGE_HISTORY_FILE = "edge_probabilities.json"
+# Flags that may differ when a run is resumed (more epochs; the data location).
+RESUME_MAY_CHANGE = ("epochs", "data_dir")
 
 
 @dataclasses.dataclass
@@ -86,7 +97,7 @@ def build_model(config: TrainConfig) -> GraphVAE:
         temperature=config.temperature,
         seed=config.seed,
     )
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=True)
     return model
 
 
@@ -96,6 +107,23 @@ class TrainResult:
     history: dict[str, list[float]]
     edge_history: list[np.ndarray]
     test_metrics: dict[str, float]
+    train_seconds: float
+
+
+def _check_resumable(model_dir: Path, config: TrainConfig) -> None:
+    """Refuses a model_dir that holds a run with another configuration."""
+    path = model_dir / CONFIG_FILE
+    if path.exists():
+        saved = json.loads(path.read_text())
+        ours = dataclasses.asdict(config)
+        changed = {k: (saved.get(k), v) for k, v in ours.items()
+                   if k not in RESUME_MAY_CHANGE and saved.get(k) != v}
+        if changed:
+            details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+            raise ValueError(
+                f"{model_dir} holds a run with another configuration ({details}); "
+                "use a new --model_dir or restore the flags to resume it."
+            )
 
 
 def train(
@@ -103,29 +131,57 @@ def train(
     model_dir: str | os.PathLike | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
+    time_budget: float | None = None,
+    tensorboard: bool = True,
 ) -> TrainResult:
     """Trains a GraphVAE as `config` says, evaluates its test ELBO, saves it in `model_dir`.
 
-    Data is loaded (and so validated) before anything is written.
+    With a `model_dir`, every epoch leaves a checkpoint (weights, optimizer, epoch) and
+    the gate history there, and running the same configuration again resumes from the
+    last completed epoch; TensorBoard logs go to `model_dir/logs`. Data is loaded (and
+    so validated) before anything is written.
+
+    Args:
+        config: the run.
+        model_dir: where the model, history, checkpoints and logs go (None: nothing kept).
+        callbacks: more Keras callbacks.
+        verbose: Keras `fit` verbosity.
+        time_budget: stop training after this many seconds (equal-budget comparisons).
+        tensorboard: write TensorBoard logs (with a model_dir).
     """
     config.validate()
     keras.utils.set_random_seed(config.seed)
     train_ds, test_ds = make_datasets(config)
     model = build_model(config)
+    extra = list(callbacks or [])
     edges = EdgeProbabilityHistory()
+    if model_dir is not None:
+        model_dir = Path(model_dir)
+        _check_resumable(model_dir, config)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        write_json(model_dir / CONFIG_FILE, dataclasses.asdict(config))
+        edges = EdgeProbabilityHistory(model_dir / EDGE_HISTORY_FILE)
+        extra.append(
+            keras.callbacks.BackupAndRestore(str(model_dir / "checkpoint"), delete_checkpoint=False)
+        )
+        if tensorboard:
+            extra.append(keras.callbacks.TensorBoard(str(model_dir / "logs")))
+            extra.append(GraphVAETensorBoard(model_dir / "logs", seed=config.seed))
+    if time_budget is not None:
+        extra.append(TimeBudget(time_budget))
     annealing = TemperatureAnnealing(
         config.temperature, min(config.min_temperature, config.temperature), config.anneal_rate
     )
+    start = time.monotonic()
     fit = model.fit(
-        train_ds,
-        epochs=config.epochs,
-        callbacks=[annealing, edges, *(callbacks or [])],
-        verbose=verbose,
+        train_ds, epochs=config.epochs, callbacks=[annealing, edges, *extra], verbose=verbose
     )
-    test_metrics = model.evaluate(test_ds, verbose=0, return_dict=True)
-    history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+    train_seconds = time.monotonic() - start
+    test_metrics = {
+        k: float(v) for k, v in model.evaluate(test_ds, verbose=0, return_dict=True).items()
+    }
+    history = _merge_history(model_dir, fit.history)
     if model_dir is not None:
-        model_dir = Path(model_dir)
         with atomic_path(model_dir / MODEL_FILE) as tmp:
             model.save(tmp)
         write_json(
@@ -134,9 +190,18 @@ def train(
                 "config": dataclasses.asdict(config),
                 "history": history,
                 "edge_probabilities": [mu.tolist() for mu in edges.history],
-                "test": {k: float(v) for k, v in test_metrics.items()},
+                "test": test_metrics,
+                "train_seconds_last_session": train_seconds,
             },
         )
-    return TrainResult(
-        model, history, edges.history, {k: float(v) for k, v in test_metrics.items()}
-    )
+    return TrainResult(model, history, edges.history, test_metrics, train_seconds)
+
+
+def _merge_history(model_dir: Path | None, new: dict) -> dict[str, list[float]]:
+    """Per-epoch metrics of this session appended to those of earlier sessions of the run."""
+    merged: dict[str, list[float]] = {}
+    if model_dir is not None and (model_dir / HISTORY_FILE).exists():
+        merged = json.loads((model_dir / HISTORY_FILE).read_text()).get("history", {})
+    for key, values in new.items():
+        merged[key] = merged.get(key, []) + [float(v) for v in values]
+    return merged

@@ -388,6 +388,14 @@ def test_omniglot_bad_members(tmp_path):
     (tmp_path / "images_background_small1.zip").write_bytes(buffer.getvalue())
     with pytest.raises(ValueError, match="0001_01.png"):
         data.load("omniglot", "small1", tmp_path)
+    huge = bytearray(_png(np.zeros((105, 105), dtype=bool)))
+    huge[16:24] = struct.pack(">II", 100_000, 100_000)  # a PNG bomb's header
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("top/Alpha/character01/0001_01.png", bytes(huge))
+    (tmp_path / "images_background_small1.zip").write_bytes(buffer.getvalue())
+    with pytest.raises(ValueError, match="100000x100000"):
+        data.load("omniglot", "small1", tmp_path)
 
 
 def test_corrupt_zip(tmp_path):
@@ -566,6 +574,7 @@ def test_truncated_real_gzip(tmp_path):
         (_idx_images(SMALL_IMAGES) + b"\x00", None, "more data"),
         (b"\x00\x00", None, "header"),
         (struct.pack(">III", 0x803, 5, 28), None, "header"),
+        (struct.pack(">IIII", 0x803, 2**31, 28, 28), None, "implausible"),
         (None, _idx_labels(SMALL_LABELS[:4]), "4 labels"),
         (None, _idx_labels(np.array([1, 2, 3, 4, 10])), "out of range"),
         (None, _idx_images(SMALL_IMAGES), "magic"),

@@ -29,8 +29,10 @@ def trained_tiny(binary_digits):
 
 def test_estimate_increases_with_k_and_converges(trained_tiny, binary_digits):
     x = binary_digits[:40]
-    means = {k: evaluate.log_likelihood(trained_tiny, x, k, seed=1, progress=False).mean()
-             for k in (1, 10, 100, 1000, 4000)}
+    means = {
+        k: evaluate.log_likelihood(trained_tiny, x, k, seed=1, progress=False).mean()
+        for k in (1, 10, 100, 1000, 4000)
+    }
     ks = sorted(means)
     # E[log mean of K weights] is non-decreasing in K; 40 images x K samples keep the
     # Monte Carlo noise of each mean far below the gaps measured here (> 0.1 nats).
@@ -42,8 +44,15 @@ def test_estimate_increases_with_k_and_converges(trained_tiny, binary_digits):
 
 def test_matches_the_marginal_likelihood_by_quadrature(binary_digits):
     """N = 2 nodes of dimension 1: p(x) = sum_c p(c) ∫∫ p(x|z) p(z1) p(z0|z1,c) dz by a grid."""
-    model = tiny_model("learned", num_nodes=2, node_dim=1, encoder_units=(16,),
-                       decoder_units=(16,), top_down_units=8, seed=3)
+    model = tiny_model(
+        "learned",
+        num_nodes=2,
+        node_dim=1,
+        encoder_units=(16,),
+        decoder_units=(16,),
+        top_down_units=8,
+        seed=3,
+    )
     model.gates.gate_logits.assign([0.4])  # mu = 0.60
     x = binary_digits[:3]
     grid = np.linspace(-7.0, 7.0, 281).astype(np.float32)
@@ -71,7 +80,9 @@ def test_matches_the_marginal_likelihood_by_quadrature(binary_digits):
     k = 5000
     estimate = evaluate.log_likelihood(model, x, k, seed=0, progress=False)
     # Relative standard error of the mean of K weights, from the weights themselves.
-    out = model._elbo_terms(tf.constant(np.repeat(x, k, 0)), training=False, seed=tf.constant([0, 9]))
+    out = model._elbo_terms(
+        tf.constant(np.repeat(x, k, 0)), training=False, seed=tf.constant([0, 9])
+    )
     log_w = (out["recon"] + out["log_p"] - out["log_q"]).numpy().reshape(len(x), k)
     w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
     rel_se = w.std(axis=1) / w.mean(axis=1) / math.sqrt(k)
@@ -92,9 +103,15 @@ def test_chunking_agrees_with_one_big_chunk(trained_tiny, binary_digits):
 def test_bits_per_dim_for_8bit_images():
     import tf_graphvae as tgv
 
-    model = tgv.GraphVAE(event_shape=(32, 32, 3), num_nodes=2, node_dim=2,
-                         likelihood="discretized_logistic", encoder_units=(16,),
-                         decoder_units=(16,), top_down_units=8)
+    model = tgv.GraphVAE(
+        event_shape=(32, 32, 3),
+        num_nodes=2,
+        node_dim=2,
+        likelihood="discretized_logistic",
+        encoder_units=(16,),
+        decoder_units=(16,),
+        top_down_units=8,
+    )
     x = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3)).astype(np.float32)
     nats = evaluate.log_likelihood(model, x, 20, seed=0, progress=False)
     metrics = evaluate.table1_metrics(model, x, 20, seed=0, progress=False)
@@ -109,5 +126,6 @@ def test_bad_arguments(trained_tiny, binary_digits):
     with pytest.raises(ValueError, match="shape"):
         evaluate.log_likelihood(trained_tiny, np.zeros((2, 28, 28, 1), np.float32), 5)
     with pytest.raises(ValueError, match="empty"):
-        evaluate.log_likelihood(trained_tiny, tf.data.Dataset.from_tensor_slices(
-            np.zeros((0, 8, 8, 1), np.float32)), 5)
+        evaluate.log_likelihood(
+            trained_tiny, tf.data.Dataset.from_tensor_slices(np.zeros((0, 8, 8, 1), np.float32)), 5
+        )

@@ -110,6 +110,7 @@ _DIGITS_TRAIN = 1437  # first 1,437 of sklearn's 1,797 digits; the last 360 are 
 _IDX_PREFIX = {"train": "train", "test": "t10k"}
 _IDX_IMAGES_MAGIC = 0x00000803
 _IDX_LABELS_MAGIC = 0x00000801
+_IDX_MAX_EXAMPLES = 2_000_000  # MNIST has 70,000; refuse headers that claim gigabytes
 
 _OMNIGLOT_ZIPS = {
     "train": "images_background.zip",
@@ -119,6 +120,7 @@ _OMNIGLOT_ZIPS = {
 }
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MAX_PNG_BYTES = 16 << 20  # an Omniglot PNG is ~1 KB; refuse absurd members (zip bombs)
+_MAX_PNG_SIDE = 2048  # Omniglot's are 105x105
 
 _CIFAR_DIR = "cifar-10-batches-py"
 _CIFAR_TARBALL = "cifar-10-python.tar.gz"
@@ -592,6 +594,8 @@ def _read_idx(path: Path, *, labels: bool) -> np.ndarray:
         if len(dims_bytes) < 4 * ndim:
             raise _Malformed(f"header truncated: {ndim} dimension sizes expected")
         dims = struct.unpack(f">{ndim}I", dims_bytes)
+        if dims[0] > _IDX_MAX_EXAMPLES:
+            raise _Malformed(f"the header claims an implausible {dims[0]} examples")
         if not labels and dims[1:] != (28, 28):
             raise _Malformed(
                 f"wrong image dimensions {dims[1]}x{dims[2]}, expected 28x28 "
@@ -656,8 +660,11 @@ def _read_omniglot(path: Path) -> tuple[np.ndarray, np.ndarray]:
                     raise _Malformed(f"member {info.filename!r} is {info.file_size} bytes")
                 with archive.open(info) as member:
                     blob = _read_limited(member, _MAX_PNG_BYTES + 1)
-                if not blob.startswith(_PNG_SIGNATURE):
+                if not blob.startswith(_PNG_SIGNATURE) or blob[12:16] != b"IHDR":
                     raise _Malformed(f"member {info.filename!r} is not a PNG file")
+                width, height = struct.unpack(">II", blob[16:24])
+                if max(width, height) > _MAX_PNG_SIDE:  # a tiny file can claim a huge image
+                    raise _Malformed(f"member {info.filename!r} is {width}x{height} pixels")
                 blobs.append(blob)
                 member_names.append(info.filename)
                 alphabets.append(parts[-3])

@@ -197,7 +197,12 @@ def _draw_structure(ax, gates: np.ndarray, colours: Mapping[tuple[int, int], RGB
     circles = []
     for k in range(num_nodes):
         circle = Circle(
-            positions[k], radius, facecolor="white", edgecolor="black", lw=1.2, zorder=3,
+            positions[k],
+            radius,
+            facecolor="white",
+            edgecolor="black",
+            lw=1.2,
+            zorder=3,
             gid=f"node-{k}",
         )
         ax.add_patch(circle)
@@ -290,8 +295,14 @@ def build_figure2(
     marker = "o" if len(history) <= 25 else None
     for (i, j), colour in colours.items():
         ax_a.plot(
-            x, history[:, i, j], color=colour, lw=1.8, marker=marker, markersize=3,
-            label=edge_label(i, j), gid=f"edge-{i}-{j}",
+            x,
+            history[:, i, j],
+            color=colour,
+            lw=1.8,
+            marker=marker,
+            markersize=3,
+            label=edge_label(i, j),
+            gid=f"edge-{i}-{j}",
         )
     ax_a.axhline(0.5, color="0.6", lw=0.8, ls=":", zorder=0, gid="threshold")
     ax_a.set_ylim(-0.03, 1.03)
@@ -305,9 +316,14 @@ def build_figure2(
     if num_edges:
         rows = 12 if num_edges <= 36 else 18
         ax_a.legend(
-            loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
-            ncols=math.ceil(num_edges / rows), fontsize=9 if num_edges <= 12 else 7,
-            frameon=False, handlelength=1.5, columnspacing=1.0,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0.0,
+            ncols=math.ceil(num_edges / rows),
+            fontsize=9 if num_edges <= 12 else 7,
+            frameon=False,
+            handlelength=1.5,
+            columnspacing=1.0,
         )
 
     _draw_structure(ax_b, gates, colours)
@@ -371,7 +387,9 @@ def _check_results(results: Sequence[Mapping[str, Any]]) -> list[dict[str, float
             try:
                 row[key] = float(result[key])
             except (TypeError, ValueError):
-                raise ValueError(f"results[{k}][{key!r}] is not a number: {result[key]!r}.")
+                raise ValueError(
+                    f"results[{k}][{key!r}] is not a number: {result[key]!r}."
+                ) from None
             if not math.isfinite(row[key]):
                 raise ValueError(f"results[{k}][{key!r}] is not finite: {result[key]!r}.")
         if row["node_dim"] <= 0:
@@ -406,12 +424,17 @@ def build_figure3(results: Sequence[Mapping[str, Any]], title: str | None = None
     ax = fig.add_subplot()
     cmap = matplotlib.colormaps["tab10"]
     latent_dims = sorted({row["latent_dim"] for row in rows})
+    lls = [row["ll"] for row in rows]
+    near = 0.02 * (max(lls) - min(lls)) if max(lls) > min(lls) else 1e-9
+    annotated: list[tuple[float, float]] = []
     for k, m in enumerate(latent_dims):
         group = sorted((r for r in rows if r["latent_dim"] == m), key=lambda r: r["node_dim"])
         x = np.array([r["node_dim"] for r in group])
         y = np.array([r["ll"] for r in group])
-        colour = cmap(k % 10) if len(latent_dims) <= 10 else matplotlib.colormaps["turbo"](
-            0.05 + 0.9 * k / (len(latent_dims) - 1)
+        colour = (
+            cmap(k % 10)
+            if len(latent_dims) <= 10
+            else matplotlib.colormaps["turbo"](0.05 + 0.9 * k / (len(latent_dims) - 1))
         )
         label = f"M = {_number(m)}"
         if any(r["ll_std"] is not None for r in group):
@@ -423,9 +446,21 @@ def build_figure3(results: Sequence[Mapping[str, Any]], title: str | None = None
         else:
             ax.plot(x, y, color=colour, marker="o", lw=1.8, label=label, gid=f"M-{_number(m)}")
         for r in group:
+            # Points of several M at the same place get their labels stacked downwards.
+            stack = sum(
+                1 for x0, y0 in annotated if x0 == r["node_dim"] and abs(y0 - r["ll"]) <= near
+            )
+            annotated.append((r["node_dim"], r["ll"]))
             ax.annotate(
-                f"N={_number(r['num_nodes'])}", (r["node_dim"], r["ll"]), xytext=(0, 7),
-                textcoords="offset points", ha="center", va="bottom", fontsize=8, color=colour,
+                f"N={_number(r['num_nodes'])}",
+                (r["node_dim"], r["ll"]),
+                xytext=(6, 3 - 10 * stack),
+                textcoords="offset points",
+                ha="left",
+                va="bottom",
+                fontsize=8,
+                color=colour,
+                gid="num-nodes",
             )
 
     node_dims = sorted({row["node_dim"] for row in rows})
@@ -598,8 +633,14 @@ def build_edge_stability(survival: Any, title: str | None = None) -> Figure:
     for i, j in zip(*edge_indices(num_nodes), strict=True):
         v = float(survival[i, j])
         ax.text(
-            j, i, f"{v:.2f}", ha="center", va="center", fontsize=fontsize,
-            color="black" if v > 0.6 else "white", gid=f"cell-{i}-{j}",
+            j,
+            i,
+            f"{v:.2f}",
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            color="black" if v > 0.6 else "white",
+            gid=f"cell-{i}-{j}",
         )
     labels = [f"$z_{{{k}}}$" for k in range(num_nodes)]
     ax.set_xticks(range(num_nodes), labels)
@@ -612,9 +653,7 @@ def build_edge_stability(survival: Any, title: str | None = None) -> Figure:
     return fig
 
 
-def plot_edge_stability(
-    survival: Any, path: str | os.PathLike, title: str | None = None
-) -> Path:
+def plot_edge_stability(survival: Any, path: str | os.PathLike, title: str | None = None) -> Path:
     """Writes a heatmap of how often each edge survived across seeds.
 
     Rows are parents `i`, columns children `j`; only the possible edges (i > j) are coloured,

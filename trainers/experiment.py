@@ -116,8 +116,11 @@ def _check_resumable(model_dir: Path, config: TrainConfig) -> None:
     if path.exists():
         saved = json.loads(path.read_text())
         ours = dataclasses.asdict(config)
-        changed = {k: (saved.get(k), v) for k, v in ours.items()
-                   if k not in RESUME_MAY_CHANGE and saved.get(k) != v}
+        changed = {
+            k: (saved.get(k), v)
+            for k, v in ours.items()
+            if k not in RESUME_MAY_CHANGE and saved.get(k) != v
+        }
         if changed:
             details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
             raise ValueError(

@@ -1,0 +1,57 @@
+"""Flags shared by the commands that train models, and the `TrainConfig` they make."""
+
+from __future__ import annotations
+
+from absl import flags
+
+from tf_graphvae import data as tgv_data
+from tf_graphvae.layers.gates import STRUCTURES
+from tf_graphvae.trainers.experiment import TrainConfig
+
+DATASET = flags.DEFINE_enum("dataset", "digits", tgv_data.DATASETS, "Dataset.")
+STRUCTURE = flags.DEFINE_enum("structure", "learned", STRUCTURES, "Latent dependency structure.")
+NUM_NODES = flags.DEFINE_integer("num_nodes", 5, "Number of latent nodes N.", lower_bound=1)
+NODE_DIM = flags.DEFINE_integer("node_dim", 10, "Dimension N' of every node.", lower_bound=1)
+EPOCHS = flags.DEFINE_integer("epochs", 20, "Training epochs.", lower_bound=1)
+BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Global batch size.", lower_bound=1)
+LEARNING_RATE = flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
+SEED = flags.DEFINE_integer("seed", 0, "Seed of the data order, initialisation and sampling.")
+DATA_DIR = flags.DEFINE_string(
+    "data_dir", None, "Folder with the publishers' data files (else TensorFlow Datasets)."
+)
+TRAIN_SPLIT = flags.DEFINE_string("train_split", "train", "Training split (TFDS syntax).")
+TEST_SPLIT = flags.DEFINE_string("test_split", "test", "Test split (TFDS syntax).")
+TEMPERATURE = flags.DEFINE_float("temperature", 1.0, "Initial gate temperature tau.")
+MIN_TEMPERATURE = flags.DEFINE_float("min_temperature", 0.5, "Floor of the annealed tau.")
+ANNEAL_RATE = flags.DEFINE_float(
+    "anneal_rate", 1e-4, "tau = max(floor, tau0 * exp(-rate * step)).", lower_bound=0
+)
+
+flags.register_validator("learning_rate", lambda v: v > 0, message="--learning_rate must be > 0.")
+flags.register_validator("temperature", lambda v: v > 0, message="--temperature must be > 0.")
+flags.register_validator(
+    "min_temperature", lambda v: v > 0, message="--min_temperature must be > 0."
+)
+
+
+def train_config(**overrides) -> TrainConfig:
+    """The `TrainConfig` the flags describe."""
+    config = TrainConfig(
+        dataset=DATASET.value,
+        structure=STRUCTURE.value,
+        num_nodes=NUM_NODES.value,
+        node_dim=NODE_DIM.value,
+        epochs=EPOCHS.value,
+        batch_size=BATCH_SIZE.value,
+        learning_rate=LEARNING_RATE.value,
+        seed=SEED.value,
+        data_dir=DATA_DIR.value,
+        train_split=TRAIN_SPLIT.value,
+        test_split=TEST_SPLIT.value,
+        temperature=TEMPERATURE.value,
+        min_temperature=MIN_TEMPERATURE.value,
+        anneal_rate=ANNEAL_RATE.value,
+    )
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return config.validate()

@@ -1,0 +1,88 @@
+"""`tfgvae-evaluate`: Table 1's importance-weighted LL, KL and ELBO of a trained model.
+
+tfgvae-evaluate --model_dir=runs/digits --num_importance_samples=5000
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from absl import flags
+
+from tf_graphvae import data as tgv_data
+from tf_graphvae.cli._common import run_main  # noqa: I001  (sets TF env first)
+from tf_graphvae.trainers.experiment import CONFIG_FILE, MODEL_FILE, TrainConfig
+
+_MODEL_DIR = flags.DEFINE_string("model_dir", None, "A folder written by tfgvae-train.")
+_DATASET = flags.DEFINE_enum(
+    "dataset", None, tgv_data.DATASETS, "Dataset (default: the one the model was trained on)."
+)
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder with the publishers' data files.")
+_TEST_SPLIT = flags.DEFINE_string("test_split", None, "Split (default: the run's test split).")
+_NUM_SAMPLES = flags.DEFINE_integer(
+    "num_importance_samples", 5000, "Importance samples K per test image.", lower_bound=1
+)
+_EVAL_IMAGES = flags.DEFINE_integer(
+    "eval_images", None, "Evaluate the first this many test images (default all).", lower_bound=1
+)
+_SEED = flags.DEFINE_integer("seed", None, "Seed of the test binarisation and the samples.")
+_OUTPUT = flags.DEFINE_string(
+    "output", None, "Path stem of the results (default <model_dir>/evaluation): .json and .md."
+)
+flags.mark_flag_as_required("model_dir")
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    import keras
+
+    from tf_graphvae import evaluate
+    from tf_graphvae.io import write_json, write_text
+    from tf_graphvae.trainers.comparison import load_test_images
+
+    model_dir = Path(_MODEL_DIR.value)
+    model_path = model_dir / MODEL_FILE
+    if not model_path.is_file():
+        raise FileNotFoundError(f"{model_dir} holds no model ({MODEL_FILE}); train one first.")
+    config = TrainConfig()
+    if (model_dir / CONFIG_FILE).exists():
+        config = TrainConfig(**json.loads((model_dir / CONFIG_FILE).read_text()))
+    overrides = {
+        "dataset": _DATASET.value,
+        "data_dir": _DATA_DIR.value,
+        "test_split": _TEST_SPLIT.value,
+        "seed": _SEED.value,
+    }
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    model = keras.saving.load_model(model_path)
+    images = load_test_images(config, _EVAL_IMAGES.value)
+    metrics = evaluate.table1_metrics(model, images, _NUM_SAMPLES.value, seed=config.seed)
+    unit = metrics["unit"]
+    stem = Path(_OUTPUT.value) if _OUTPUT.value else model_dir / "evaluation"
+    record = {
+        "model_dir": str(model_dir),
+        "dataset": config.dataset,
+        "test_split": config.test_split,
+        **metrics,
+    }
+    write_json(stem.with_suffix(".json"), record)
+    table = (
+        f"{config.dataset} {config.test_split} ({metrics['num_images']} images), "
+        f"K = {metrics['num_samples']}, structure {model.structure}\n\n"
+        f"| LL ({unit}) | KL | ELBO |\n|---|---|---|\n"
+        f"| {metrics['ll']:.2f} ± {metrics['ll_sem']:.2f} | {metrics['kl']:.2f} | "
+        f"{metrics['elbo']:.2f} |\n"
+    )
+    write_text(stem.with_suffix(".md"), table)
+    print(table)
+
+
+def run() -> None:
+    run_main(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -163,13 +163,25 @@ class GatedDAG(keras.layers.Layer):
         root = tf.zeros([batch, 1, d], z.dtype)  # p(z_{N-1}) = Normal(0, I)
         return tf.concat([mean, root], axis=1), tf.concat([log_var, root], axis=1)
 
-    def posterior(self, data_mean, data_log_var, gates, seed):
+    def _node_noise(self, seed, like, row_offset, total_rows):
+        """Standard normal noise for one node, `[B, N']`, rows `row_offset ...` of a draw of
+        `total_rows`: a replica drawing its shard of a global batch gets exactly the numbers
+        a single device would (see `GraphVAE._shard`)."""
+        rows = tf.shape(like)[0] if total_rows is None else total_rows
+        eps = tf.random.stateless_normal([rows, self.node_dim], seed=seed, dtype=like.dtype)
+        if total_rows is None:
+            return eps
+        return eps[row_offset : row_offset + tf.shape(like)[0]]
+
+    def posterior(self, data_mean, data_log_var, gates, seed, row_offset=0, total_rows=None):
         """The top-down inference pass, root first (DESIGN §1).
 
         Args:
             data_mean, data_log_var: bottom-up estimates `(m̃, log s̃²)`, each `[B, N, N']`.
             gates: `[B, N, N]`.
             seed: stateless seed `[2]` for the reparameterised node samples.
+            row_offset, total_rows: this batch is rows `row_offset ...` of a global batch
+                of `total_rows` (None: the batch is the whole draw).
 
         Returns:
             A dict of `[B, N, N']` tensors: `z`, `q_mean`, `q_log_var`, `p_mean`,
@@ -190,7 +202,9 @@ class GatedDAG(keras.layers.Layer):
             else:  # mean-field VAE: q_j from the bottom-up network alone, p_j = Normal(0, I)
                 p_mean = p_log_var = tf.zeros_like(m_tilde)
                 q_mean, q_log_var = m_tilde, lv_tilde
-            zs[j] = diag_normal(q_mean, q_log_var).sample(seed=seeds[j])
+            # Reparameterised z_j ~ q_j, the draw Normal(q_mean, q_std).sample would make.
+            eps = self._node_noise(seeds[j], q_mean, row_offset, total_rows)
+            zs[j] = q_mean + tf.exp(0.5 * q_log_var) * eps
             for key, value in zip(out, (q_mean, q_log_var, p_mean, p_log_var), strict=True):
                 out[key][j] = value
         result = {key: tf.stack(values, axis=1) for key, values in out.items()}

@@ -83,6 +83,8 @@ class Gates(keras.layers.Layer):
         batch_size: scalar, the number of gate matrices to draw.
         training: relaxed samples when True, hard ones otherwise.
         seed: optional stateless seed, shape `[2]`, int32; default the layer's generator.
+        row_offset, total_rows: the batch is rows `row_offset ...` of a global batch of
+            `total_rows` (data-parallel replicas); None: the batch is the whole draw.
 
     Output shape:
         `[batch_size, N, N]`, entry `[b, i, j]` the gate of edge `i -> j` (0 where `i <= j`).
@@ -124,7 +126,7 @@ class Gates(keras.layers.Layer):
         return self.structure == "learned"
 
     def build(self, input_shape=None):
-        if self.learned:
+        if self.learned and self.num_edges > 0:
             self.gate_logits = self.add_weight(
                 name="gate_logits", shape=(self.num_edges,), initializer="zeros", trainable=True
             )
@@ -148,7 +150,7 @@ class Gates(keras.layers.Layer):
         """`mu` as a `[N, N]` matrix (the fixed structures: their 0/1 mask)."""
         if not self.built:
             self.build()
-        if not self.learned:
+        if not self.learned or self.num_edges == 0:
             return tf.constant(structure_mask(self.structure, self.num_nodes))
         return self._scatter(tf.sigmoid(self.gate_logits))
 
@@ -157,12 +159,15 @@ class Gates(keras.layers.Layer):
             seed = self.seed_generator.next()
         return tf.cast(seed, tf.int32)
 
-    def call(self, batch_size, training=None, seed=None):
+    def call(self, batch_size, training=None, seed=None, row_offset=0, total_rows=None):
         dtype = self.compute_dtype
         if not self.learned or self.num_edges == 0:
             mask = tf.constant(structure_mask(self.structure, self.num_nodes), dtype)
             return tf.tile(mask[None], [batch_size, 1, 1])
-        num_draws = batch_size if self.per_example else 1
+        # A replica draws the gates of the whole global batch and keeps its own rows, so
+        # sharding a batch does not change its random numbers.
+        sharded = self.per_example and total_rows is not None
+        num_draws = (total_rows if sharded else batch_size) if self.per_example else 1
         logits = tf.cast(self.gate_logits, dtype)
         if training:
             # Eq. (2): binary Concrete with Gumbel noise; reparameterised in the logits.
@@ -175,6 +180,8 @@ class Gates(keras.layers.Layer):
             edge = tf.cast(
                 tfd.Bernoulli(logits=logits).sample(num_draws, seed=self._next_seed(seed)), dtype
             )
+        if sharded:
+            edge = edge[row_offset : row_offset + batch_size]
         gates = self._scatter(edge)
         if not self.per_example:
             gates = tf.tile(gates, [batch_size, 1, 1])

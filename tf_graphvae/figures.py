@@ -471,7 +471,7 @@ def build_figure3(results: Sequence[Mapping[str, Any]], title: str | None = None
     ax.set_xticklabels([_number(v) for v in node_dims])
     if len(node_dims) == 1:
         ax.set_xlim(node_dims[0] * 0.5, node_dims[0] * 1.5)
-    ax.margins(y=0.12)
+    ax.margins(x=0.08, y=0.12)
     ax.set_xlabel(r"node dimension $N'$")
     ax.set_ylabel("test log-likelihood")
     ax.grid(alpha=0.25)

@@ -187,15 +187,39 @@ class GraphVAE(keras.Model):
         elif isinstance(x, (np.ndarray, tf.Tensor)):
             self.check_images(x)
 
-    def binarize(self, x, seed):
+    def binarize(self, x, seed, row_offset=0, total_rows=None):
         """A Bernoulli draw of each pixel's intensity (DESIGN §3), with a stateless seed."""
-        return tf.cast(tf.random.stateless_uniform(tf.shape(x), seed=seed) < x, x.dtype)
+        if total_rows is None:
+            u = tf.random.stateless_uniform(tf.shape(x), seed=seed)
+        else:
+            shape = tf.concat([[total_rows], tf.shape(x)[1:]], 0)
+            u = tf.random.stateless_uniform(shape, seed=seed)[
+                row_offset : row_offset + tf.shape(x)[0]
+            ]
+        return tf.cast(u < x, x.dtype)
+
+    @staticmethod
+    def _shard(batch_size):
+        """`(row_offset, total_rows)` of this replica's rows in the global batch.
+
+        Under a `tf.distribute` strategy every replica draws the random numbers of the
+        whole global batch from the same seed and keeps rows `[id * b, (id + 1) * b)`, so
+        R replicas compute the same step as one device on the global batch (shards are
+        assumed equal; an uneven last batch only shifts which draws a replica keeps).
+        Outside a strategy: `(0, None)`, nothing extra is drawn.
+        """
+        context = tf.distribute.get_replica_context()
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if context is None or replicas == 1:
+            return 0, None
+        replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
+        return replica * batch_size, batch_size * replicas
 
     def _next_seed(self):
         return tf.cast(self.seed_generator.next(), tf.int32)
 
     # -------------------------------------------------------------------- model
-    def infer(self, x, gates, seed):
+    def infer(self, x, gates, seed, row_offset=0, total_rows=None):
         """One pass of the model on images `x` with the given gates `[B, N, N]`.
 
         Returns:
@@ -207,7 +231,7 @@ class GraphVAE(keras.Model):
         h = self.encoder(x)
         bu = tf.reshape(self.bottom_up(h), [-1, self.num_nodes, self.node_dim, 2])
         data_mean, data_log_var = bu[..., 0], bound_log_variance(bu[..., 1])
-        out = self.dag.posterior(data_mean, data_log_var, gates, seed)
+        out = self.dag.posterior(data_mean, data_log_var, gates, seed, row_offset, total_rows)
         q = diag_normal(out["q_mean"], out["q_log_var"])
         p = diag_normal(out["p_mean"], out["p_log_var"])
         out["kl_per_node"] = tfp.distributions.kl_divergence(q, p)
@@ -223,8 +247,11 @@ class GraphVAE(keras.Model):
     def _elbo_terms(self, x, training, seed=None):
         seed = self._next_seed() if seed is None else tf.cast(seed, tf.int32)
         gate_seed, latent_seed = tfp.random.split_seed(seed, n=2)
-        gates = self.gates(tf.shape(x)[0], training=training, seed=gate_seed)
-        return self.infer(x, gates, latent_seed)
+        offset, total = self._shard(tf.shape(x)[0])
+        gates = self.gates(
+            tf.shape(x)[0], training=training, seed=gate_seed, row_offset=offset, total_rows=total
+        )
+        return self.infer(x, gates, latent_seed, offset, total)
 
     def elbo_terms(self, x, training: bool = False, seed=None) -> dict[str, tf.Tensor]:
         """Per-example ELBO terms of images `x`: `recon` (log p(x|z)), `kl` and `elbo`, each `[B]`.
@@ -270,7 +297,8 @@ class GraphVAE(keras.Model):
     def train_step(self, data):
         x = self._images(data)
         if self.likelihood_name == "bernoulli":
-            x = self.binarize(x, self._next_seed())  # dynamic binarisation (DESIGN §3)
+            # Dynamic binarisation (DESIGN §3), a fresh draw every step.
+            x = self.binarize(x, self._next_seed(), *self._shard(tf.shape(x)[0]))
         with tf.GradientTape() as tape:
             terms = self._elbo_terms(x, training=True)
             loss = -tf.reduce_mean(terms["elbo"])  # Eq. (1), one sample of c and z each

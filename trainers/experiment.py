@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from tf_graphvae import data as tgv_data
 from tf_graphvae.io import atomic_path, write_json
 from tf_graphvae.layers.gates import validate_structure
 from tf_graphvae.model import GraphVAE
+from tf_graphvae.trainers import distribute
 from tf_graphvae.trainers.callbacks import (
     EdgeProbabilityHistory,
     GraphVAETensorBoard,
@@ -87,7 +89,7 @@ def make_datasets(config: TrainConfig) -> tuple[tf.data.Dataset, tf.data.Dataset
 
 
 def build_model(config: TrainConfig) -> GraphVAE:
-    """A compiled GraphVAE for `config`'s dataset."""
+    """A compiled GraphVAE for `config`'s dataset (under the current strategy's scope)."""
     model = GraphVAE(
         event_shape=tgv_data.event_shape(config.dataset),
         num_nodes=config.num_nodes,
@@ -136,6 +138,7 @@ def train(
     verbose: int | str = "auto",
     time_budget: float | None = None,
     tensorboard: bool = True,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> TrainResult:
     """Trains a GraphVAE as `config` says, evaluates its test ELBO, saves it in `model_dir`.
 
@@ -151,13 +154,25 @@ def train(
         verbose: Keras `fit` verbosity.
         time_budget: stop training after this many seconds (equal-budget comparisons).
         tensorboard: write TensorBoard logs (with a model_dir).
+        strategy: a `tf.distribute` strategy (`trainers.distribute.make_strategy`); the
+            model, optimizer and metrics are created in its scope, `config.batch_size` is
+            the global batch. Under a multi-worker strategy only the chief writes
+            `model_dir`; the other workers write to temporary folders they remove.
     """
     config.validate()
     keras.utils.set_random_seed(config.seed)
     train_ds, test_ds = make_datasets(config)
-    model = build_model(config)
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        model = build_model(config)
     extra = list(callbacks or [])
     edges = EdgeProbabilityHistory()
+    worker_dir = None
+    if model_dir is not None and not distribute.is_chief():
+        # Every worker must take part in saving (collective ops) but only the chief's copy
+        # is kept: the others write beside it and remove theirs at the end.
+        worker_dir = Path(model_dir) / f".worker-{distribute.worker_id()}"
+        model_dir = worker_dir
     if model_dir is not None:
         model_dir = Path(model_dir)
         _check_resumable(model_dir, config)
@@ -197,6 +212,8 @@ def train(
                 "train_seconds_last_session": train_seconds,
             },
         )
+    if worker_dir is not None:
+        shutil.rmtree(worker_dir, ignore_errors=True)
     return TrainResult(model, history, edges.history, test_metrics, train_seconds)
 
 

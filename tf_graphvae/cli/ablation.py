@@ -10,7 +10,7 @@ from pathlib import Path
 from absl import flags
 
 from tf_graphvae.cli import _train_flags as tf_flags
-from tf_graphvae.cli._common import run_main  # noqa: I001  (sets TF env first)
+from tf_graphvae.cli._common import run_main
 from tf_graphvae.trainers import comparison
 
 _LATENT_DIM = flags.DEFINE_integer("latent_dim", 50, "Total latent size M = N * N'.", lower_bound=1)

@@ -12,7 +12,7 @@ from pathlib import Path
 from absl import flags
 
 from tf_graphvae import data as tgv_data
-from tf_graphvae.cli._common import run_main  # noqa: I001  (sets TF env first)
+from tf_graphvae.cli._common import run_main
 from tf_graphvae.trainers.experiment import CONFIG_FILE, MODEL_FILE, TrainConfig
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "A folder written by tfgvae-train.")

@@ -8,8 +8,8 @@ from __future__ import annotations
 from absl import flags
 
 from tf_graphvae.cli import _train_flags as tf_flags
-from tf_graphvae.cli._common import format_matrix, run_main  # noqa: I001  (sets TF env first)
-from tf_graphvae.trainers import experiment
+from tf_graphvae.cli._common import format_matrix, run_main
+from tf_graphvae.trainers import distribute, experiment
 
 _MODEL_DIR = flags.DEFINE_string(
     "model_dir",
@@ -18,13 +18,24 @@ _MODEL_DIR = flags.DEFINE_string(
     "(default runs/<dataset>-<structure>); re-running resumes from the last epoch.",
 )
 
+_STRATEGY = flags.DEFINE_enum(
+    "strategy",
+    "default",
+    distribute.STRATEGIES,
+    "default: one device; mirrored: every local GPU; multi_worker: the hosts in TF_CONFIG. "
+    "--batch_size is the global batch.",
+)
+
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    strategy = distribute.make_strategy(_STRATEGY.value)  # first: before other TF work
     config = tf_flags.train_config()
     model_dir = _MODEL_DIR.value or f"runs/{config.dataset}-{config.structure}"
-    result = experiment.train(config, model_dir=model_dir, verbose=2)
+    result = experiment.train(config, model_dir=model_dir, verbose=2, strategy=strategy)
+    if not distribute.is_chief():
+        return
     test = result.test_metrics
     print(f"\nSaved {model_dir}/{experiment.MODEL_FILE}")
     print(

@@ -1,0 +1,140 @@
+"""The paper's experiments as commands: compare, ablation, evaluate; resume and budgets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tf_graphvae.trainers import comparison, experiment
+from tf_graphvae.trainers.callbacks import TimeBudget
+
+BIN = Path(sys.executable).parent
+TINY = dict(dataset="digits", num_nodes=3, node_dim=2, epochs=1, batch_size=256)
+
+
+def _png(path: Path) -> bool:
+    return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_factorisations():
+    assert comparison.factorisations(12) == [(12, 1), (6, 2), (4, 3), (3, 4), (2, 6), (1, 12)]
+    assert comparison.factorisations(7) == [(7, 1), (1, 7)]
+    for bad in (0, -4, 2.5):
+        with pytest.raises(ValueError, match="latent size"):
+            comparison.factorisations(bad)
+
+
+def test_compare_writes_table1_figure2_and_stability(tmp_path):
+    config = experiment.TrainConfig(**TINY)
+    out = tmp_path / "cmp"
+    structures = ("independent", "learned")  # every structure is trained in test_cli
+    table = comparison.compare(
+        config,
+        out,
+        seeds=(0, 1),
+        structures=structures,
+        num_samples=20,
+        eval_images=20,
+        verbose=0,
+        log=lambda _: None,
+    )
+    saved = json.loads((out / "table1.json").read_text())
+    assert set(saved) == set(structures) == set(table)
+    for row in saved.values():
+        assert row["seeds"] == [0, 1] and len(row["ll_per_seed"]) == 2
+        assert np.isfinite([row["ll"], row["kl"], row["elbo"]]).all()
+        assert row["ll_std"] >= 0 and row["kl"] >= 0
+    markdown = (out / "table1.md").read_text()
+    for name in ("VAE", "Graph VAE", "±"):
+        assert name in markdown
+    for name in ("figure2.png", "figure2_seed0.png", "figure2_seed1.png", "edge_stability.png"):
+        assert _png(out / name)
+    survival = np.asarray(json.loads((out / "edge_stability.json").read_text())["survival"])
+    assert survival.shape == (3, 3) and np.all((survival >= 0) & (survival <= 1))
+    assert np.all(survival[np.triu_indices(3)] == 0)
+    structure = json.loads((out / "structure_seed0.json").read_text())
+    assert structure["num_nodes"] == 3
+    assert all(i > j for i, j in structure["edges"])
+    assert "digraph" in (out / "structure_seed0.dot").read_text()
+    # A second run of the same command reuses every finished run.
+    eval_file = out / "runs" / "learned-seed1" / "eval.json"
+    before = eval_file.stat().st_mtime_ns
+    comparison.compare(
+        config,
+        out,
+        seeds=(0, 1),
+        structures=structures,
+        num_samples=20,
+        eval_images=20,
+        verbose=0,
+        log=lambda _: None,
+    )
+    assert eval_file.stat().st_mtime_ns == before
+
+
+def test_ablation_covers_every_factorisation(tmp_path):
+    config = experiment.TrainConfig(**TINY)
+    results = comparison.ablation(
+        config, 4, tmp_path, num_samples=10, eval_images=10, verbose=0, log=lambda _: None
+    )
+    assert [(r["num_nodes"], r["node_dim"]) for r in results] == [(4, 1), (2, 2), (1, 4)]
+    assert _png(tmp_path / "figure3.png")
+    assert len(json.loads((tmp_path / "figure3.json").read_text())) == 3
+    assert "| 2 | 2 |" in (tmp_path / "figure3.md").read_text()
+
+
+def test_training_resumes_from_the_last_epoch(tmp_path):
+    config = experiment.TrainConfig(**{**TINY, "epochs": 2})
+    first = experiment.train(config, tmp_path, verbose=0)
+    steps_per_epoch = int(np.ceil(1437 / config.batch_size))
+    assert int(first.model.optimizer.iterations.numpy()) == 2 * steps_per_epoch
+    config.epochs = 4
+    second = experiment.train(config, tmp_path, verbose=0)
+    assert int(second.model.optimizer.iterations.numpy()) == 4 * steps_per_epoch
+    assert len(second.history["loss"]) == 4
+    assert len(second.edge_history) == 5  # before training + 4 epochs, no gap, no duplicate
+    np.testing.assert_array_equal(second.edge_history[2], first.edge_history[2])
+    other = experiment.TrainConfig(**{**TINY, "structure": "chain"})
+    with pytest.raises(ValueError, match="another configuration"):
+        experiment.train(other, tmp_path, verbose=0)
+
+
+def test_time_budget_stops_training():
+    config = experiment.TrainConfig(**{**TINY, "epochs": 1000})
+    budget = TimeBudget(3.0)
+    result = experiment.train(config, None, callbacks=[budget], verbose=0)
+    assert len(result.history["loss"]) < 1000
+    with pytest.raises(ValueError, match="budget"):
+        TimeBudget(0)
+
+
+def test_evaluate_command(tmp_path):
+    experiment.train(experiment.TrainConfig(**TINY), tmp_path / "run", verbose=0)
+    result = subprocess.run(
+        [
+            str(BIN / "tfgvae-evaluate"),
+            f"--model_dir={tmp_path / 'run'}",
+            "--num_importance_samples=20",
+            "--eval_images=30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads((tmp_path / "run" / "evaluation.json").read_text())
+    assert record["num_images"] == 30 and record["num_samples"] == 20 and record["ll"] < 0
+    assert "LL (nats)" in (tmp_path / "run" / "evaluation.md").read_text()
+    missing = subprocess.run(
+        [str(BIN / "tfgvae-evaluate"), f"--model_dir={tmp_path / 'nothing'}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 2 and "holds no model" in missing.stderr
+    assert "Traceback" not in missing.stderr

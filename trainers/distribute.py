@@ -1,0 +1,67 @@
+"""Data-parallel training with TensorFlow's own strategies (one host, or several hosts).
+
+    strategy = make_strategy("mirrored")          # every local GPU (or CPU when none)
+    with strategy.scope():                        # model, optimizer and metrics
+        model = tgv.GraphVAE(...); model.compile(...)
+    model.fit(dataset_of_global_batches, ...)
+
+`GraphVAE.train_step` is replica-aware: each replica's loss is divided by the number of
+replicas (gradients are summed across replicas), each replica draws its own rows of the
+global batch's gates, latents and binarisation, and the metrics are Keras metrics that
+the strategy aggregates once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def make_strategy(
+    name: str = "default", devices: list[str] | None = None
+) -> tf.distribute.Strategy:
+    """The `tf.distribute` strategy called `name`.
+
+    Args:
+        name: `"default"` (no distribution), `"mirrored"` (all local GPUs, or `devices`)
+            or `"multi_worker"` (`MultiWorkerMirroredStrategy`; the cluster comes from the
+            `TF_CONFIG` environment variable of every worker). Create it at the start of
+            the program, before other TensorFlow work.
+        devices: for `"mirrored"`, the devices to use (e.g. two logical CPUs in tests).
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {name!r}; expected one of {STRATEGIES}.")
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError(
+                "--strategy=multi_worker needs the TF_CONFIG environment variable "
+                '(e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
+                '"task": {"type": "worker", "index": 0}}).'
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def is_chief() -> bool:
+    """Whether this process writes results: worker 0 (or a chief) of TF_CONFIG, or no cluster."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = config.get("task", {})
+    if not task:
+        return True
+    return task.get("type") == "chief" or (
+        task.get("type") == "worker"
+        and int(task.get("index", 0)) == 0
+        and "chief" not in config.get("cluster", {})
+    )
+
+
+def worker_id() -> int:
+    """This worker's index in TF_CONFIG (0 without a cluster)."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    return int(config.get("task", {}).get("index", 0))

@@ -292,7 +292,12 @@ class GraphVAE(keras.Model):
         self.elbo_tracker.update_state(terms["elbo"])
         self.kl_tracker.update_state(terms["kl"])
         self.recon_tracker.update_state(terms["recon"])
-        return {m.name: m.result() for m in self.metrics}
+        results = {m.name: m.result() for m in self.metrics}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3 averages multi-worker replica results with reduce(MEAN, axis=0), which
+            # needs a leading axis (tensorflow/tensorflow#72388); it returns scalars.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
 
     def train_step(self, data):
         x = self._images(data)

@@ -99,8 +99,14 @@ def build_model(config: TrainConfig) -> GraphVAE:
         temperature=config.temperature,
         seed=config.seed,
     )
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=True)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=_use_xla())
     return model
+
+
+def _use_xla() -> bool:
+    """XLA compiles the train step, except across CPU replicas: XLA has no CPU collectives."""
+    strategy = tf.distribute.get_strategy()
+    return strategy.num_replicas_in_sync == 1 or bool(tf.config.list_logical_devices("GPU"))
 
 
 @dataclasses.dataclass

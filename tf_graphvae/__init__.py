@@ -13,10 +13,11 @@ _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tf_graphvae import layers  # noqa: E402
+from tf_graphvae.export import export_sampler  # noqa: E402
 from tf_graphvae.layers.gates import STRUCTURES  # noqa: E402
 from tf_graphvae.layers.likelihoods import LIKELIHOODS  # noqa: E402
 from tf_graphvae.model import GraphVAE  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["LIKELIHOODS", "STRUCTURES", "GraphVAE", "layers", "__version__"]
+__all__ = ["LIKELIHOODS", "STRUCTURES", "GraphVAE", "export_sampler", "layers", "__version__"]

@@ -77,9 +77,7 @@ def export_versions(export_base: str | os.PathLike) -> dict[int, Path]:
     }
 
 
-def resolve_version(
-    export_base: str | os.PathLike, version: int | None = None
-) -> tuple[int, Path]:
+def resolve_version(export_base: str | os.PathLike, version: int | None = None) -> tuple[int, Path]:
     """`(version, folder)` of a new export under `export_base`; nothing is created.
 
     Default: one more than the largest existing version, or 1.

@@ -56,9 +56,11 @@ print(
             "single": single,
             "mirrored": mirrored,
             "max_weight_diff": max(
-                float(np.abs(a - b).max()) for a, b in zip(w_single, w_mirrored)
+                float(np.abs(a - b).max()) for a, b in zip(w_single, w_mirrored, strict=True)
             ),
-            "max_update": max(float(np.abs(a - b).max()) for a, b in zip(w_single, initial)),
+            "max_update": max(
+                float(np.abs(a - b).max()) for a, b in zip(w_single, initial, strict=True)
+            ),
         }
     )
 )

@@ -33,11 +33,7 @@ def _weight_fn(model: GraphVAE, jit_compile: bool):
     """Compiled: images `[B, ...]`, `k`, seed -> log weights, ELBOs and KLs, each `[k, B]`."""
 
     def weights(x, k, seed):
-        b = tf.shape(x)[0]
-        tiled = tf.tile(x, tf.concat([[k], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
-        out = model._elbo_terms(tiled, training=False, seed=seed)
-        log_w = out["recon"] + out["log_p"] - out["log_q"]
-        return [tf.reshape(t, [k, b]) for t in (log_w, out["elbo"], out["kl"])]
+        return model.importance_terms(x, k, seed)
 
     return tf.function(weights, jit_compile=jit_compile, reduce_retracing=True)
 

@@ -19,6 +19,11 @@ from tf_graphvae.layers.networks import Decoder, Encoder, validate_network
 EVAL_BINARIZATION_SEED = (20190, 1)
 
 
+def _repeat(t: tf.Tensor, times) -> tf.Tensor:
+    """`times` copies of a batch stacked along axis 0: row `k * B + b` is `t[b]`."""
+    return tf.tile(t, tf.concat([[times], tf.ones([tf.rank(t) - 1], tf.int32)], 0))
+
+
 def _positive_int(value, name: str) -> int:
     if isinstance(value, bool) or int(value) != value or int(value) < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
@@ -103,7 +108,7 @@ class GraphVAE(keras.Model):
         self.likelihood = make_likelihood(likelihood, name="likelihood")
         self.encoder = Encoder(self.encoder_units, self.network, name="encoder")
         # BU_j for every node at once: one linear map h -> (m̃_j, log s̃_j²) for all j.
-        self.bottom_up = keras.layers.Dense(2 * n * d, name="bottom_up")
+        self.bottom_up_layer = keras.layers.Dense(2 * n * d, name="bottom_up")
         self.gates = Gates(
             n, structure, temperature, hard_gates, per_example_gates, seed=seed, name="gates"
         )
@@ -125,7 +130,7 @@ class GraphVAE(keras.Model):
     # ----------------------------------------------------------------- structure
     def build(self, input_shape):
         self.encoder.build(input_shape)
-        self.bottom_up.build((None, self.encoder_units[-1]))
+        self.bottom_up_layer.build((None, self.encoder_units[-1]))
         self.gates.build()
         self.dag.build()
         self.decoder.build((None, self.num_nodes * self.node_dim))
@@ -219,8 +224,18 @@ class GraphVAE(keras.Model):
         return tf.cast(self.seed_generator.next(), tf.int32)
 
     # -------------------------------------------------------------------- model
-    def infer(self, x, gates, seed, row_offset=0, total_rows=None):
+    def bottom_up(self, x):
+        """`(m̃, log s̃²)` of every node from images `x`, each `[B, N, N']`."""
+        h = self.encoder(x)
+        bu = tf.reshape(self.bottom_up_layer(h), [-1, self.num_nodes, self.node_dim, 2])
+        return bu[..., 0], bound_log_variance(bu[..., 1])
+
+    def infer(self, x, gates, seed, row_offset=0, total_rows=None, bottom_up=None):
         """One pass of the model on images `x` with the given gates `[B, N, N]`.
+
+        Args:
+            bottom_up: precomputed `self.bottom_up(x)` (evaluation reuses it for every
+                importance sample of an image).
 
         Returns:
             A dict with the node tensors of `GatedDAG.posterior` (`z`, `q_mean`, ...),
@@ -228,9 +243,7 @@ class GraphVAE(keras.Model):
             sampled parents), `kl` and `elbo` (`[B]`), `log_q` and `log_p` (`log q(z | x, c)`
             and `log p(z | c)` of the sample, `[B]`), and `decoder_params`.
         """
-        h = self.encoder(x)
-        bu = tf.reshape(self.bottom_up(h), [-1, self.num_nodes, self.node_dim, 2])
-        data_mean, data_log_var = bu[..., 0], bound_log_variance(bu[..., 1])
+        data_mean, data_log_var = self.bottom_up(x) if bottom_up is None else bottom_up
         out = self.dag.posterior(data_mean, data_log_var, gates, seed, row_offset, total_rows)
         q = diag_normal(out["q_mean"], out["q_log_var"])
         p = diag_normal(out["p_mean"], out["p_log_var"])
@@ -243,6 +256,28 @@ class GraphVAE(keras.Model):
         out["kl"] = tf.reduce_sum(out["kl_per_node"], axis=-1)
         out["elbo"] = out["recon"] - out["kl"]
         return out
+
+    def importance_terms(self, x, num_samples, seed):
+        """`K = num_samples` importance samples per image, each with its own hard gates.
+
+        The encoder runs once per image; its output is shared by the `K` samples.
+
+        Returns:
+            `(log_w, elbo, kl)`, each `[K, B]`: `log_w = log p(x|z) + log p(z|c) - log q(z|x,c)`
+            (DESIGN §4), and the ELBO and KL of each sample.
+        """
+        batch = tf.shape(x)[0]
+        data_mean, data_log_var = self.bottom_up(x)
+        gate_seed, latent_seed = tfp.random.split_seed(tf.cast(seed, tf.int32), n=2)
+        gates = self.gates(batch * num_samples, training=False, seed=gate_seed)
+        out = self.infer(
+            _repeat(x, num_samples),
+            gates,
+            latent_seed,
+            bottom_up=(_repeat(data_mean, num_samples), _repeat(data_log_var, num_samples)),
+        )
+        log_w = out["recon"] + out["log_p"] - out["log_q"]
+        return tuple(tf.reshape(t, [num_samples, batch]) for t in (log_w, out["elbo"], out["kl"]))
 
     def _elbo_terms(self, x, training, seed=None):
         seed = self._next_seed() if seed is None else tf.cast(seed, tf.int32)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from absl import flags
+from absl import flags, logging
 
 from tf_graphvae.cli._common import run_main
 
@@ -48,6 +48,8 @@ def _format_specs(specs: dict) -> str:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    if not flags.FLAGS.verbose:
+        logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about the save
     import keras
 
     from tf_graphvae.export import METADATA_PATH, export_sampler, resolve_version

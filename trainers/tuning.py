@@ -1,0 +1,530 @@
+"""Figure 3 as a KerasTuner search: which factorisation `N x N' = M` of a latent size is best.
+
+`FactorisationHyperModel` is the search space (`node_dim` over every divisor `N'` of `M`,
+`N = M // N'`; optionally the learning rate and the gate temperature floor) and `tune`
+runs it with a grid (default: every factorisation once), random or Bayesian search.
+The objective is the validation ELBO (`val_elbo`, the last `fit` epoch logs it on the
+test split) or the importance-weighted log-likelihood (`val_ll`) after training.
+
+A search lives in `directory/project_name` and resumes when run again: completed trials
+are not retrained, an interrupted trial is run again, and (for the grid) the remaining
+combinations follow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import keras
+import keras_tuner
+import numpy as np
+from keras_tuner.src.tuners.gridsearch import GridSearchOracle, LinkedList
+
+from tf_graphvae import data as tgv_data
+from tf_graphvae import evaluate, figures
+from tf_graphvae.io import atomic_path, write_json, write_text
+from tf_graphvae.model import GraphVAE
+from tf_graphvae.trainers import experiment
+from tf_graphvae.trainers.callbacks import TemperatureAnnealing
+from tf_graphvae.trainers.comparison import factorisations, load_test_images
+
+OBJECTIVES = ("val_elbo", "val_ll")
+TUNERS = ("grid", "random", "bayesian")
+DEFAULT_LEARNING_RATES = (3e-4, 1e-3, 3e-3)
+DEFAULT_TEMPERATURE_FLOORS = (0.1, 0.3, 0.5)
+DEFAULT_LL_SAMPLES = 100
+RESULTS_JSON = "tuning_results.json"
+RESULTS_MD = "tuning_results.md"
+FIGURE = "figure3.png"
+SEARCH_CONFIG = "tuning_config.json"
+# Settings that may differ when a search is resumed.
+RESUME_MAY_CHANGE = ("data_dir",)
+
+
+def _optional_int(value, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    return int(value)
+
+
+def _choice_default(values: tuple, preferred) -> object:
+    return preferred if preferred in values else values[0]
+
+
+class FactorisationHyperModel(keras_tuner.HyperModel):
+    """The search space of Figure 3: GraphVAEs with `num_nodes * node_dim = latent_dim`.
+
+    Hyperparameters: `node_dim` (a `Choice` over every `N'` dividing `M`, increasing;
+    `num_nodes = M // node_dim`), and when asked `learning_rate` (a `Choice` over
+    log-spaced rates) and `temperature_floor` (a `Choice`: the floor of the annealed
+    gate temperature). Everything else comes from `base_config`.
+
+    Args:
+        base_config: the training run (dataset, structure, epochs, batch size, seed...);
+            its `num_nodes` and `node_dim` are replaced by each trial's.
+        latent_dim: `M >= 1`.
+        tune_learning_rate: also search `learning_rates`.
+        tune_temperature_floor: also search `temperature_floors` (those above the initial
+            temperature `base_config.temperature` are left out).
+        learning_rates, temperature_floors: the values searched.
+        min_nodes, max_nodes: keep only factorisations with `min_nodes <= N <= max_nodes`.
+        objective: `"val_elbo"` (read from the `fit` history) or `"val_ll"` (`fit` also
+            evaluates the importance-weighted LL of the validation images).
+        num_samples: importance samples `K` per image for `"val_ll"`.
+        eval_images: evaluate the LL on the first this many validation images (None: all).
+
+    Raises:
+        ValueError: `M` is not an integer >= 1, no factorisation is left, or an option
+            is invalid.
+    """
+
+    def __init__(
+        self,
+        base_config: experiment.TrainConfig,
+        latent_dim: int,
+        *,
+        tune_learning_rate: bool = False,
+        tune_temperature_floor: bool = False,
+        learning_rates: Sequence[float] = DEFAULT_LEARNING_RATES,
+        temperature_floors: Sequence[float] = DEFAULT_TEMPERATURE_FLOORS,
+        min_nodes: int | None = None,
+        max_nodes: int | None = None,
+        objective: str = "val_elbo",
+        num_samples: int = DEFAULT_LL_SAMPLES,
+        eval_images: int | None = None,
+        name: str | None = None,
+    ):
+        super().__init__(name=name)
+        pairs = factorisations(latent_dim)  # ValueError for a bad M
+        min_nodes = _optional_int(min_nodes, "min_nodes")
+        max_nodes = _optional_int(max_nodes, "max_nodes")
+        low, high = min_nodes or 1, max_nodes or int(latent_dim)
+        pairs = [(n, d) for n, d in pairs if low <= n <= high]
+        if not pairs:
+            raise ValueError(
+                f"There is no factorisation of M={latent_dim} with {low} <= N <= {high}."
+            )
+        if objective not in OBJECTIVES:
+            raise ValueError(f"Unknown objective {objective!r}; expected one of {OBJECTIVES}.")
+        self.config = dataclasses.replace(base_config).validate()
+        self.latent_dim = int(latent_dim)
+        self.factorisations = pairs
+        self.node_dims = [d for _, d in pairs]
+        self.min_nodes, self.max_nodes = min_nodes, max_nodes
+        self.tune_learning_rate = bool(tune_learning_rate)
+        self.tune_temperature_floor = bool(tune_temperature_floor)
+        self.learning_rates = tuple(sorted({float(v) for v in learning_rates}))
+        if self.tune_learning_rate and (
+            not self.learning_rates
+            or not all(math.isfinite(v) and v > 0 for v in self.learning_rates)
+        ):
+            raise ValueError(f"learning_rates must be > 0, got {list(learning_rates)!r}.")
+        floors = sorted({float(v) for v in temperature_floors})
+        if not all(math.isfinite(v) and v > 0 for v in floors):
+            raise ValueError(f"temperature_floors must be > 0, got {list(temperature_floors)!r}.")
+        self.temperature_floors = tuple(v for v in floors if v <= self.config.temperature)
+        if self.tune_temperature_floor and not self.temperature_floors:
+            raise ValueError(
+                f"No temperature floor in {floors} is <= the initial temperature "
+                f"{self.config.temperature}."
+            )
+        self.objective = keras_tuner.Objective(objective, direction="max")
+        self.num_samples = _optional_int(num_samples, "num_samples")
+        self.eval_images = _optional_int(eval_images, "eval_images")
+        self._ll_images: np.ndarray | None = None
+
+    # ----------------------------------------------------------------- the space
+    @property
+    def grid_size(self) -> int:
+        """The number of distinct trials: every combination of the searched values."""
+        size = len(self.node_dims)
+        if self.tune_learning_rate:
+            size *= len(self.learning_rates)
+        if self.tune_temperature_floor:
+            size *= len(self.temperature_floors)
+        return size
+
+    def declare_hyperparameters(self, hp: keras_tuner.HyperParameters) -> None:
+        hp.Choice("node_dim", self.node_dims)
+        if self.tune_learning_rate:
+            default = _choice_default(self.learning_rates, self.config.learning_rate)
+            hp.Choice("learning_rate", list(self.learning_rates), default=default)
+        if self.tune_temperature_floor:
+            default = _choice_default(self.temperature_floors, self.config.min_temperature)
+            hp.Choice("temperature_floor", list(self.temperature_floors), default=default)
+
+    def trial_config(self, hp: keras_tuner.HyperParameters) -> experiment.TrainConfig:
+        """The `TrainConfig` of the trial `hp` describes."""
+        self.declare_hyperparameters(hp)  # a no-op when hp already holds them
+        node_dim = int(hp.get("node_dim"))
+        changes = {"num_nodes": self.latent_dim // node_dim, "node_dim": node_dim}
+        if self.tune_learning_rate:
+            changes["learning_rate"] = float(hp.get("learning_rate"))
+        if self.tune_temperature_floor:
+            changes["min_temperature"] = float(hp.get("temperature_floor"))
+        return dataclasses.replace(self.config, **changes)
+
+    # ------------------------------------------------------------ build and fit
+    def build(self, hp: keras_tuner.HyperParameters) -> GraphVAE:
+        """A compiled GraphVAE for the trial's factorisation (seeded by the base config)."""
+        config = self.trial_config(hp)
+        keras.utils.set_random_seed(config.seed)
+        return experiment.build_model(config)
+
+    def ll_images(self) -> np.ndarray:
+        """The validation images of the `val_ll` objective (loaded once)."""
+        if self._ll_images is None:
+            self._ll_images = load_test_images(self.config, self.eval_images)
+        return self._ll_images
+
+    def fit(self, hp: keras_tuner.HyperParameters, model: GraphVAE, *args, **kwargs):
+        """Trains `model` with the gate temperature annealed; returns what the objective needs.
+
+        Without training data in `args`/`kwargs` the trial's data are made as
+        `experiment.make_datasets` makes them (the test split, binarised once with the
+        seed, is the validation set), and `epochs` defaults to the config's.
+
+        Returns:
+            The `History` (`val_elbo` objective), or `{"val_ll": ..., "val_ll_sem": ...}`.
+        """
+        config = self.trial_config(hp)
+        if not args and "x" not in kwargs:
+            train_ds, validation_ds = experiment.make_datasets(config)
+            args = (train_ds,)
+            kwargs.setdefault("validation_data", validation_ds)
+        kwargs.setdefault("epochs", config.epochs)
+        annealing = TemperatureAnnealing(
+            config.temperature,
+            min(config.min_temperature, config.temperature),
+            config.anneal_rate,
+        )
+        kwargs["callbacks"] = [annealing, *(kwargs.get("callbacks") or [])]
+        history = model.fit(*args, **kwargs)
+        if self.objective.name != "val_ll":
+            return history
+        metrics = evaluate.table1_metrics(
+            model, self.ll_images(), self.num_samples, seed=config.seed, progress=False
+        )
+        return {"val_ll": metrics["ll"], "val_ll_sem": metrics["ll_sem"]}
+
+    def search_config(self) -> dict:
+        """What defines the search (a resumed search must match it)."""
+        config = dataclasses.asdict(self.config)
+        for key in RESUME_MAY_CHANGE:
+            config.pop(key, None)
+        return {
+            "config": config,
+            "latent_dim": self.latent_dim,
+            "node_dims": self.node_dims,
+            "objective": self.objective.name,
+            "learning_rates": list(self.learning_rates) if self.tune_learning_rate else None,
+            "temperature_floors": (
+                list(self.temperature_floors) if self.tune_temperature_floor else None
+            ),
+            "num_samples": self.num_samples if self.objective.name == "val_ll" else None,
+            "eval_images": self.eval_images if self.objective.name == "val_ll" else None,
+        }
+
+
+class ResumableGridSearchOracle(GridSearchOracle):
+    """`GridSearchOracle` whose search goes on after a reload.
+
+    KerasTuner 1.4 does not save the grid's bookkeeping (the trials in grid order and
+    the trials whose successor is still to be generated), so a reloaded grid search
+    either stops early or fails with a KeyError (keras-team/keras-tuner#1055). Both are
+    rebuilt here from the reloaded trials.
+    """
+
+    def set_state(self, state):
+        super().set_state(state)
+        space = self.get_space()
+        names = [hp.name for hp in space.space]
+
+        def compare(a: str, b: str) -> int:
+            va, vb = self.trials[a].hyperparameters.values, self.trials[b].hyperparameters.values
+            if any(n not in va for n in names) or any(n not in vb for n in names):
+                return (a > b) - (a < b)
+            return self._compare(va, vb)
+
+        self._ordered_ids = LinkedList()
+        for trial_id in sorted(self.trials, key=functools.cmp_to_key(compare)):
+            self._ordered_ids.insert(trial_id)
+        self._populate_next = [t for t in self.end_order if t in self.trials]
+
+
+def _make_tuner(
+    kind: str,
+    hypermodel: FactorisationHyperModel,
+    max_trials: int,
+    directory: Path,
+    project_name: str,
+    overwrite: bool,
+) -> keras_tuner.Tuner:
+    common = {
+        "directory": str(directory),
+        "project_name": project_name,
+        "overwrite": overwrite,
+    }
+    objective = hypermodel.objective
+    # KerasTuner draws a random seed for seed=0, so the run's seed is shifted by one.
+    seed = hypermodel.config.seed + 1
+    if kind == "grid":
+        oracle = ResumableGridSearchOracle(objective=objective, max_trials=max_trials)
+        return keras_tuner.Tuner(oracle=oracle, hypermodel=hypermodel, **common)
+    if kind == "random":
+        return keras_tuner.RandomSearch(
+            hypermodel, objective=objective, max_trials=max_trials, seed=seed, **common
+        )
+    return keras_tuner.BayesianOptimization(
+        hypermodel, objective=objective, max_trials=max_trials, seed=seed, **common
+    )
+
+
+def _check_resumable(project_dir: Path, search_config: dict) -> None:
+    path = project_dir / SEARCH_CONFIG
+    if not path.exists():
+        return
+    saved = json.loads(path.read_text())
+    ours = dict(search_config)
+    saved_config, our_config = saved.pop("config", {}), ours.pop("config")
+    changed = [k for k in sorted(set(saved) | set(ours)) if saved.get(k) != ours.get(k)]
+    changed += [
+        k
+        for k in sorted(set(saved_config) | set(our_config))
+        if saved_config.get(k) != our_config.get(k)
+    ]
+    if changed:
+        raise ValueError(
+            f"{project_dir} holds a search with other settings ({', '.join(changed)}); "
+            "use another directory, restore the settings to resume it, or overwrite it."
+        )
+
+
+def _row(trial, hypermodel: FactorisationHyperModel, unit: str) -> dict:
+    hp = trial.hyperparameters.values
+    node_dim = int(hp["node_dim"])
+    row = {
+        "trial_id": trial.trial_id,
+        "latent_dim": hypermodel.latent_dim,
+        "num_nodes": hypermodel.latent_dim // node_dim,
+        "node_dim": node_dim,
+    }
+    if hypermodel.tune_learning_rate:
+        row["learning_rate"] = float(hp["learning_rate"])
+    if hypermodel.tune_temperature_floor:
+        row["temperature_floor"] = float(hp["temperature_floor"])
+    metrics = trial.metrics
+    if hypermodel.objective.name == "val_elbo":
+        row["val_elbo"] = float(trial.score)
+        row["best_epoch"] = int(trial.best_step) + 1
+    else:
+        row["ll"] = float(trial.score)
+        if metrics.exists("val_ll_sem"):
+            row["ll_sem"] = float(metrics.get_last_value("val_ll_sem"))
+        row["unit"] = unit
+        if metrics.exists("val_elbo"):
+            row["val_elbo"] = float(metrics.get_last_value("val_elbo"))
+    return row
+
+
+def _markdown(rows: list[dict], hypermodel: FactorisationHyperModel, caption: str) -> str:
+    key, label = _objective_column(hypermodel, rows)
+    head = ["N", "N'"]
+    if hypermodel.tune_learning_rate:
+        head.append("learning rate")
+    if hypermodel.tune_temperature_floor:
+        head.append("τ floor")
+    head.append(label)
+    best = max(rows, key=lambda r: r[key])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [str(r["num_nodes"]), str(r["node_dim"])]
+        if hypermodel.tune_learning_rate:
+            cells.append(f"{r['learning_rate']:g}")
+        if hypermodel.tune_temperature_floor:
+            cells.append(f"{r['temperature_floor']:g}")
+        value = f"{r[key]:.2f}" + (f" ± {r['ll_sem']:.2f}" if "ll_sem" in r else "")
+        cells.append(f"**{value}**" if r is best else value)
+        lines.append("| " + " | ".join(cells) + " |")
+    footer = f"Best: N = {best['num_nodes']}, N' = {best['node_dim']} ({label} {best[key]:.2f})."
+    return caption + "\n\n" + "\n".join(lines) + "\n\n" + footer + "\n"
+
+
+def _objective_column(hypermodel: FactorisationHyperModel, rows: list[dict]) -> tuple[str, str]:
+    if hypermodel.objective.name == "val_ll":
+        unit = rows[0].get("unit", "nats")
+        return "ll", f"validation LL ({unit}, K = {hypermodel.num_samples})"
+    return "val_elbo", "validation ELBO (nats)"
+
+
+def _figure(rows: list[dict], hypermodel: FactorisationHyperModel, path: Path, title: str):
+    key, label = _objective_column(hypermodel, rows)
+    points = [
+        {k: r[k] for k in ("latent_dim", "num_nodes", "node_dim")} | {"ll": r[key]} for r in rows
+    ]
+    fig = figures.build_figure3(points, title=title)
+    fig.axes[0].set_ylabel(label)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
+
+
+def tune(
+    base_config: experiment.TrainConfig,
+    latent_dim: int,
+    directory: str | Path,
+    max_trials: int | None = None,
+    objective: str = "val_elbo",
+    tuner: str = "grid",
+    overwrite: bool = False,
+    *,
+    project_name: str = "search",
+    tune_learning_rate: bool = False,
+    tune_temperature_floor: bool = False,
+    learning_rates: Sequence[float] = DEFAULT_LEARNING_RATES,
+    temperature_floors: Sequence[float] = DEFAULT_TEMPERATURE_FLOORS,
+    min_nodes: int | None = None,
+    max_nodes: int | None = None,
+    num_samples: int = DEFAULT_LL_SAMPLES,
+    eval_images: int | None = None,
+    verbose: int | str = 0,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
+    """Searches the factorisations `N x N' = M` of a latent size with KerasTuner.
+
+    Every trial trains a GraphVAE as `experiment.train` would (same data, seed,
+    temperature schedule, `base_config.epochs` epochs) and is scored on the test split
+    (binarised once with the seed): by its best epoch's `val_elbo`, or by the
+    importance-weighted LL after training (`objective="val_ll"`, `num_samples` samples
+    per image, `eval_images` first images). The search state lives in
+    `directory/project_name`; running `tune` again with the same settings resumes it
+    (completed trials are kept, an interrupted one is rerun); settings that differ are
+    refused unless `overwrite`.
+
+    Writes into `directory`: `tuning_results.json` (settings, the rows below, every
+    completed trial), `tuning_results.md` (the table N | N' | objective) and
+    `figure3.png` (objective against `N'`).
+
+    Args:
+        base_config: the training run (dataset, epochs, batch size, seed...).
+        latent_dim: `M >= 1`.
+        directory: where the search and the results go.
+        max_trials: trials at most; default: the whole grid for `"grid"` (every
+            factorisation once, times the other searched values), the number of
+            factorisations for `"random"` and `"bayesian"`.
+        objective: `"val_elbo"` or `"val_ll"` (both maximised).
+        tuner: `"grid"`, `"random"` or `"bayesian"`.
+        overwrite: start afresh, deleting the search in `directory/project_name`.
+        project_name, tune_learning_rate, tune_temperature_floor, learning_rates,
+        temperature_floors, min_nodes, max_nodes, num_samples, eval_images: see
+            `FactorisationHyperModel`.
+        verbose: KerasTuner and `fit` verbosity.
+        log: where progress lines go.
+
+    Returns:
+        One dict per factorisation tried, by increasing `N'` (the best trial of each
+        when other hyperparameters are searched too): `trial_id`, `latent_dim`,
+        `num_nodes`, `node_dim`, the objective (`val_elbo` and `best_epoch`, or `ll`,
+        `ll_sem`, `unit` and the last epoch's `val_elbo`), and the searched
+        `learning_rate` / `temperature_floor`.
+
+    Raises:
+        ValueError: a bad `M`, option or configuration, no factorisation left by the
+            filters, or a `directory` holding a search with other settings.
+        FileNotFoundError: the data cannot be found (checked before anything is written).
+        RuntimeError: no trial completed.
+    """
+    if tuner not in TUNERS:
+        raise ValueError(f"Unknown tuner {tuner!r}; expected one of {TUNERS}.")
+    max_trials = _optional_int(max_trials, "max_trials")
+    hypermodel = FactorisationHyperModel(
+        base_config,
+        latent_dim,
+        tune_learning_rate=tune_learning_rate,
+        tune_temperature_floor=tune_temperature_floor,
+        learning_rates=learning_rates,
+        temperature_floors=temperature_floors,
+        min_nodes=min_nodes,
+        max_nodes=max_nodes,
+        objective=objective,
+        num_samples=num_samples,
+        eval_images=eval_images,
+    )
+    config = hypermodel.config
+    if not project_name or Path(project_name).name != project_name:
+        raise ValueError(f"project_name must be a plain folder name, got {project_name!r}.")
+    if max_trials is None:
+        max_trials = hypermodel.grid_size if tuner == "grid" else len(hypermodel.node_dims)
+    # Fail on missing data before anything is written.
+    tgv_data.load_numpy(config.dataset, config.train_split, config.data_dir)
+    load_test_images(config, 1)
+
+    directory = Path(directory)
+    project_dir = directory / project_name
+    search_config = hypermodel.search_config() | {"tuner": tuner}
+    if not overwrite:
+        _check_resumable(project_dir, search_config)
+    search = _make_tuner(tuner, hypermodel, max_trials, directory, project_name, overwrite)
+    write_json(project_dir / SEARCH_CONFIG, search_config)
+    log(
+        f"== {config.dataset}: N x N' = {hypermodel.latent_dim}, {tuner} search of "
+        f"{len(hypermodel.node_dims)} factorisations, objective {objective} "
+        f"-> {project_dir}"
+    )
+    search.search(epochs=config.epochs, verbose=verbose)
+
+    trials = list(search.oracle.trials.values())
+    done = [t for t in trials if t.status == "COMPLETED" and t.score is not None]
+    failed = [t for t in trials if t.status in ("INVALID", "FAILED")]
+    for t in failed:
+        reason = (t.message or "").strip().splitlines()[-1:] or ["unknown error"]
+        log(f"   trial {t.trial_id} {t.hyperparameters.values} failed: {reason[0]}")
+    if not done:
+        raise RuntimeError(
+            f"No trial of the search in {project_dir} completed"
+            + (f"; trial {failed[0].trial_id} failed with:\n{failed[0].message}" if failed else ".")
+        )
+    unit = "bits/dim" if config.likelihood == "discretized_logistic" else "nats"
+    all_rows = sorted(
+        (_row(t, hypermodel, unit) for t in done), key=lambda r: (r["node_dim"], r["trial_id"])
+    )
+    key, label = _objective_column(hypermodel, all_rows)
+    best_per_factorisation: dict[int, dict] = {}
+    for row in all_rows:
+        current = best_per_factorisation.get(row["node_dim"])
+        if current is None or row[key] > current[key]:
+            best_per_factorisation[row["node_dim"]] = row
+    rows = [best_per_factorisation[d] for d in sorted(best_per_factorisation)]
+
+    caption = (
+        f"{config.dataset} ({config.train_split} -> {config.test_split}): factorisations "
+        f"N x N' = M = {hypermodel.latent_dim}, {config.structure} structure, "
+        f"{config.epochs} epochs per trial, {tuner} search ({len(done)} trials completed"
+        + (f", {len(failed)} failed" if failed else "")
+        + f"), objective {objective} (max)."
+    )
+    write_json(
+        directory / RESULTS_JSON,
+        {
+            "settings": search_config | {"max_trials": max_trials},
+            "objective": objective,
+            "direction": "max",
+            "best": max(rows, key=lambda r: r[key]),
+            "results": rows,
+            "trials": all_rows,
+            "failed_trials": [
+                {"trial_id": t.trial_id, "hyperparameters": t.hyperparameters.values}
+                for t in failed
+            ],
+        },
+    )
+    write_text(directory / RESULTS_MD, _markdown(rows, hypermodel, caption))
+    title = f"{config.dataset}: N x N' = {hypermodel.latent_dim}, {label}"
+    _figure(rows, hypermodel, directory / FIGURE, title)
+    return rows

@@ -157,3 +157,25 @@ def test_bad_images_name_the_problem():
         model.elbo_terms(good + 2.0)
     with pytest.raises(ValueError, match="num_samples"):
         model.sample(0)
+
+
+def test_gate_learning_rate_moves_the_gates_faster(tmp_path, digits):
+    x = digits[:256]
+    moved = {}
+    for gate_lr in (None, 1e-2):
+        model = tiny_model("learned", gate_learning_rate=gate_lr)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        model.fit(x, batch_size=64, epochs=1, verbose=0)  # 4 steps
+        moved[gate_lr] = np.abs(model.gates.gate_logits.numpy()).max()
+    # Adam moves a parameter by at most about its learning rate per step.
+    assert moved[None] <= 4 * 1e-3 * 1.01
+    assert moved[1e-2] > 4 * 1e-3 * 2
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.gate_learning_rate == 1e-2 and loaded.gate_optimizer is not None
+    np.testing.assert_array_equal(
+        loaded.gate_optimizer.variables[1].numpy(), model.gate_optimizer.variables[1].numpy()
+    )
+    with pytest.raises(ValueError, match="gate_learning_rate"):
+        tiny_model("learned", gate_learning_rate=0.0)

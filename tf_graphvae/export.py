@@ -183,18 +183,17 @@ class _GraphVAEServable(tf.Module):
             batch = tf.identity(batch)
         # Importance samples per step: at most LOG_LIKELIHOOD_CHUNK_ROWS rows at once.
         k_chunk = tf.clip_by_value(LOG_LIKELIHOOD_CHUNK_ROWS // batch, 1, k_total)
-        ones = tf.ones([tf.rank(x) - 1], tf.int32)
 
         def body(done, running):
             k = tf.minimum(k_chunk, k_total - done)
-            tiled = tf.tile(x, tf.concat([[k], ones], 0))
             seed = tf.stack([tf.constant(LOG_LIKELIHOOD_SEED, tf.int32), done])
-            out = model._elbo_terms(tiled, training=False, seed=seed)
-            log_w = tf.reshape(
-                tf.cast(out["recon"] + out["log_p"] - out["log_q"], tf.float32), [k, batch]
-            )
+            # log w = log p(x|z) + log p(z|c) - log q(z|x,c), [k, batch], as evaluate uses.
+            log_w, _, _ = model.importance_terms(x, k, seed)
+            log_w = tf.cast(log_w, tf.float32)
             # Running log-sum-exp over the importance samples seen so far.
-            return done + k, tf.reduce_logsumexp(tf.concat([running[None], log_w], axis=0), axis=0)
+            return done + k, tf.reduce_logsumexp(
+                tf.concat([running[None], log_w], axis=0), axis=0
+            )
 
         _, log_sum = tf.while_loop(
             lambda done, _: done < k_total,

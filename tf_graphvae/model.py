@@ -56,6 +56,10 @@ class GraphVAE(keras.Model):
             `tf_graphvae.trainers.TemperatureAnnealing`).
         hard_gates: evaluation gates, `"sample"` (Bernoulli draws) or `"map"` (`mu > 0.5`).
         per_example_gates: one gate sample per example (default) or one per batch.
+        gate_learning_rate: when set, the gate logits have their own Adam optimizer at
+            this learning rate (Adam's steps do not scale with the gradient, so a
+            separate optimizer is the way to let the gates move faster than the networks;
+            DESIGN §7); None: they share the compiled optimizer.
         seed: seed of the model's random stream (gates, latents, binarisation).
 
     Example:
@@ -79,6 +83,7 @@ class GraphVAE(keras.Model):
         temperature: float = 1.0,
         hard_gates: str = "sample",
         per_example_gates: bool = True,
+        gate_learning_rate: float | None = None,
         seed: int | None = None,
         **kwargs,
     ):
@@ -102,6 +107,9 @@ class GraphVAE(keras.Model):
         self.temperature = validate_temperature(temperature)
         self.hard_gates = hard_gates
         self.per_example_gates = bool(per_example_gates)
+        if gate_learning_rate is not None and not float(gate_learning_rate) > 0:
+            raise ValueError(f"gate_learning_rate must be > 0, got {gate_learning_rate!r}.")
+        self.gate_learning_rate = None if gate_learning_rate is None else float(gate_learning_rate)
         self.seed = seed
 
         n, d = self.num_nodes, self.node_dim
@@ -121,6 +129,9 @@ class GraphVAE(keras.Model):
             name="decoder",
         )
         self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        self.gate_optimizer = None
+        if self.gate_learning_rate is not None and self.gates.num_edges and structure == "learned":
+            self.gate_optimizer = keras.optimizers.Adam(self.gate_learning_rate, name="gate_adam")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.elbo_tracker = keras.metrics.Mean(name="elbo")
         self.kl_tracker = keras.metrics.Mean(name="kl")
@@ -135,6 +146,9 @@ class GraphVAE(keras.Model):
         self.dag.build()
         self.decoder.build((None, self.num_nodes * self.node_dim))
         self.likelihood.build(None)
+        if self.gate_optimizer is not None:
+            # Built now, so that a saved model's gate optimizer state has somewhere to load.
+            self.gate_optimizer.build([self.gates.gate_logits])
         self.built = True
 
     @property
@@ -344,8 +358,20 @@ class GraphVAE(keras.Model):
             loss = -tf.reduce_mean(terms["elbo"])  # Eq. (1), one sample of c and z each
             # Replicas each see global_batch / R examples; their gradients are summed.
             scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
-        grads = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply(grads, self.trainable_variables)
+        variables = self.trainable_variables
+        grads = tape.gradient(scaled, variables)
+        if self.gate_optimizer is None:
+            self.optimizer.apply(grads, variables)
+        else:
+            is_gate = [v is self.gates.gate_logits for v in variables]
+            self.optimizer.apply(
+                [g for g, gate in zip(grads, is_gate, strict=True) if not gate],
+                [v for v, gate in zip(variables, is_gate, strict=True) if not gate],
+            )
+            self.gate_optimizer.apply(
+                [g for g, gate in zip(grads, is_gate, strict=True) if gate],
+                [self.gates.gate_logits],
+            )
         return self._update_metrics(loss, terms)
 
     def test_step(self, data):
@@ -378,6 +404,7 @@ class GraphVAE(keras.Model):
             "temperature": self.temperature,
             "hard_gates": self.hard_gates,
             "per_example_gates": self.per_example_gates,
+            "gate_learning_rate": self.gate_learning_rate,
             "seed": self.seed,
             "name": self.name,
         }

@@ -51,6 +51,7 @@ class TrainConfig:
     temperature: float = 1.0
     min_temperature: float = 0.5
     anneal_rate: float = 1e-4
+    gate_learning_rate: float | None = None
 
     def validate(self) -> TrainConfig:
         if self.dataset not in tgv_data.DATASETS:
@@ -97,6 +98,7 @@ def build_model(config: TrainConfig) -> GraphVAE:
         structure=config.structure,
         likelihood=config.likelihood,
         temperature=config.temperature,
+        gate_learning_rate=config.gate_learning_rate,
         seed=config.seed,
     )
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=_use_xla())

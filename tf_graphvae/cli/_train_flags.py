@@ -26,8 +26,16 @@ MIN_TEMPERATURE = flags.DEFINE_float("min_temperature", 0.5, "Floor of the annea
 ANNEAL_RATE = flags.DEFINE_float(
     "anneal_rate", 1e-4, "tau = max(floor, tau0 * exp(-rate * step)).", lower_bound=0
 )
+GATE_LEARNING_RATE = flags.DEFINE_float(
+    "gate_learning_rate",
+    None,
+    "Learning rate of a separate Adam for the gate logits (default: the main optimizer).",
+)
 
 flags.register_validator("learning_rate", lambda v: v > 0, message="--learning_rate must be > 0.")
+flags.register_validator(
+    "gate_learning_rate", lambda v: v is None or v > 0, message="--gate_learning_rate must be > 0."
+)
 flags.register_validator("temperature", lambda v: v > 0, message="--temperature must be > 0.")
 flags.register_validator(
     "min_temperature", lambda v: v > 0, message="--min_temperature must be > 0."
@@ -51,6 +59,7 @@ def train_config(**overrides) -> TrainConfig:
         temperature=TEMPERATURE.value,
         min_temperature=MIN_TEMPERATURE.value,
         anneal_rate=ANNEAL_RATE.value,
+        gate_learning_rate=GATE_LEARNING_RATE.value,
     )
     for key, value in overrides.items():
         setattr(config, key, value)

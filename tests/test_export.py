@@ -36,7 +36,8 @@ import numpy as np
 import tensorflow as tf
 
 path, inputs, output = sys.argv[1:4]
-images = np.load(inputs)["images"]
+with np.load(inputs) as arrays:
+    images, full_batch = arrays["images"], arrays["full_batch"]
 loaded = tf.saved_model.load(path)
 sample = loaded.signatures["serving_default"]
 log_likelihood = loaded.signatures["log_likelihood"]
@@ -60,6 +61,8 @@ nan_images[0, 0, 0, 0] = np.nan
 errors = {
     "zero_samples": error_of(run_sampler, n=0, seed=7),
     "too_many_samples": error_of(run_sampler, n=int(sys.argv[4]) + 1, seed=7),
+    # Checked before anything of that size is allocated: fails at once, no memory error.
+    "huge_num_samples": error_of(run_sampler, n=2**31 - 1, seed=7),
     "seed_out_of_int32": error_of(run_sampler, n=1, seed=2**40),
     "nan_images": error_of(log_likelihood, images=tf.constant(nan_images)),
     "images_out_of_range": error_of(log_likelihood, images=tf.constant(images * 2.0)),
@@ -77,6 +80,7 @@ np.savez(
     structure_again=second["structure"].numpy(),
     log_likelihood=log_likelihood(images=tf.constant(images))["log_likelihood"].numpy(),
     log_likelihood_again=log_likelihood(images=tf.constant(images))["log_likelihood"].numpy(),
+    log_likelihood_full=log_likelihood(images=tf.constant(full_batch))["log_likelihood"].numpy(),
     edge_probabilities=loaded.signatures["edge_probabilities"]()["edge_probabilities"].numpy(),
     errors=json.dumps(errors),
     modules=json.dumps(modules),
@@ -116,7 +120,8 @@ def exported(model, tmp_path_factory) -> Path:
 def loaded(exported, binary_digits, tmp_path_factory):
     """What the export returns when loaded in a separate, TensorFlow-only process."""
     work = tmp_path_factory.mktemp("loader")
-    np.savez(work / "inputs.npz", images=binary_digits[:5])
+    # The full batch (256 images, the cap) takes K = 100 samples in chunks of 4096 // 256 = 16.
+    np.savez(work / "inputs.npz", images=binary_digits[:5], full_batch=binary_digits[:256])
     result = subprocess.run(
         [sys.executable, "-c", LOADER, str(exported), str(work / "inputs.npz"),
          str(work / "out.npz"), str(CAP)],
@@ -184,12 +189,17 @@ def test_log_likelihood_matches_the_importance_weighted_estimate(model, binary_d
     assert np.all(spread > 0)
     bound = 5.0 * spread * np.sqrt(1.0 + 1.0 / repeats) + 1e-3
     assert np.all(np.abs(exported_ll - mean) < bound), (exported_ll, mean, spread)
+    # The same in a full batch, where the K samples are drawn in 7 chunks of at most 16.
+    chunked_ll = loaded["log_likelihood_full"][: len(images)]
+    assert loaded["log_likelihood_full"].shape == (256,)
+    assert np.all(np.abs(chunked_ll - mean) < bound), (chunked_ll, mean, spread)
 
 
 def test_bad_requests_fail_in_the_loaded_model(loaded):
     errors = loaded["errors"]
     assert f"num_samples must be in [1, {CAP}]" in errors["zero_samples"]
     assert f"num_samples must be in [1, {CAP}]" in errors["too_many_samples"]
+    assert f"num_samples must be in [1, {CAP}]" in errors["huge_num_samples"]
     assert "seed must fit in int32" in errors["seed_out_of_int32"]
     assert "NaN or inf" in errors["nan_images"]
     assert "values in [0, 1]" in errors["images_out_of_range"]

@@ -30,6 +30,7 @@ import contextlib
 import errno
 import json
 import math
+import numbers
 import os
 import re
 import shutil
@@ -54,7 +55,7 @@ _VERSION_NAME = re.compile(r"[0-9]+")
 
 
 def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
     return int(value)
 
@@ -103,7 +104,7 @@ def resolve_version(export_base: str | os.PathLike, version: int | None = None) 
 
 
 class _GraphVAEServable(tf.Module):
-    """The exported object: the model (so its variables are saved) and the signatures."""
+    """The exported object: the model's variables and the three signature functions."""
 
     def __init__(self, model: GraphVAE, log_likelihood_samples: int, max_num_samples: int):
         super().__init__(name="graphvae_servable")
@@ -191,9 +192,7 @@ class _GraphVAEServable(tf.Module):
             log_w, _, _ = model.importance_terms(x, k, seed)
             log_w = tf.cast(log_w, tf.float32)
             # Running log-sum-exp over the importance samples seen so far.
-            return done + k, tf.reduce_logsumexp(
-                tf.concat([running[None], log_w], axis=0), axis=0
-            )
+            return done + k, tf.reduce_logsumexp(tf.concat([running[None], log_w], axis=0), axis=0)
 
         _, log_sum = tf.while_loop(
             lambda done, _: done < k_total,

@@ -18,14 +18,14 @@ from pathlib import Path
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yields a temporary path beside `path`; on success renames it onto `path`.
 
-    The temporary file keeps `path`'s suffix (some writers, like Keras, insist on it).
+    The temporary file keeps `path`'s suffixes (Keras insists on `.keras`, `.weights.h5`).
     On an exception the temporary file is removed and `path` is left untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
-    )
+    suffixes = "".join(path.suffixes)  # ".weights.h5": some writers check the whole ending
+    stem = path.name[: len(path.name) - len(suffixes)] if suffixes else path.name
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{suffixes}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     umask = os.umask(0)

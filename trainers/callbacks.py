@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_graphvae.io import write_json
+from tf_graphvae.io import atomic_path, write_json
 from tf_graphvae.layers.gates import edge_indices, validate_temperature
 
 
@@ -59,28 +59,115 @@ class EdgeProbabilityHistory(keras.callbacks.Callback):
     """Records every edge probability `mu[i, j]` before training and after every epoch.
 
     `self.history` is a list of `[N, N]` arrays, entry `e` after epoch `e` (entry 0
-    before training): the trajectories of the paper's Figure 2a. With `path`, the list
-    is written (atomically) after every epoch and read back when training resumes, so
-    a resumed run's history has no gap and no duplicate.
+    before training): the trajectories of the paper's Figure 2a. `self.metrics` holds
+    the epoch logs (loss, elbo, kl, recon, temperature, ...), one value per epoch. With
+    `path`, both are written atomically after every epoch and read back when training
+    resumes; entries are indexed by epoch, so a resumed run has no gap and no duplicate.
     """
 
     def __init__(self, path: str | Path | None = None):
         super().__init__()
         self.path = Path(path) if path is not None else None
         self.history: list[np.ndarray] = []
+        self.metrics: dict[str, list[float]] = {}
 
     def on_train_begin(self, logs=None):
         if self.path is not None and self.path.exists():
-            saved = json.loads(self.path.read_text())["edge_probabilities"]
-            self.history = [np.asarray(mu, np.float32) for mu in saved]
+            saved = json.loads(self.path.read_text())
+            self.history = [np.asarray(mu, np.float32) for mu in saved["edge_probabilities"]]
+            self.metrics = saved.get("metrics", {})
         if not self.history:
             self.history.append(self.model.edge_probabilities())
 
     def on_epoch_end(self, epoch, logs=None):
-        # Entry epoch + 1 belongs to this epoch, whatever a crashed run left after it.
+        # Entry epoch + 1 belongs to this epoch, whatever a killed run left after it.
         self.history = self.history[: epoch + 1] + [self.model.edge_probabilities()]
+        for key, value in (logs or {}).items():
+            self.metrics[key] = self.metrics.get(key, [])[:epoch] + [float(value)]
         if self.path is not None:
-            write_json(self.path, {"edge_probabilities": [mu.tolist() for mu in self.history]})
+            write_json(
+                self.path,
+                {
+                    "edge_probabilities": [mu.tolist() for mu in self.history],
+                    "metrics": self.metrics,
+                },
+            )
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss, before anything saves the bad weights.
+
+    Unlike `keras.callbacks.TerminateOnNaN`, which lets the epoch end (and so lets a
+    checkpoint callback save the broken weights), it raises `NonFiniteLossError` naming
+    the step at once: the last checkpoint stays the last good one.
+    """
+
+    def __init__(self, checkpoint_dir: str | Path | None = None):
+        super().__init__()
+        self.checkpoint_dir = checkpoint_dir
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            step = int(self.model.optimizer.iterations.numpy())
+            kept = (
+                f"; the last good checkpoint (end of epoch {self._epoch}) is kept in "
+                f"{self.checkpoint_dir}"
+                if self.checkpoint_dir
+                else ""
+            )
+            raise NonFiniteLossError(
+                f"Non-finite loss ({loss}) at optimizer step {step} "
+                f"(epoch {self._epoch + 1}, batch {batch + 1}){kept}."
+            )
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore` whose every checkpoint is all-or-nothing.
+
+    Weights (with the optimizer state) go to a new file named after the epoch; then
+    `training_metadata.json`, which names that file and the epoch, is replaced atomically:
+    that rename is the commit. A process killed at any moment leaves the previous
+    complete checkpoint, which `fit` resumes from.
+    """
+
+    def __init__(self, backup_dir: str | Path):
+        super().__init__(
+            str(backup_dir), save_freq="epoch", delete_checkpoint=False, double_checkpoint=False
+        )
+
+    def _metadata(self) -> dict | None:
+        path = Path(self._training_metadata_path)
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def _load_model(self):
+        metadata = self._metadata()
+        if metadata is None:
+            return
+        weights = Path(self.backup_dir) / metadata["weights"]
+        if not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(weights)
+        self.model._initial_epoch = metadata["epoch"]
+
+    def _save_model(self):
+        backup_dir = Path(self.backup_dir)
+        backup_dir.mkdir(parents=True, exist_ok=True)
+        name = f"epoch-{self._current_epoch:05d}.weights.h5"
+        with atomic_path(backup_dir / name) as tmp:
+            self.model.save_weights(tmp, overwrite=True)
+        write_json(self._training_metadata_path, {"epoch": self._current_epoch, "weights": name})
+        for old in backup_dir.glob("epoch-*.weights.h5"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
 
 
 class TimeBudget(keras.callbacks.Callback):

@@ -19,8 +19,10 @@ from tf_graphvae.layers.gates import validate_structure
 from tf_graphvae.model import GraphVAE
 from tf_graphvae.trainers import distribute
 from tf_graphvae.trainers.callbacks import (
+    AtomicBackupAndRestore,
     EdgeProbabilityHistory,
     GraphVAETensorBoard,
+    StopOnNonFiniteLoss,
     TemperatureAnnealing,
     TimeBudget,
 )
@@ -29,6 +31,7 @@ MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
 CONFIG_FILE = "config.json"
 EDGE_HISTORY_FILE = "edge_probabilities.json"
+CHECKPOINT_DIR = "checkpoint"
 # Flags that may differ when a run is resumed (more epochs; the data location).
 RESUME_MAY_CHANGE = ("epochs", "data_dir")
 
@@ -187,9 +190,7 @@ def train(
         model_dir.mkdir(parents=True, exist_ok=True)
         write_json(model_dir / CONFIG_FILE, dataclasses.asdict(config))
         edges = EdgeProbabilityHistory(model_dir / EDGE_HISTORY_FILE)
-        extra.append(
-            keras.callbacks.BackupAndRestore(str(model_dir / "checkpoint"), delete_checkpoint=False)
-        )
+        extra.append(AtomicBackupAndRestore(model_dir / CHECKPOINT_DIR))
         if tensorboard:
             extra.append(keras.callbacks.TensorBoard(str(model_dir / "logs")))
             extra.append(GraphVAETensorBoard(model_dir / "logs", seed=config.seed))
@@ -199,14 +200,18 @@ def train(
         config.temperature, min(config.min_temperature, config.temperature), config.anneal_rate
     )
     start = time.monotonic()
-    fit = model.fit(
-        train_ds, epochs=config.epochs, callbacks=[annealing, edges, *extra], verbose=verbose
+    guard = StopOnNonFiniteLoss(model_dir / CHECKPOINT_DIR if model_dir else None)
+    model.fit(
+        train_ds,
+        epochs=config.epochs,
+        callbacks=[guard, annealing, edges, *extra],
+        verbose=verbose,
     )
     train_seconds = time.monotonic() - start
     test_metrics = {
         k: float(v) for k, v in model.evaluate(test_ds, verbose=0, return_dict=True).items()
     }
-    history = _merge_history(model_dir, fit.history)
+    history = edges.metrics
     if model_dir is not None:
         with atomic_path(model_dir / MODEL_FILE) as tmp:
             model.save(tmp)
@@ -223,13 +228,3 @@ def train(
     if worker_dir is not None:
         shutil.rmtree(worker_dir, ignore_errors=True)
     return TrainResult(model, history, edges.history, test_metrics, train_seconds)
-
-
-def _merge_history(model_dir: Path | None, new: dict) -> dict[str, list[float]]:
-    """Per-epoch metrics of this session appended to those of earlier sessions of the run."""
-    merged: dict[str, list[float]] = {}
-    if model_dir is not None and (model_dir / HISTORY_FILE).exists():
-        merged = json.loads((model_dir / HISTORY_FILE).read_text()).get("history", {})
-    for key, values in new.items():
-        merged[key] = merged.get(key, []) + [float(v) for v in values]
-    return merged

@@ -79,6 +79,8 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
             evaluates the importance-weighted LL of the validation images).
         num_samples: importance samples `K` per image for `"val_ll"`.
         eval_images: evaluate the LL on the first this many validation images (None: all).
+        model_fn: makes the compiled model of a trial's `TrainConfig` (default
+            `experiment.build_model`; e.g. other network widths).
 
     Raises:
         ValueError: `M` is not an integer >= 1, no factorisation is left, or an option
@@ -99,6 +101,7 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
         objective: str = "val_elbo",
         num_samples: int = DEFAULT_LL_SAMPLES,
         eval_images: int | None = None,
+        model_fn: Callable[[experiment.TrainConfig], GraphVAE] | None = None,
         name: str | None = None,
     ):
         super().__init__(name=name)
@@ -138,6 +141,7 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
         self.objective = keras_tuner.Objective(objective, direction="max")
         self.num_samples = _optional_int(num_samples, "num_samples")
         self.eval_images = _optional_int(eval_images, "eval_images")
+        self.model_fn = model_fn or experiment.build_model
         self._ll_images: np.ndarray | None = None
 
     # ----------------------------------------------------------------- the space
@@ -176,7 +180,7 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
         """A compiled GraphVAE for the trial's factorisation (seeded by the base config)."""
         config = self.trial_config(hp)
         keras.utils.set_random_seed(config.seed)
-        return experiment.build_model(config)
+        return self.model_fn(config)
 
     def ll_images(self) -> np.ndarray:
         """The validation images of the `val_ll` objective (loaded once)."""
@@ -192,13 +196,15 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
         seed, is the validation set), and `epochs` defaults to the config's.
 
         Returns:
-            The `History` (`val_elbo` objective), or `{"val_ll": ..., "val_ll_sem": ...}`.
+            The `History` (`val_elbo` objective), or the last epoch's metrics with
+            `val_ll` and `val_ll_sem` added (`val_ll`).
         """
         config = self.trial_config(hp)
         if not args and "x" not in kwargs:
             train_ds, validation_ds = experiment.make_datasets(config)
             args = (train_ds,)
             kwargs.setdefault("validation_data", validation_ds)
+            kwargs.setdefault("shuffle", False)  # the dataset shuffles itself
         kwargs.setdefault("epochs", config.epochs)
         annealing = TemperatureAnnealing(
             config.temperature,
@@ -212,7 +218,8 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
         metrics = evaluate.table1_metrics(
             model, self.ll_images(), self.num_samples, seed=config.seed, progress=False
         )
-        return {"val_ll": metrics["ll"], "val_ll_sem": metrics["ll_sem"]}
+        last_epoch = {k: float(v[-1]) for k, v in history.history.items() if len(v)}
+        return last_epoch | {"val_ll": metrics["ll"], "val_ll_sem": metrics["ll_sem"]}
 
     def search_config(self) -> dict:
         """What defines the search (a resumed search must match it)."""
@@ -393,6 +400,7 @@ def tune(
     max_nodes: int | None = None,
     num_samples: int = DEFAULT_LL_SAMPLES,
     eval_images: int | None = None,
+    model_fn: Callable[[experiment.TrainConfig], GraphVAE] | None = None,
     verbose: int | str = 0,
     log: Callable[[str], None] = print,
 ) -> list[dict]:
@@ -422,7 +430,7 @@ def tune(
         tuner: `"grid"`, `"random"` or `"bayesian"`.
         overwrite: start afresh, deleting the search in `directory/project_name`.
         project_name, tune_learning_rate, tune_temperature_floor, learning_rates,
-        temperature_floors, min_nodes, max_nodes, num_samples, eval_images: see
+        temperature_floors, min_nodes, max_nodes, num_samples, eval_images, model_fn: see
             `FactorisationHyperModel`.
         verbose: KerasTuner and `fit` verbosity.
         log: where progress lines go.
@@ -455,6 +463,7 @@ def tune(
         objective=objective,
         num_samples=num_samples,
         eval_images=eval_images,
+        model_fn=model_fn,
     )
     config = hypermodel.config
     if not project_name or Path(project_name).name != project_name:

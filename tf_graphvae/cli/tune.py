@@ -1,0 +1,93 @@
+"""`tfgvae-tune`: Figure 3 as a KerasTuner search over the factorisations N x N' = M.
+
+    tfgvae-tune --dataset=mnist --data_dir=... --latent_dim=50 --epochs=20 \
+        --directory=results/tuning [--objective=val_ll] [--tuner=random --max_trials=4]
+
+The search resumes from --directory when the command is run again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from absl import flags
+
+from tf_graphvae.cli import _train_flags as tf_flags
+from tf_graphvae.cli._common import run_main
+from tf_graphvae.trainers import tuning
+
+# `tfgvae-ablation` defines the same flag; allow_override lets both commands be imported
+# in one process (either order), and the definitions agree.
+_LATENT_DIM = flags.DEFINE_integer(
+    "latent_dim", 50, "Total latent size M = N * N'.", lower_bound=1, allow_override=True
+)
+_DIRECTORY = flags.DEFINE_string(
+    "directory", None, "Where the search (resumable) and its table and figure go."
+)
+_MAX_TRIALS = flags.DEFINE_integer(
+    "max_trials",
+    None,
+    "Trials at most (default: the whole grid for --tuner=grid, else one per factorisation).",
+    lower_bound=1,
+)
+_OBJECTIVE = flags.DEFINE_enum(
+    "objective",
+    "val_elbo",
+    list(tuning.OBJECTIVES),
+    "Maximised on the test split: the ELBO, or the importance-weighted LL after training.",
+)
+_TUNER = flags.DEFINE_enum("tuner", "grid", list(tuning.TUNERS), "Search algorithm.")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Start afresh instead of resuming.")
+_TUNE_LR = flags.DEFINE_bool(
+    "tune_learning_rate",
+    False,
+    f"Also search the learning rate in {tuning.DEFAULT_LEARNING_RATES}.",
+)
+_TUNE_FLOOR = flags.DEFINE_bool(
+    "tune_temperature_floor",
+    False,
+    f"Also search the gate temperature floor in {tuning.DEFAULT_TEMPERATURE_FLOORS}.",
+)
+_MIN_NODES = flags.DEFINE_integer("min_nodes", None, "Only factorisations with N >= this.")
+_MAX_NODES = flags.DEFINE_integer("max_nodes", None, "Only factorisations with N <= this.")
+_LL_SAMPLES = flags.DEFINE_integer(
+    "ll_samples",
+    tuning.DEFAULT_LL_SAMPLES,
+    "Importance samples K per image for --objective=val_ll.",
+    lower_bound=1,
+)
+_LL_IMAGES = flags.DEFINE_integer(
+    "ll_images", None, "--objective=val_ll on the first this many test images.", lower_bound=1
+)
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    if not _DIRECTORY.value:
+        raise ValueError("--directory is required.")
+    tuning.tune(
+        tf_flags.train_config(),
+        _LATENT_DIM.value,
+        _DIRECTORY.value,
+        max_trials=_MAX_TRIALS.value,
+        objective=_OBJECTIVE.value,
+        tuner=_TUNER.value,
+        overwrite=_OVERWRITE.value,
+        tune_learning_rate=_TUNE_LR.value,
+        tune_temperature_floor=_TUNE_FLOOR.value,
+        min_nodes=_MIN_NODES.value,
+        max_nodes=_MAX_NODES.value,
+        num_samples=_LL_SAMPLES.value,
+        eval_images=_LL_IMAGES.value,
+        verbose=2,
+    )
+    print((Path(_DIRECTORY.value) / tuning.RESULTS_MD).read_text())
+
+
+def run() -> None:
+    run_main(main)
+
+
+if __name__ == "__main__":
+    run()

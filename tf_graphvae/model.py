@@ -14,6 +14,9 @@ from tf_graphvae.layers.gates import Gates, validate_structure, validate_tempera
 from tf_graphvae.layers.likelihoods import make_likelihood, validate_likelihood
 from tf_graphvae.layers.networks import Decoder, Encoder, validate_network
 
+# Version of the saved configuration; a model whose major version differs is refused.
+FORMAT_VERSION = "1.0"
+
 # Seed of the fixed binarisation of evaluation batches in `test_step` (binary images are
 # left unchanged by it; grey images are thresholded the same way in every evaluation).
 EVAL_BINARIZATION_SEED = (20190, 1)
@@ -390,8 +393,20 @@ class GraphVAE(keras.Model):
         return super().evaluate(x, *args, **kwargs)
 
     # ---------------------------------------------------------- serialisation
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        saved = str(config.pop("format_version", FORMAT_VERSION))
+        if saved.split(".")[0] != FORMAT_VERSION.split(".")[0]:
+            raise ValueError(
+                f"This model was saved in GraphVAE format {saved}; this tf_graphvae reads "
+                f"format {FORMAT_VERSION}. Load it with the tf_graphvae release that wrote it."
+            )
+        return cls(**config)
+
     def get_config(self):
         return {
+            "format_version": FORMAT_VERSION,
             "event_shape": list(self.event_shape),
             "num_nodes": self.num_nodes,
             "node_dim": self.node_dim,

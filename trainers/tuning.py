@@ -360,7 +360,7 @@ def _markdown(rows: list[dict], hypermodel: FactorisationHyperModel, caption: st
         value = f"{r[key]:.2f}" + (f" ± {r['ll_sem']:.2f}" if "ll_sem" in r else "")
         cells.append(f"**{value}**" if r is best else value)
         lines.append("| " + " | ".join(cells) + " |")
-    footer = f"Best: N = {best['num_nodes']}, N' = {best['node_dim']} ({label} {best[key]:.2f})."
+    footer = f"Best: N = {best['num_nodes']}, N' = {best['node_dim']}, {label} = {best[key]:.2f}."
     return caption + "\n\n" + "\n".join(lines) + "\n\n" + footer + "\n"
 
 
@@ -514,7 +514,8 @@ def tune(
     caption = (
         f"{config.dataset} ({config.train_split} -> {config.test_split}): factorisations "
         f"N x N' = M = {hypermodel.latent_dim}, {config.structure} structure, "
-        f"{config.epochs} epochs per trial, {tuner} search ({len(done)} trials completed"
+        f"{config.epochs} epoch{'s' if config.epochs != 1 else ''} per trial, "
+        f"{tuner} search ({len(done)} trial{'s' if len(done) != 1 else ''} completed"
         + (f", {len(failed)} failed" if failed else "")
         + f"), objective {objective} (max)."
     )

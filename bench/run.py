@@ -1,0 +1,762 @@
+"""Benchmarks of tf_graphvae: training and evaluation throughput, memory, a PyTorch peer.
+
+python bench/run.py [--quick] [--output_dir=bench/results] [--with_pythae] [--with_suite]
+
+Writes `bench.json` (every number, with the settings that produced it) and `bench.md`
+(tables ready to paste into the README) in `--output_dir`, atomically. Every timing is
+the median of several repetitions after a warm-up; all ratios compare numbers measured
+in the same run. `--quick` only checks that everything runs (tiny step counts, small K,
+no peer, no quickstart run): its numbers are not benchmarks. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import importlib.util
+import json
+import math
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from common import (
+    BATCH_SIZE,
+    DECODER_UNITS,
+    ENCODER_UNITS,
+    EVENT_SHAPE,
+    MODEL_SEED,
+    NODE_DIM,
+    NUM_NODES,
+    binarize,
+    cpu_info,
+    load_images,
+    make_model,
+    median,
+    time_call,
+)
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+STRUCTURES = ("independent", "chain", "full", "learned")
+
+# Targets: (key in the ratios, comparison, bound, what it is).
+TARGETS = {
+    "learned_over_full_time": ("<=", 1.10, "training time/example, learned / full"),
+    "learned_over_independent_time": ("<=", 1.5, "training time/example, learned / independent"),
+    "eval_flops_over_matmul": (">=", 0.5, "evaluation FLOP rate / dense matmul rate"),
+    "memory_peak_ratio": ("<=", 1.2, "peak RSS of evaluation, K large / K small"),
+    "train_tgv_over_pythae": (">=", 1.5, "training examples/s, tgv independent / pythae"),
+    "eval_tgv_over_pythae": (">=", 2.0, "LL importance samples/s, tgv learned / pythae"),
+}
+
+MODES = {
+    "full": dict(
+        steps_per_epoch=50,
+        train_reps=5,
+        num_samples=5000,
+        eval_images=20,
+        eval_reps=3,
+        end_to_end_reps=3,
+        sweep=[
+            (1000, None),
+            (2000, None),
+            (5000, None),
+            (10000, None),
+            (20000, None),
+            (5000, 5),
+            (5000, 10),
+        ],
+        memory_samples=(500, 5000),
+        memory_images=10,
+        matmul_reps=5,
+        matmul_min_seconds=0.2,
+    ),
+    "quick": dict(
+        steps_per_epoch=2,
+        train_reps=2,
+        num_samples=500,
+        eval_images=4,
+        eval_reps=2,
+        end_to_end_reps=1,
+        sweep=[(1000, None), (5000, None)],
+        memory_samples=(50, 500),
+        memory_images=2,
+        matmul_reps=2,
+        matmul_min_seconds=0.02,
+    ),
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- training
+def bench_training(train_images: np.ndarray, steps_per_epoch: int, reps: int):
+    """Examples/s of `model.fit` per structure; the models, trained, for later use.
+
+    One epoch = `steps_per_epoch` batches of an in-memory, cached, prefetched dataset.
+    The first epoch (tracing and XLA compilation) is timed apart; then the models take
+    turns, one epoch each, `reps` times (interleaved, so that a slow spell of a busy
+    machine hits every model alike), and each model's median epoch time is reported.
+    """
+    import keras
+    import tensorflow as tf
+
+    n = steps_per_epoch * BATCH_SIZE
+    ds = (
+        tf.data.Dataset.from_tensor_slices(train_images[:n])
+        .batch(BATCH_SIZE, drop_remainder=True)
+        .cache()
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self._start)
+
+    configs = [(s, True) for s in STRUCTURES] + [("learned", False)]
+    models, timers, first = {}, {}, {}
+    for structure, jit in configs:
+        name = structure if jit else f"{structure}_nojit"
+        keras.utils.set_random_seed(MODEL_SEED)
+        model = make_model(structure, jit_compile=jit)
+        timer = EpochTimer()
+        start = time.perf_counter()
+        model.fit(ds, epochs=1, verbose=0, callbacks=[timer])
+        first[name] = time.perf_counter() - start
+        log(f"training {name}: first epoch (trace + compile) {first[name]:.1f} s")
+        models[name], timers[name] = model, timer
+    for _ in range(reps):
+        for name, model in models.items():
+            model.fit(ds, epochs=1, verbose=0, callbacks=[timers[name]])
+    runs = {}
+    for (structure, jit), name in zip(configs, models, strict=True):
+        epoch_times = timers[name].times[1:]  # [0] is the compile epoch
+        runs[name] = {
+            "structure": structure,
+            "jit_compile": jit,
+            "examples_per_s": n / median(epoch_times),
+            "ms_per_step": 1000 * median(epoch_times) / steps_per_epoch,
+            "epoch_seconds": [round(t, 4) for t in epoch_times],
+            "first_epoch_seconds": round(first[name], 2),
+        }
+        log(f"training {name}: {runs[name]['examples_per_s']:.0f} examples/s")
+
+    def time_per_example(name):
+        return 1.0 / runs[name]["examples_per_s"]
+
+    ratios = {
+        "learned_over_full_time": time_per_example("learned") / time_per_example("full"),
+        "learned_over_independent_time": time_per_example("learned")
+        / time_per_example("independent"),
+        "xla_speedup_learned": time_per_example("learned_nojit") / time_per_example("learned"),
+    }
+    result = {
+        "batch_size": BATCH_SIZE,
+        "steps_per_epoch": steps_per_epoch,
+        "examples_per_epoch": n,
+        "reps": reps,
+        "method": "median epoch time of model.fit over reps interleaved epochs, "
+        "after a first (compile) epoch",
+        "runs": runs,
+        "ratios": ratios,
+    }
+    return result, models
+
+
+# ------------------------------------------------------------------------- evaluation
+@contextlib.contextmanager
+def cached_weight_fn():
+    """Makes `tf_graphvae.evaluate` reuse one compiled weight function per model.
+
+    `log_likelihood` builds a new `tf.function` on every call (`evaluate._weight_fn`), so
+    every call traces and XLA-compiles again. Steady-state throughput is measured with
+    this cache in place (the module attribute is restored on exit); the cost of the
+    per-call compilation is reported separately (`end_to_end`).
+    """
+    from tf_graphvae import evaluate
+
+    original = evaluate._weight_fn
+    cache = {}
+
+    def cached(model, jit_compile):
+        key = (id(model), bool(jit_compile))
+        if key not in cache:
+            cache[key] = original(model, jit_compile)
+        return cache[key]
+
+    evaluate._weight_fn = cached
+    try:
+        yield cache
+    finally:
+        evaluate._weight_fn = original
+
+
+def _images_per_batch(chunk_rows: int, num_samples: int, images_per_batch: int | None) -> int:
+    """The batch of images `log_likelihood` will use (its default rule)."""
+    if images_per_batch is None:
+        return int(min(10, max(1, chunk_rows // num_samples)))
+    return images_per_batch
+
+
+def dense_flops(model, num_samples: int) -> dict:
+    """FLOPs of the dense layers per importance sample, from the model's kernel shapes.
+
+    2 * in * out per dense layer: the decoder and the top-down MLPs of the sequential
+    posterior pass (node j's MLP sees only its possible parents' `(N-1-j) N'` inputs)
+    run once per sample; the encoder and bottom-up layer once per image, amortised
+    over the K samples. Element-wise work (sampling, log-densities) is not counted.
+    """
+    import keras
+
+    def layer_flops(layers):
+        total = 0
+        for layer in layers:
+            if isinstance(layer, keras.layers.Dense):
+                fan_in, fan_out = layer.kernel.shape
+                total += 2 * int(fan_in) * int(fan_out)
+        return total
+
+    decoder = layer_flops(model.decoder.dense + model.decoder.head)
+    top_down = 0
+    if model.dag.has_top_down:
+        n, d, h = model.num_nodes, model.node_dim, model.top_down_units
+        for j in range(n - 1):
+            top_down += 2 * (n - 1 - j) * d * h + 2 * h * 2 * d
+    encoder = layer_flops(model.encoder.dense) + layer_flops([model.bottom_up_layer])
+    return {
+        "decoder": decoder,
+        "top_down": top_down,
+        "encoder_per_image": encoder,
+        "per_sample": decoder + top_down + encoder / num_samples,
+    }
+
+
+def _time_log_likelihood(model, images, num_samples, reps, **kwargs) -> list[float]:
+    from tf_graphvae import evaluate
+
+    return time_call(
+        lambda: evaluate.log_likelihood(model, images, num_samples, progress=False, **kwargs),
+        reps,
+    )
+
+
+def bench_evaluation(models: dict, images: np.ndarray, mode: dict) -> dict:
+    """Importance samples/s of `log_likelihood`, its FLOP rate, and a chunk-size sweep."""
+    from tf_graphvae import evaluate
+
+    k = mode["num_samples"]
+    n = len(images)
+    samples = n * k
+    model = models["learned"]
+    result = {
+        "model": "learned, default networks, trained for "
+        f"{int(model.optimizer.iterations.numpy())} steps",
+        "num_samples": k,
+        "num_images": n,
+        "reps": mode["eval_reps"],
+        "default_chunk_rows": evaluate.DEFAULT_CHUNK_ROWS,
+    }
+
+    # As the package runs it: every call traces and compiles its weight function anew.
+    times = _time_log_likelihood(model, images, k, mode["end_to_end_reps"])
+    result["end_to_end"] = {
+        "reps": mode["end_to_end_reps"],
+        "seconds": [round(t, 3) for t in times],
+        "samples_per_s": samples / median(times),
+    }
+    log(f"evaluation end to end: {result['end_to_end']['samples_per_s']:.0f} samples/s")
+
+    sweep = []
+    with cached_weight_fn():
+        for chunk_rows, ipb in mode["sweep"]:
+            batch = min(n, _images_per_batch(chunk_rows, k, ipb))
+            kwargs = {"chunk_rows": chunk_rows, "images_per_batch": ipb}
+            start = time.perf_counter()
+            evaluate.log_likelihood(model, images[:batch], k, progress=False, **kwargs)
+            warmup = time.perf_counter() - start
+            times = _time_log_likelihood(model, images, k, mode["eval_reps"], **kwargs)
+            k_chunk = int(max(1, min(k, chunk_rows // batch)))
+            entry = {
+                "chunk_rows": chunk_rows,
+                "images_per_batch": batch,
+                "images_per_batch_arg": ipb,
+                "rows_per_call": batch * k_chunk,
+                "seconds": [round(t, 3) for t in times],
+                "samples_per_s": samples / median(times),
+                "warmup_seconds": round(warmup, 2),
+            }
+            sweep.append(entry)
+            log(
+                f"evaluation chunk_rows={chunk_rows} images_per_batch={batch}: "
+                f"{entry['samples_per_s']:.0f} samples/s"
+            )
+        default = next(
+            e
+            for e in sweep
+            if e["chunk_rows"] == evaluate.DEFAULT_CHUNK_ROWS and e["images_per_batch_arg"] is None
+        )
+        if "independent" in models and mode is MODES["full"]:
+            # The same measurement for the mean-field model (the peer's architecture).
+            other = models["independent"]
+            _time_log_likelihood(other, images[:1], k, 1)
+            times = _time_log_likelihood(other, images, k, mode["eval_reps"])
+            result["independent_samples_per_s"] = samples / median(times)
+    result["chunk_sweep"] = sweep
+    result["steady"] = {
+        "chunk_rows": default["chunk_rows"],
+        "images_per_batch": default["images_per_batch"],
+        "samples_per_s": default["samples_per_s"],
+        "seconds": default["seconds"],
+    }
+    end_to_end_s = median(result["end_to_end"]["seconds"])
+    result["compile_seconds_per_call"] = max(0.0, end_to_end_s - median(default["seconds"]))
+    flops = dense_flops(model, k)
+    result["flops"] = flops
+    result["gflops_per_s"] = flops["per_sample"] * default["samples_per_s"] / 1e9
+    return result
+
+
+def bench_matmul(reps: int, min_seconds: float, rows: int) -> dict:
+    """GFLOP/s of dense float32 matmuls under `tf.function(jit_compile=True)` (and without).
+
+    Shapes: 2048^3, and the decoder's widest layer at the evaluation's rows per call,
+    `[rows, 512] x [512, 784]`.
+    """
+    import tensorflow as tf
+
+    out = {}
+    shapes = {"square_2048": (2048, 2048, 2048), "decoder_output": (rows, DECODER_UNITS[-1], 784)}
+    for name, (m, k, n) in shapes.items():
+        a = tf.random.stateless_normal([m, k], seed=[1, 2])
+        b = tf.random.stateless_normal([k, n], seed=[3, 4])
+        entry = {"shape": [m, k, n]}
+        for jit in (True, False):
+            fn = tf.function(lambda a, b: tf.matmul(a, b), jit_compile=jit)
+            fn(a, b).numpy()  # compile
+            start = time.perf_counter()
+            fn(a, b).numpy()
+            once = time.perf_counter() - start
+            iters = max(1, math.ceil(min_seconds / max(once, 1e-6)))
+
+            def run(fn=fn, iters=iters, a=a, b=b):
+                for _ in range(iters):
+                    result = fn(a, b)
+                result.numpy()
+
+            times = [t / iters for t in time_call(run, reps)]
+            entry["xla_gflops_per_s" if jit else "eager_gflops_per_s"] = (
+                2 * m * k * n / median(times) / 1e9
+            )
+        entry["iterations_per_rep"] = iters
+        out[name] = entry
+        log(f"matmul {name}: {entry['xla_gflops_per_s']:.1f} GFLOP/s (XLA)")
+    out["reps"] = reps
+    return out
+
+
+# ----------------------------------------------------------------------- subprocesses
+def _result_line(stdout: str) -> dict | None:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    return None
+
+
+def start_memory_runs(images_path: Path, mode: dict) -> list:
+    """Starts one `eval_memory.py` process per K (they run side by side: memory only)."""
+    procs = []
+    for k in mode["memory_samples"]:
+        cmd = [
+            sys.executable,
+            str(BENCH_DIR / "eval_memory.py"),
+            f"--num_samples={k}",
+            f"--num_images={mode['memory_images']}",
+            f"--images={images_path}",
+        ]
+        procs.append(
+            (
+                k,
+                subprocess.Popen(
+                    cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+                ),
+            )
+        )
+    return procs
+
+
+def finish_memory_runs(procs, timeout: float) -> dict:
+    runs = {}
+    for k, proc in procs:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+        parsed = _result_line(stdout)
+        if parsed is None:
+            runs[str(k)] = {"error": f"exit {proc.returncode}: {stderr.strip()[-500:]}"}
+        else:
+            runs[str(k)] = parsed
+    keys = [str(k) for k, _ in procs]
+    result = {"method": "fresh process per K; ru_maxrss (KiB) after log_likelihood", "runs": runs}
+    small, large = (runs.get(key, {}) for key in (keys[0], keys[-1]))
+    if "peak_kib" in small and "peak_kib" in large:
+        result["peak_ratio"] = large["peak_kib"] / small["peak_kib"]
+        result["growth_ratio"] = large["growth_kib"] / max(1, small["growth_kib"])
+    return result
+
+
+def run_pythae(train_path: Path, eval_path: Path, mode: dict) -> dict:
+    missing = [m for m in ("torch", "pythae") if importlib.util.find_spec(m) is None]
+    if missing:
+        return {"status": f"not installed: pip install -e .[bench] (missing {', '.join(missing)})"}
+    cmd = [
+        sys.executable,
+        str(BENCH_DIR / "pythae_peer.py"),
+        f"--train={train_path}",
+        f"--eval={eval_path}",
+        f"--num_samples={mode['num_samples']}",
+        f"--steps={mode['steps_per_epoch']}",
+        f"--reps={mode['train_reps']}",
+        f"--eval_reps={mode['eval_reps']}",
+    ]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return {"status": "failed: timed out after 3600 s"}
+    parsed = _result_line(proc.stdout)
+    if parsed is None:
+        return {"status": f"failed: exit {proc.returncode}: {proc.stderr.strip()[-500:]}"}
+    return parsed
+
+
+def wall_clock(cmd: list[str], timeout: float, cwd: Path) -> dict:
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    except subprocess.TimeoutExpired:
+        return {"command": " ".join(cmd), "status": f"timed out after {timeout:.0f} s"}
+    seconds = time.perf_counter() - start
+    lines = (proc.stdout.strip() or proc.stderr.strip()).splitlines()
+    return {
+        "command": " ".join(cmd),
+        "seconds": round(seconds, 1),
+        "exit_code": proc.returncode,
+        "last_line": lines[-1] if lines else "",
+    }
+
+
+def _console_script(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else (shutil.which(name) or name)
+
+
+# ---------------------------------------------------------------------------- report
+def versions() -> dict:
+    import keras
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    out = {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "tensorflow_probability": tfp.__version__,
+        "numpy": np.__version__,
+    }
+    import tf_graphvae
+
+    out["tf_graphvae"] = tf_graphvae.__version__
+    return out
+
+
+def evaluate_targets(results: dict) -> dict:
+    values = {}
+    training = results["training"]["ratios"]
+    values["learned_over_full_time"] = training["learned_over_full_time"]
+    values["learned_over_independent_time"] = training["learned_over_independent_time"]
+    evaluation = results["evaluation"]
+    matmul = results["matmul"]["square_2048"]["xla_gflops_per_s"]
+    values["eval_flops_over_matmul"] = evaluation["gflops_per_s"] / matmul
+    values["memory_peak_ratio"] = results["memory"].get("peak_ratio")
+    peer = results["pythae"]
+    if peer.get("status") == "ok":
+        tgv_train = results["training"]["runs"]["independent"]["examples_per_s"]
+        values["train_tgv_over_pythae"] = tgv_train / peer["train_examples_per_s"]
+        values["eval_tgv_over_pythae"] = (
+            evaluation["steady"]["samples_per_s"] / peer["nll_samples_per_s"]
+        )
+    else:
+        values["train_tgv_over_pythae"] = values["eval_tgv_over_pythae"] = None
+    out = {}
+    for key, (op, bound, what) in TARGETS.items():
+        value = values[key]
+        if value is None:
+            verdict = "n/a"
+        else:
+            ok = value <= bound if op == "<=" else value >= bound
+            verdict = "PASS" if ok else "FAIL"
+        out[key] = {"what": what, "value": value, "target": f"{op} {bound}", "result": verdict}
+    return out
+
+
+def _f(value, digits=2) -> str:
+    if value is None:
+        return "n/a"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+def markdown(results: dict) -> str:
+    meta = results["meta"]
+    cpu = meta["cpu"]
+    v = meta["versions"]
+    tr = results["training"]
+    ev = results["evaluation"]
+    mm = results["matmul"]
+    mem = results["memory"]
+    peer = results["pythae"]
+    lines = [
+        "## Benchmarks",
+        "",
+        f"`python bench/run.py{' --quick' if meta['mode'] == 'quick' else ''}` on "
+        f"{meta['date'][:10]}: {cpu['cpu_count']} CPUs (affinity {cpu['affinity']}, "
+        f"load average {cpu['load_average']} at start, {meta['load_average_end']} at end), "
+        f"TensorFlow {v['tensorflow']}, Keras {v['keras']}, TFP {v['tensorflow_probability']}; "
+        f"mode **{meta['mode']}**. Data: {results['data']['train']}. Every timing is the "
+        "median of the stated repetitions after a warm-up.",
+        "",
+    ]
+    if meta["mode"] == "quick":
+        lines += ["> Quick mode: a smoke run with tiny step counts; not a benchmark.", ""]
+    lines += [
+        f"### Training (`model.fit`, batch {tr['batch_size']}, default networks, "
+        f"{tr['steps_per_epoch']} steps per epoch, median of {tr['reps']} epochs)",
+        "",
+        "| structure | XLA | examples/s | ms/step | time/example vs independent "
+        "| first epoch incl. compile (s) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    base = tr["runs"]["independent"]["examples_per_s"]
+    for run in tr["runs"].values():
+        lines.append(
+            f"| {run['structure']} | {'yes' if run['jit_compile'] else 'no'} "
+            f"| {_f(run['examples_per_s'], 0)} | {_f(run['ms_per_step'], 1)} "
+            f"| {_f(base / run['examples_per_s'])} | {_f(run['first_epoch_seconds'], 1)} |"
+        )
+    lines += [
+        "",
+        f"XLA speed-up of the learned structure's step: "
+        f"{_f(tr['ratios']['xla_speedup_learned'])}x.",
+        "",
+        f"### Importance-weighted log-likelihood (K = {ev['num_samples']}, "
+        f"{ev['num_images']} images, {ev['model']})",
+        "",
+        "| measure | value |",
+        "|---|---:|",
+        f"| importance samples/s, steady state (default chunk_rows "
+        f"{ev['default_chunk_rows']}) | {_f(ev['steady']['samples_per_s'], 0)} |",
+        f"| importance samples/s, one `log_likelihood` call incl. its compilation "
+        f"| {_f(ev['end_to_end']['samples_per_s'], 0)} |",
+        f"| trace + compile per `log_likelihood` call (s) "
+        f"| {_f(ev['compile_seconds_per_call'], 1)} |",
+        f"| dense FLOPs per importance sample | {ev['flops']['per_sample'] / 1e6:.3f} M |",
+        f"| evaluation FLOP rate (GFLOP/s) | {_f(ev['gflops_per_s'], 1)} |",
+        f"| matmul 2048^3, XLA (GFLOP/s) | {_f(mm['square_2048']['xla_gflops_per_s'], 1)} |",
+        f"| matmul {'x'.join(map(str, mm['decoder_output']['shape']))}, XLA (GFLOP/s) "
+        f"| {_f(mm['decoder_output']['xla_gflops_per_s'], 1)} |",
+    ]
+    if "independent_samples_per_s" in ev:
+        lines.append(
+            f"| importance samples/s, independent structure "
+            f"| {_f(ev['independent_samples_per_s'], 0)} |"
+        )
+    lines += [
+        "",
+        "| chunk_rows | images per batch | rows per call | samples/s |",
+        "|---:|---:|---:|---:|",
+    ]
+    for e in ev["chunk_sweep"]:
+        lines.append(
+            f"| {e['chunk_rows']} | {e['images_per_batch']} | {e['rows_per_call']} "
+            f"| {_f(e['samples_per_s'], 0)} |"
+        )
+    lines += ["", "### Evaluation memory (fresh process per K, peak RSS)", ""]
+    lines += [
+        "| K | images | peak RSS (MiB) | growth over pre-evaluation peak (MiB) |",
+        "|---:|---:|---:|---:|",
+    ]
+    for k, run in mem["runs"].items():
+        if "peak_kib" in run:
+            lines.append(
+                f"| {k} | {run['num_images']} | {run['peak_kib'] / 1024:.0f} "
+                f"| {run['growth_kib'] / 1024:.0f} |"
+            )
+        else:
+            lines.append(f"| {k} | | error: {run.get('error', '')[:80]} | |")
+    lines += ["", "### Peer: pythae (PyTorch)", ""]
+    if peer.get("status") == "ok":
+        lines += [
+            f"pythae {peer['pythae_version']}, torch {peer['torch_version']} "
+            f"({peer['torch_threads']} threads), same MLPs, 50-d latent.",
+            "",
+            "| measure | tf_graphvae | pythae |",
+            "|---|---:|---:|",
+            f"| training examples/s (independent) "
+            f"| {_f(tr['runs']['independent']['examples_per_s'], 0)} "
+            f"| {_f(peer['train_examples_per_s'], 0)} |",
+            f"| LL importance samples/s (K = {peer['nll_num_samples']}) "
+            f"| {_f(ev['steady']['samples_per_s'], 0)} | {_f(peer['nll_samples_per_s'], 0)} |",
+        ]
+    else:
+        lines.append(f"Not measured: {peer.get('status')}.")
+    wc = results["wall_clock"]
+    lines += ["", "### Wall clock", "", "| run | seconds |", "|---|---:|"]
+    for name, entry in wc.items():
+        seconds = entry.get("seconds")
+        text = _f(seconds, 1) if seconds is not None else entry.get("status", "")
+        if seconds is not None and entry.get("exit_code"):
+            text += f" (exit {entry['exit_code']})"
+        lines.append(f"| {name} | {text} |")
+    lines += ["", "### Targets", "", "| measure | value | target | result |", "|---|---:|---:|---|"]
+    for t in results["targets"].values():
+        lines.append(f"| {t['what']} | {_f(t['value'])} | {t['target']} | {t['result']} |")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------ main
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run, < 1 minute")
+    parser.add_argument("--output_dir", default=str(BENCH_DIR / "results"))
+    parser.add_argument("--with_pythae", action="store_true", help="time the pythae peer")
+    parser.add_argument("--with_suite", action="store_true", help="time the test suite")
+    args = parser.parse_args(argv)
+    mode_name = "quick" if args.quick else "full"
+    mode = MODES[mode_name]
+    start = time.perf_counter()
+
+    from tf_graphvae.io import write_json, write_text
+
+    results = {
+        "meta": {
+            "mode": mode_name,
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "cpu": cpu_info(),
+            "platform": platform.platform(),
+            "versions": versions(),
+            "model": {
+                "event_shape": list(EVENT_SHAPE),
+                "num_nodes": NUM_NODES,
+                "node_dim": NODE_DIM,
+                "encoder_units": list(ENCODER_UNITS),
+                "decoder_units": list(DECODER_UNITS),
+                "seed": MODEL_SEED,
+            },
+        }
+    }
+    n_train = mode["steps_per_epoch"] * BATCH_SIZE
+    train_images, train_source = load_images("train", n_train)
+    eval_grey, eval_source = load_images("test", max(mode["eval_images"], mode["memory_images"]))
+    eval_images = binarize(eval_grey)
+    results["data"] = {
+        "train": train_source,
+        "eval": f"{eval_source}, binarised with a fixed seed",
+        "real": not train_source.startswith("random"),
+    }
+    log(f"data: {train_source}")
+
+    with tempfile.TemporaryDirectory(prefix="tgv-bench-") as tmp:
+        tmp = Path(tmp)
+        train_path, eval_path = tmp / "train.npy", tmp / "eval.npy"
+        np.save(train_path, train_images)
+        np.save(eval_path, eval_images)
+        memory_procs = None
+        if args.quick:  # quick: overlap the memory processes with the rest (no timings kept)
+            memory_procs = start_memory_runs(eval_path, mode)
+
+        results["training"], models = bench_training(
+            train_images, mode["steps_per_epoch"], mode["train_reps"]
+        )
+        results["evaluation"] = bench_evaluation(models, eval_images[: mode["eval_images"]], mode)
+        rows = results["evaluation"]["steady"]["images_per_batch"] * min(
+            mode["num_samples"], results["evaluation"]["default_chunk_rows"]
+        )
+        results["matmul"] = bench_matmul(mode["matmul_reps"], mode["matmul_min_seconds"], rows)
+        results["evaluation"]["eval_over_matmul"] = (
+            results["evaluation"]["gflops_per_s"]
+            / results["matmul"]["square_2048"]["xla_gflops_per_s"]
+        )
+        del models
+
+        if memory_procs is None:
+            memory_procs = start_memory_runs(eval_path, mode)
+        results["memory"] = finish_memory_runs(memory_procs, timeout=900)
+        log(f"memory: peak ratio {results['memory'].get('peak_ratio')}")
+
+        if args.quick:
+            results["pythae"] = {"status": "skipped (quick mode)"}
+        elif not args.with_pythae:
+            results["pythae"] = {"status": "not run (use --with_pythae)"}
+        else:
+            log("pythae peer ...")
+            peer_eval_path = tmp / "peer_eval.npy"  # the images tgv's evaluation used
+            np.save(peer_eval_path, eval_images[: mode["eval_images"]])
+            results["pythae"] = run_pythae(train_path, peer_eval_path, mode)
+        log(f"pythae: {results['pythae'].get('status')}")
+
+        wall = {}
+        if args.quick:
+            wall["quickstart"] = {"status": "skipped (quick mode)"}
+        else:
+            log("quickstart run ...")
+            wall["quickstart"] = wall_clock(
+                [
+                    _console_script("tfgvae-train"),
+                    "--dataset=digits",
+                    "--epochs=20",
+                    f"--model_dir={tmp / 'quickstart'}",
+                ],
+                timeout=3600,
+                cwd=tmp,
+            )
+        if args.with_suite and not args.quick:
+            log("test suite ...")
+            wall["test_suite"] = wall_clock(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                timeout=7200,
+                cwd=ROOT,
+            )
+        else:
+            wall["test_suite"] = {"status": "not measured (use --with_suite)"}
+        results["wall_clock"] = wall
+
+    results["targets"] = evaluate_targets(results)
+    results["meta"]["load_average_end"] = cpu_info()["load_average"]
+    results["meta"]["bench_seconds"] = round(time.perf_counter() - start, 1)
+    out = Path(args.output_dir)
+    write_json(out / "bench.json", results)
+    write_text(out / "bench.md", markdown(results))
+    log(f"wrote {out / 'bench.json'} and {out / 'bench.md'} in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,19 +9,11 @@ from pathlib import Path
 
 from absl import flags
 
+from tf_graphvae.cli import _experiment_flags as ex_flags
 from tf_graphvae.cli import _train_flags as tf_flags
 from tf_graphvae.cli._common import run_main
 from tf_graphvae.trainers import comparison
 
-_LATENT_DIM = flags.DEFINE_integer("latent_dim", 50, "Total latent size M = N * N'.", lower_bound=1)
-_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where the table, figure and runs go.")
-_NUM_SAMPLES = flags.DEFINE_integer(
-    "num_importance_samples", 5000, "Importance samples K per test image.", lower_bound=1
-)
-_EVAL_IMAGES = flags.DEFINE_integer(
-    "eval_images", None, "Evaluate the first this many test images (default all).", lower_bound=1
-)
-_SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds for every factorisation.")
 flags.mark_flag_as_required("output_dir")
 
 
@@ -30,13 +22,13 @@ def main(argv: list[str]) -> None:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
     comparison.ablation(
         tf_flags.train_config(),
-        _LATENT_DIM.value,
-        _OUTPUT_DIR.value,
-        num_samples=_NUM_SAMPLES.value,
-        eval_images=_EVAL_IMAGES.value,
-        seeds=[int(s) for s in _SEEDS.value],
+        ex_flags.LATENT_DIM.value,
+        ex_flags.OUTPUT_DIR.value,
+        num_samples=ex_flags.NUM_SAMPLES.value,
+        eval_images=ex_flags.EVAL_IMAGES.value,
+        seeds=ex_flags.seeds(),
     )
-    print((Path(_OUTPUT_DIR.value) / "figure3.md").read_text())
+    print((Path(ex_flags.OUTPUT_DIR.value) / "figure3.md").read_text())
 
 
 def run() -> None:

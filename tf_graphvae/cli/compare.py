@@ -10,19 +10,12 @@ from pathlib import Path
 
 from absl import flags
 
+from tf_graphvae.cli import _experiment_flags as ex_flags
 from tf_graphvae.cli import _train_flags as tf_flags
 from tf_graphvae.cli._common import run_main
 from tf_graphvae.layers.gates import STRUCTURES
 from tf_graphvae.trainers import comparison
 
-_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where tables, figures and runs go.")
-_NUM_SAMPLES = flags.DEFINE_integer(
-    "num_importance_samples", 5000, "Importance samples K per test image.", lower_bound=1
-)
-_EVAL_IMAGES = flags.DEFINE_integer(
-    "eval_images", None, "Evaluate the first this many test images (default all).", lower_bound=1
-)
-_SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds; every structure is trained with each.")
 _STRUCTURES = flags.DEFINE_list("structures", list(STRUCTURES), "Structures to compare.")
 _TIME_BUDGET = flags.DEFINE_float(
     "time_budget",
@@ -36,20 +29,16 @@ flags.mark_flag_as_required("output_dir")
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        seeds = [int(s) for s in _SEEDS.value]
-    except ValueError:
-        raise ValueError(f"--seeds must be integers, got {_SEEDS.value}") from None
     comparison.compare(
         tf_flags.train_config(),
-        _OUTPUT_DIR.value,
-        seeds=seeds,
+        ex_flags.OUTPUT_DIR.value,
+        seeds=ex_flags.seeds(),
         structures=_STRUCTURES.value,
-        num_samples=_NUM_SAMPLES.value,
-        eval_images=_EVAL_IMAGES.value,
+        num_samples=ex_flags.NUM_SAMPLES.value,
+        eval_images=ex_flags.EVAL_IMAGES.value,
         time_budget=_TIME_BUDGET.value,
     )
-    print((Path(_OUTPUT_DIR.value) / "table1.md").read_text())
+    print((Path(ex_flags.OUTPUT_DIR.value) / "table1.md").read_text())
 
 
 def run() -> None:

@@ -12,15 +12,11 @@ from pathlib import Path
 
 from absl import flags
 
+from tf_graphvae.cli import _experiment_flags as ex_flags
 from tf_graphvae.cli import _train_flags as tf_flags
 from tf_graphvae.cli._common import run_main
 from tf_graphvae.trainers import tuning
 
-# `tfgvae-ablation` defines the same flag; allow_override lets both commands be imported
-# in one process (either order), and the definitions agree.
-_LATENT_DIM = flags.DEFINE_integer(
-    "latent_dim", 50, "Total latent size M = N * N'.", lower_bound=1, allow_override=True
-)
 _DIRECTORY = flags.DEFINE_string(
     "directory", None, "Where the search (resumable) and its table and figure go."
 )
@@ -68,7 +64,7 @@ def main(argv: list[str]) -> None:
         raise ValueError("--directory is required.")
     tuning.tune(
         tf_flags.train_config(),
-        _LATENT_DIM.value,
+        ex_flags.LATENT_DIM.value,
         _DIRECTORY.value,
         max_trials=_MAX_TRIALS.value,
         objective=_OBJECTIVE.value,

@@ -25,7 +25,7 @@ import numpy as np
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch
-from matplotlib.ticker import FixedLocator, NullLocator
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 
 from tf_graphvae.io import atomic_path, write_text
 from tf_graphvae.layers.gates import edge_indices
@@ -310,6 +310,7 @@ def build_figure2(
         span = x.max() - x.min()
         ax_a.set_xlim(x.min() - 0.02 * span, x.max() + 0.02 * span)
     ax_a.set_xlabel("epoch")
+    ax_a.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_a.set_ylabel(r"edge probability $\mu_{ij}$")
     ax_a.set_title("(a) edge probabilities during training", fontsize=11)
     ax_a.grid(alpha=0.25)

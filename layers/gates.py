@@ -76,6 +76,10 @@ class Gates(keras.layers.Layer):
         structure: one of `"independent"`, `"chain"`, `"full"`, `"learned"`.
         temperature: initial relaxation temperature `tau > 0`.
         hard_gates: `"sample"` (a Bernoulli draw per example) or `"map"` at evaluation.
+        straight_through: in training, use the hard gate `round(c)` of each relaxed sample
+            in the forward pass and the relaxed sample's gradient in the backward pass
+            (straight-through Gumbel-softmax), so the networks train on the 0/1 gates they
+            are evaluated with.
         per_example: one gate sample per example (default, lower variance) or one
             shared by the whole batch.
 
@@ -102,6 +106,7 @@ class Gates(keras.layers.Layer):
         temperature: float = 1.0,
         hard_gates: str = "sample",
         per_example: bool = True,
+        straight_through: bool = False,
         seed: int | None = None,
         **kwargs,
     ):
@@ -115,6 +120,7 @@ class Gates(keras.layers.Layer):
         self.initial_temperature = validate_temperature(temperature)
         self.hard_gates = hard_gates
         self.per_example = bool(per_example)
+        self.straight_through = bool(straight_through)
         self.seed = seed
         self.num_edges = self.num_nodes * (self.num_nodes - 1) // 2
         self._parents, self._children = edge_indices(self.num_nodes)
@@ -174,6 +180,10 @@ class Gates(keras.layers.Layer):
             edge = tfd.RelaxedBernoulli(tf.cast(self.temperature, dtype), logits=logits).sample(
                 num_draws, seed=self._next_seed(seed)
             )
+            if self.straight_through:
+                # Forward: the hard gate round(c) (the 0/1 gate the model is evaluated
+                # with); backward: the gradient of the relaxed c (Jang et al., 2017, ST).
+                edge = edge + tf.stop_gradient(tf.round(edge) - edge)
         elif self.hard_gates == "map":
             edge = tf.tile(tf.cast(logits > 0.0, dtype)[None], [num_draws, 1])
         else:
@@ -195,6 +205,7 @@ class Gates(keras.layers.Layer):
             temperature=self.initial_temperature,
             hard_gates=self.hard_gates,
             per_example=self.per_example,
+            straight_through=self.straight_through,
             seed=self.seed,
         )
         return config

@@ -112,3 +112,16 @@ def test_non_positive_temperature_is_refused(tau):
 def test_unknown_structure_is_refused():
     with pytest.raises(ValueError, match="structure"):
         Gates(3, "tree")
+
+
+def test_straight_through_gates_are_hard_forward_with_relaxed_gradients():
+    gates = _gates_with_mu(3, 0.6, straight_through=True, temperature=0.5)
+    with tf.GradientTape() as tape:
+        c = gates(tf.constant(500), training=True, seed=tf.constant([4, 4]))
+        objective = tf.reduce_sum(c * tf.range(9, dtype=tf.float32)[None, :, None][:, :3])
+    parents, children = edge_indices(3)
+    values = c.numpy()[:, parents, children]
+    assert set(np.unique(values)) == {0.0, 1.0}
+    assert abs(values.mean() - 0.6) < 5 * np.sqrt(0.24 / values.size)
+    grad = tape.gradient(objective, gates.gate_logits)
+    assert grad is not None and np.any(grad.numpy() != 0)

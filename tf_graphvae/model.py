@@ -59,6 +59,8 @@ class GraphVAE(keras.Model):
             `tf_graphvae.trainers.TemperatureAnnealing`).
         hard_gates: evaluation gates, `"sample"` (Bernoulli draws) or `"map"` (`mu > 0.5`).
         per_example_gates: one gate sample per example (default) or one per batch.
+        straight_through_gates: train with hard gates in the forward pass and relaxed
+            gradients (straight-through Gumbel-softmax) instead of relaxed gates.
         gate_learning_rate: when set, the gate logits have their own Adam optimizer at
             this learning rate (Adam's steps do not scale with the gradient, so a
             separate optimizer is the way to let the gates move faster than the networks;
@@ -87,6 +89,7 @@ class GraphVAE(keras.Model):
         hard_gates: str = "sample",
         per_example_gates: bool = True,
         gate_learning_rate: float | None = None,
+        straight_through_gates: bool = False,
         seed: int | None = None,
         **kwargs,
     ):
@@ -113,6 +116,7 @@ class GraphVAE(keras.Model):
         if gate_learning_rate is not None and not float(gate_learning_rate) > 0:
             raise ValueError(f"gate_learning_rate must be > 0, got {gate_learning_rate!r}.")
         self.gate_learning_rate = None if gate_learning_rate is None else float(gate_learning_rate)
+        self.straight_through_gates = bool(straight_through_gates)
         self.seed = seed
 
         n, d = self.num_nodes, self.node_dim
@@ -121,7 +125,14 @@ class GraphVAE(keras.Model):
         # BU_j for every node at once: one linear map h -> (m̃_j, log s̃_j²) for all j.
         self.bottom_up_layer = keras.layers.Dense(2 * n * d, name="bottom_up")
         self.gates = Gates(
-            n, structure, temperature, hard_gates, per_example_gates, seed=seed, name="gates"
+            n,
+            structure,
+            temperature,
+            hard_gates,
+            per_example_gates,
+            self.straight_through_gates,
+            seed=seed,
+            name="gates",
         )
         self.dag = GatedDAG(n, d, structure, self.top_down_units, name="gated_dag")
         self.decoder = Decoder(
@@ -420,6 +431,7 @@ class GraphVAE(keras.Model):
             "hard_gates": self.hard_gates,
             "per_example_gates": self.per_example_gates,
             "gate_learning_rate": self.gate_learning_rate,
+            "straight_through_gates": self.straight_through_gates,
             "seed": self.seed,
             "name": self.name,
         }

@@ -55,6 +55,7 @@ class TrainConfig:
     min_temperature: float = 0.5
     anneal_rate: float = 1e-4
     gate_learning_rate: float | None = None
+    straight_through_gates: bool = False
 
     def validate(self) -> TrainConfig:
         if self.dataset not in tgv_data.DATASETS:
@@ -102,6 +103,7 @@ def build_model(config: TrainConfig) -> GraphVAE:
         likelihood=config.likelihood,
         temperature=config.temperature,
         gate_learning_rate=config.gate_learning_rate,
+        straight_through_gates=config.straight_through_gates,
         seed=config.seed,
     )
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=_use_xla())

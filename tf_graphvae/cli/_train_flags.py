@@ -31,6 +31,11 @@ GATE_LEARNING_RATE = flags.DEFINE_float(
     None,
     "Learning rate of a separate Adam for the gate logits (default: the main optimizer).",
 )
+STRAIGHT_THROUGH = flags.DEFINE_bool(
+    "straight_through_gates",
+    False,
+    "Train the learned gates straight-through: hard 0/1 forward, relaxed gradient backward.",
+)
 
 flags.register_validator("learning_rate", lambda v: v > 0, message="--learning_rate must be > 0.")
 flags.register_validator(
@@ -60,6 +65,7 @@ def train_config(**overrides) -> TrainConfig:
         min_temperature=MIN_TEMPERATURE.value,
         anneal_rate=ANNEAL_RATE.value,
         gate_learning_rate=GATE_LEARNING_RATE.value,
+        straight_through_gates=STRAIGHT_THROUGH.value,
     )
     for key, value in overrides.items():
         setattr(config, key, value)

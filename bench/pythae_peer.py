@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--eval_reps", type=int, default=3)
     parser.add_argument("--batch_size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=None, help="default: os.cpu_count()")
     args = parser.parse_args()
 
     try:
@@ -84,7 +85,7 @@ def main() -> None:
         print("RESULT " + json.dumps({"status": f"{NOT_INSTALLED} ({err})"}), flush=True)
         return
 
-    threads = os.cpu_count() or 1
+    threads = args.threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = build_model()

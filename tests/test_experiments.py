@@ -138,3 +138,15 @@ def test_evaluate_command(tmp_path):
     )
     assert missing.returncode == 2 and "holds no model" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_kl_warmup_ramps_the_kl_weight():
+    config = experiment.TrainConfig(**{**TINY, "epochs": 2, "kl_warmup_epochs": 4})
+    result = experiment.train(config, None, verbose=0)
+    weights = result.history["kl_weight"]
+    steps = -(-1437 // config.batch_size)
+    # beta is set before each step from the step count: after epoch e it is (e*steps - 1)/(4*steps).
+    np.testing.assert_allclose(
+        weights, [(steps - 1) / (4 * steps), (2 * steps - 1) / (4 * steps)], rtol=1e-6
+    )
+    assert float(result.model.kl_weight.numpy()) < 1.0

@@ -150,6 +150,8 @@ class GraphVAE(keras.Model):
         self.elbo_tracker = keras.metrics.Mean(name="elbo")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.recon_tracker = keras.metrics.Mean(name="recon")
+        # beta of KL warm-up, set by `trainers.KLWarmup`; 1 is the plain ELBO.
+        self.kl_weight = keras.Variable(1.0, trainable=False, name="kl_weight")
         self.build((None, *self.event_shape))
 
     # ----------------------------------------------------------------- structure
@@ -370,8 +372,11 @@ class GraphVAE(keras.Model):
         with tf.GradientTape() as tape:
             terms = self._elbo_terms(x, training=True)
             loss = -tf.reduce_mean(terms["elbo"])  # Eq. (1), one sample of c and z each
+            # With KL warm-up (beta < 1) the gradient is that of recon - beta * KL; the
+            # reported loss stays -ELBO.
+            objective = -tf.reduce_mean(terms["recon"] - self.kl_weight * terms["kl"])
             # Replicas each see global_batch / R examples; their gradients are summed.
-            scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = objective / tf.distribute.get_strategy().num_replicas_in_sync
         variables = self.trainable_variables
         grads = tape.gradient(scaled, variables)
         if self.gate_optimizer is None:

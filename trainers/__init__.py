@@ -2,8 +2,9 @@
 
 from tf_graphvae.trainers.callbacks import (
     EdgeProbabilityHistory,
+    KLWarmup,
     TemperatureAnnealing,
     temperature_at,
 )
 
-__all__ = ["EdgeProbabilityHistory", "TemperatureAnnealing", "temperature_at"]
+__all__ = ["EdgeProbabilityHistory", "KLWarmup", "TemperatureAnnealing", "temperature_at"]

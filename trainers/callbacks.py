@@ -55,6 +55,30 @@ class TemperatureAnnealing(keras.callbacks.Callback):
             logs["temperature"] = float(self.model.gates.temperature.numpy())
 
 
+class KLWarmup(keras.callbacks.Callback):
+    """KL warm-up: the training objective is `recon - beta * KL` with `beta` rising linearly
+    from 0 to 1 over `warmup_steps` optimizer steps (Sønderby et al., 2016).
+
+    A function of the optimizer's step counter, so a resumed run continues it. `beta` is
+    added to the epoch logs as `kl_weight`.
+    """
+
+    def __init__(self, warmup_steps: int):
+        super().__init__()
+        if int(warmup_steps) < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps!r}.")
+        self.warmup_steps = int(warmup_steps)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        beta = 1.0 if self.warmup_steps == 0 else min(1.0, step / self.warmup_steps)
+        self.model.kl_weight.assign(beta)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["kl_weight"] = float(self.model.kl_weight.numpy())
+
+
 class EdgeProbabilityHistory(keras.callbacks.Callback):
     """Records every edge probability `mu[i, j]` before training and after every epoch.
 

@@ -22,6 +22,7 @@ from tf_graphvae.trainers.callbacks import (
     AtomicBackupAndRestore,
     EdgeProbabilityHistory,
     GraphVAETensorBoard,
+    KLWarmup,
     StopOnNonFiniteLoss,
     TemperatureAnnealing,
     TimeBudget,
@@ -56,6 +57,7 @@ class TrainConfig:
     anneal_rate: float = 1e-4
     gate_learning_rate: float | None = None
     straight_through_gates: bool = False
+    kl_warmup_epochs: int = 0
 
     def validate(self) -> TrainConfig:
         if self.dataset not in tgv_data.DATASETS:
@@ -202,11 +204,18 @@ def train(
         config.temperature, min(config.min_temperature, config.temperature), config.anneal_rate
     )
     start = time.monotonic()
+    # Schedules first: they add their values to the logs that the history records.
+    schedules = [annealing]
+    if config.kl_warmup_epochs:
+        steps = int(train_ds.cardinality().numpy())
+        if steps < 0:  # unknown cardinality: count the batches once
+            steps = sum(1 for _ in train_ds)
+        schedules.append(KLWarmup(config.kl_warmup_epochs * steps))
     guard = StopOnNonFiniteLoss(model_dir / CHECKPOINT_DIR if model_dir else None)
     model.fit(
         train_ds,
         epochs=config.epochs,
-        callbacks=[guard, annealing, edges, *extra],
+        callbacks=[guard, *schedules, edges, *extra],
         verbose=verbose,
     )
     train_seconds = time.monotonic() - start

@@ -36,6 +36,12 @@ STRAIGHT_THROUGH = flags.DEFINE_bool(
     False,
     "Train the learned gates straight-through: hard 0/1 forward, relaxed gradient backward.",
 )
+KL_WARMUP_EPOCHS = flags.DEFINE_integer(
+    "kl_warmup_epochs",
+    0,
+    "Epochs over which the KL weight rises from 0 to 1 (0: off).",
+    lower_bound=0,
+)
 
 flags.register_validator("learning_rate", lambda v: v > 0, message="--learning_rate must be > 0.")
 flags.register_validator(
@@ -66,6 +72,7 @@ def train_config(**overrides) -> TrainConfig:
         anneal_rate=ANNEAL_RATE.value,
         gate_learning_rate=GATE_LEARNING_RATE.value,
         straight_through_gates=STRAIGHT_THROUGH.value,
+        kl_warmup_epochs=KL_WARMUP_EPOCHS.value,
     )
     for key, value in overrides.items():
         setattr(config, key, value)

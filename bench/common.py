@@ -85,6 +85,17 @@ def time_call(fn, reps: int) -> list[float]:
     return times
 
 
+def proc_status_kib(field: str) -> int | None:
+    """A memory field of `/proc/self/status` in KiB (`VmRSS`, `VmHWM`); None where unknown."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return None
+
+
 def current_rss_kib() -> int:
     """Resident set size of this process now, in KiB (Linux; 0 where unknown)."""
     try:

@@ -402,6 +402,11 @@ class GraphVAE(keras.Model):
 
     def fit(self, x=None, *args, **kwargs):
         self._check_inputs(x)
+        if self.optimizer is not None and not self.optimizer.built:
+            # Built lazily, Keras creates the slot variables inside the first trace of the
+            # step, which makes tf.function trace (and XLA compile) it twice.
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
         return super().fit(x, *args, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):

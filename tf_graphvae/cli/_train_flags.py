@@ -28,8 +28,9 @@ ANNEAL_RATE = flags.DEFINE_float(
 )
 GATE_LEARNING_RATE = flags.DEFINE_float(
     "gate_learning_rate",
-    None,
-    "Learning rate of a separate Adam for the gate logits (default: the main optimizer).",
+    1e-2,
+    "Learning rate of a separate Adam for the gate logits; 0: they share the main optimizer.",
+    lower_bound=0,
 )
 STRAIGHT_THROUGH = flags.DEFINE_bool(
     "straight_through_gates",
@@ -38,15 +39,12 @@ STRAIGHT_THROUGH = flags.DEFINE_bool(
 )
 KL_WARMUP_EPOCHS = flags.DEFINE_integer(
     "kl_warmup_epochs",
-    0,
+    5,
     "Epochs over which the KL weight rises from 0 to 1 (0: off).",
     lower_bound=0,
 )
 
 flags.register_validator("learning_rate", lambda v: v > 0, message="--learning_rate must be > 0.")
-flags.register_validator(
-    "gate_learning_rate", lambda v: v is None or v > 0, message="--gate_learning_rate must be > 0."
-)
 flags.register_validator("temperature", lambda v: v > 0, message="--temperature must be > 0.")
 flags.register_validator(
     "min_temperature", lambda v: v > 0, message="--min_temperature must be > 0."
@@ -70,7 +68,7 @@ def train_config(**overrides) -> TrainConfig:
         temperature=TEMPERATURE.value,
         min_temperature=MIN_TEMPERATURE.value,
         anneal_rate=ANNEAL_RATE.value,
-        gate_learning_rate=GATE_LEARNING_RATE.value,
+        gate_learning_rate=GATE_LEARNING_RATE.value or None,
         straight_through_gates=STRAIGHT_THROUGH.value,
         kl_warmup_epochs=KL_WARMUP_EPOCHS.value,
     )

@@ -32,17 +32,21 @@ def test_factorisations():
 def test_compare_writes_table1_figure2_and_stability(tmp_path):
     config = experiment.TrainConfig(**TINY)
     out = tmp_path / "cmp"
-    structures = ("independent", "learned")  # every structure is trained in test_cli
-    table = comparison.compare(
-        config,
-        out,
-        seeds=(0, 1),
-        structures=structures,
-        num_samples=20,
-        eval_images=20,
-        verbose=0,
-        log=lambda _: None,
-    )
+    structures = ("independent", "learned")  # all four are trained in test_model.py
+
+    def run():
+        return comparison.compare(
+            config,
+            out,
+            seeds=(0, 1),
+            structures=structures,
+            num_samples=20,
+            eval_images=20,
+            verbose=0,
+            log=lambda _: None,
+        )
+
+    table = run()
     saved = json.loads((out / "table1.json").read_text())
     assert set(saved) == set(structures) == set(table)
     for row in saved.values():
@@ -64,16 +68,7 @@ def test_compare_writes_table1_figure2_and_stability(tmp_path):
     # A second run of the same command reuses every finished run.
     eval_file = out / "runs" / "learned-seed1" / "eval.json"
     before = eval_file.stat().st_mtime_ns
-    comparison.compare(
-        config,
-        out,
-        seeds=(0, 1),
-        structures=structures,
-        num_samples=20,
-        eval_images=20,
-        verbose=0,
-        log=lambda _: None,
-    )
+    run()
     assert eval_file.stat().st_mtime_ns == before
 
 

@@ -219,6 +219,7 @@ def train(
         epochs=config.epochs,
         callbacks=[guard, *schedules, edges, *extra],
         verbose=verbose,
+        shuffle=False,  # the dataset reshuffles itself every epoch
     )
     train_seconds = time.monotonic() - start
     test_metrics = {

@@ -12,7 +12,12 @@ import os as _os
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tf_graphvae import layers  # noqa: E402
+from tf_graphvae import (  # noqa: E402, I001
+    data,
+    evaluate,
+    layers,  # noqa: E402
+    trainers,
+)
 from tf_graphvae.export import export_sampler  # noqa: E402
 from tf_graphvae.layers.gates import STRUCTURES  # noqa: E402
 from tf_graphvae.layers.likelihoods import LIKELIHOODS  # noqa: E402
@@ -20,4 +25,14 @@ from tf_graphvae.model import GraphVAE  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["LIKELIHOODS", "STRUCTURES", "GraphVAE", "export_sampler", "layers", "__version__"]
+__all__ = [
+    "LIKELIHOODS",
+    "STRUCTURES",
+    "GraphVAE",
+    "__version__",
+    "data",
+    "evaluate",
+    "export_sampler",
+    "layers",
+    "trainers",
+]

@@ -25,6 +25,12 @@ def digits() -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
+def binary_digits(digits) -> np.ndarray:
+    """The digits binarised once with seed 0, as a test set is (DESIGN §3)."""
+    return (np.random.default_rng(0).random(digits.shape) < digits).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
 def small_real_images(digits) -> np.ndarray:
     """512 real images: the first MNIST test digits when the offline copy is present."""
     from tf_graphvae import data

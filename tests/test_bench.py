@@ -192,11 +192,6 @@ def recorded_weight_fns(monkeypatch):
     return made
 
 
-@pytest.fixture(scope="module")
-def binary_digits(digits):
-    return (np.random.default_rng(0).random(digits.shape) < digits).astype(np.float32)
-
-
 def test_weight_function_traces_once_per_shape(binary_digits, recorded_weight_fns):
     model = tiny_model("learned")
     # 30 images in batches of 10; K = 20 in chunks of 100 // 10 = 10 samples: 6 calls of

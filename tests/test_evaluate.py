@@ -13,11 +13,6 @@ from tf_graphvae import evaluate
 
 
 @pytest.fixture(scope="module")
-def binary_digits(digits):
-    return (np.random.default_rng(0).random(digits.shape) < digits).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
 def trained_tiny(binary_digits):
     import keras
 

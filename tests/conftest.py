@@ -53,4 +53,7 @@ def tiny_model(structure="learned", event_shape=(8, 8, 1), **kwargs):
         seed=0,
     )
     defaults.update(kwargs)
+    import keras
+
+    keras.utils.set_random_seed(defaults["seed"] or 0)  # the initial weights too
     return tgv.GraphVAE(event_shape=event_shape, structure=structure, **defaults)

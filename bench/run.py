@@ -472,15 +472,17 @@ def run_pythae(train_path: Path, eval_path: Path, mode: dict) -> dict:
 
 
 def wall_clock(cmd: list[str], timeout: float, cwd: Path) -> dict:
+    # The recorded command names programs, not where this machine keeps them.
+    shown = " ".join([Path(cmd[0]).name, *cmd[1:]])
     start = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     except subprocess.TimeoutExpired:
-        return {"command": " ".join(cmd), "status": f"timed out after {timeout:.0f} s"}
+        return {"command": shown, "status": f"timed out after {timeout:.0f} s"}
     seconds = time.perf_counter() - start
     lines = (proc.stdout.strip() or proc.stderr.strip()).splitlines()
     return {
-        "command": " ".join(cmd),
+        "command": shown,
         "seconds": round(seconds, 1),
         "exit_code": proc.returncode,
         "last_line": lines[-1] if lines else "",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -12,6 +14,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the installed console scripts
 SHARED_DATA = ROOT.parent / "shared" / "data"
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -57,3 +60,8 @@ def tiny_model(structure="learned", event_shape=(8, 8, 1), **kwargs):
 
     keras.utils.set_random_seed(defaults["seed"] or 0)  # the initial weights too
     return tgv.GraphVAE(event_shape=event_shape, structure=structure, **defaults)
+
+
+def run_command(name: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Runs an installed console script as a user would; output captured as text."""
+    return subprocess.run([str(BIN / name), *args], capture_output=True, text=True, timeout=timeout)

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-BIN = Path(sys.executable).parent
-
-
-def _run(*args, timeout=300):
-    return subprocess.run(
-        [str(BIN / args[0]), *args[1:]], capture_output=True, text=True, timeout=timeout
-    )
+from conftest import run_command
 
 
 def test_train_on_digits_saves_a_loadable_model(tmp_path):
     model_dir = tmp_path / "run"
-    result = _run(
+    result = run_command(
         "tfgvae-train",
         "--dataset=digits",
         "--epochs=2",
@@ -57,7 +46,7 @@ def test_train_on_digits_saves_a_loadable_model(tmp_path):
 )
 def test_bad_flags_are_one_line_and_exit_status_2(tmp_path, flag, message):
     model_dir = tmp_path / "run"
-    result = _run("tfgvae-train", flag, f"--model_dir={model_dir}", timeout=120)
+    result = run_command("tfgvae-train", flag, f"--model_dir={model_dir}", timeout=120)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     error_lines = [line for line in result.stderr.splitlines() if "error:" in line]

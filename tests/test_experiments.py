@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_command
 
 from tf_graphvae.trainers import comparison, experiment
 from tf_graphvae.trainers.callbacks import TimeBudget
 
-BIN = Path(sys.executable).parent
 TINY = dict(dataset="digits", num_nodes=3, node_dim=2, epochs=1, batch_size=256)
 
 
@@ -110,27 +108,17 @@ def test_time_budget_stops_training():
 
 def test_evaluate_command(tmp_path):
     experiment.train(experiment.TrainConfig(**TINY), tmp_path / "run", verbose=0)
-    result = subprocess.run(
-        [
-            str(BIN / "tfgvae-evaluate"),
-            f"--model_dir={tmp_path / 'run'}",
-            "--num_importance_samples=20",
-            "--eval_images=30",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_command(
+        "tfgvae-evaluate",
+        f"--model_dir={tmp_path / 'run'}",
+        "--num_importance_samples=20",
+        "--eval_images=30",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     record = json.loads((tmp_path / "run" / "evaluation.json").read_text())
     assert record["num_images"] == 30 and record["num_samples"] == 20 and record["ll"] < 0
     assert "LL (nats)" in (tmp_path / "run" / "evaluation.md").read_text()
-    missing = subprocess.run(
-        [str(BIN / "tfgvae-evaluate"), f"--model_dir={tmp_path / 'nothing'}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    missing = run_command("tfgvae-evaluate", f"--model_dir={tmp_path / 'nothing'}", timeout=120)
     assert missing.returncode == 2 and "holds no model" in missing.stderr
     assert "Traceback" not in missing.stderr
 

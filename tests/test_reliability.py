@@ -15,12 +15,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import tiny_model
+from conftest import BIN, run_command, tiny_model
 
 from tf_graphvae.trainers import experiment
 from tf_graphvae.trainers.callbacks import NonFiniteLossError
 
-BIN = Path(sys.executable).parent
 TRAIN = [
     str(BIN / "tfgvae-train"),
     "--dataset=digits",
@@ -146,12 +145,7 @@ def test_a_model_from_an_incompatible_version_is_refused(tmp_path):
     _set_saved_config(path, "format_version", "99.0")
     with pytest.raises(ValueError, match="format 99.0"):
         keras.saving.load_model(path)
-    result = subprocess.run(
-        [str(BIN / "tfgvae-evaluate"), f"--model_dir={path.parent}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_command("tfgvae-evaluate", f"--model_dir={path.parent}", timeout=120)
     assert result.returncode == 2 and "format 99.0" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (path.parent / "evaluation.json").exists()
@@ -169,12 +163,7 @@ def test_loading_never_runs_code_from_the_file(tmp_path):
     run.mkdir()
     hostile.save(run / "model.keras")
     marker.unlink(missing_ok=True)
-    result = subprocess.run(
-        [str(BIN / "tfgvae-evaluate"), f"--model_dir={run}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_command("tfgvae-evaluate", f"--model_dir={run}", timeout=120)
     assert result.returncode == 2
     assert "safe_mode" in result.stderr
     assert not marker.exists()

@@ -28,15 +28,20 @@ def precision_weighted_merge(
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """The ladder posterior `q_j` from the top-down prior and the bottom-up estimate.
 
-    `s^-2 = ŝ^-2 + s̃^-2` and `m = (m̂ ŝ^-2 + m̃ s̃^-2) s^2` (DESIGN §1), computed in
-    log space: `log s^2 = -logsumexp(-log ŝ^2, -log s̃^2)`; each weight `s^2 / ŝ^2` is
-    `exp(log s^2 - log ŝ^2)` <= 1, so nothing overflows.
+    `s^-2 = ŝ^-2 + s̃^-2` and `m = (m̂ ŝ^-2 + m̃ s̃^-2) s^2` (DESIGN §1). With the prior's
+    share of the precision `w = s^2 / ŝ^2 = s̃^2 / (ŝ^2 + s̃^2) = sigmoid(log s̃^2 - log ŝ^2)`:
+    `m = w m̂ + (1 - w) m̃` and `log s^2 = log ŝ^2 + log w = log ŝ^2 - softplus(log ŝ^2 -
+    log s̃^2)`. Both are computed from the difference of log-variances, so no precision
+    is ever formed and nothing overflows; one sigmoid and one softplus per element (the
+    merge runs for every node of every importance sample in evaluation).
 
     Returns:
         `(mean, log_var)` of the merged Gaussian, shapes of the inputs.
     """
-    log_var = -tf.reduce_logsumexp(tf.stack([-prior_log_var, -data_log_var]), axis=0)
-    mean = prior_mean * tf.exp(log_var - prior_log_var) + data_mean * tf.exp(log_var - data_log_var)
+    delta = prior_log_var - data_log_var
+    prior_share = tf.sigmoid(-delta)
+    mean = data_mean + prior_share * (prior_mean - data_mean)
+    log_var = prior_log_var - tf.nn.softplus(delta)
     return mean, log_var
 
 

@@ -41,8 +41,17 @@ class BernoulliLikelihood(keras.layers.Layer):
         return tfd.Independent(tfd.Bernoulli(logits=params, dtype=params.dtype), 3)
 
     def log_prob(self, params, x) -> tf.Tensor:
-        """`log p(x | z)` per example, `[B]`, in nats."""
-        return self.distribution(params).log_prob(x)
+        """`log p(x | z)` per example, `[B]`, in nats.
+
+        The Bernoulli log-mass in closed form, `x * l - softplus(l)` summed over pixels
+        (`l` the logits): the value `distribution(params).log_prob(x)` returns
+        (`tests/test_model.py` checks it), at one softplus per pixel. This is the
+        innermost term of evaluation (every pixel of every importance sample), where
+        `tfd.Bernoulli.log_prob` took about twice as long under XLA on CPU. For `x` in
+        [0, 1] it is the negative binary cross-entropy.
+        """
+        x = tf.cast(x, params.dtype)
+        return tf.reduce_sum(x * params - tf.nn.softplus(params), axis=[-3, -2, -1])
 
     def call(self, params):
         return tf.sigmoid(params)

@@ -133,3 +133,32 @@ def test_kl_warmup_ramps_the_kl_weight():
         weights, [(steps - 1) / (4 * steps), (2 * steps - 1) / (4 * steps)], rtol=1e-6
     )
     assert float(result.model.kl_weight.numpy()) < 1.0
+
+
+def test_gate_hold_keeps_the_gates_still_then_lets_them_move():
+    config = experiment.TrainConfig(
+        **{**TINY, "epochs": 3, "gate_learning_rate": 1e-2, "gate_hold_epochs": 2}
+    )
+    result = experiment.train(config, None, verbose=0)
+    mus = [mu[np.tril_indices(3, -1)] for mu in result.edge_history]
+    # Held for two epochs: mu stays at its initial 0.5; in the third it moves.
+    np.testing.assert_array_equal(mus[1], mus[0])
+    np.testing.assert_array_equal(mus[2], mus[0])
+    assert np.abs(mus[3] - mus[0]).max() > 1e-3
+    assert float(result.model.gate_optimizer.learning_rate.numpy()) == pytest.approx(1e-2)
+
+
+def test_gate_hold_needs_the_gates_own_optimizer():
+    config = experiment.TrainConfig(**{**TINY, "gate_learning_rate": None, "gate_hold_epochs": 1})
+    with pytest.raises(ValueError, match="gate_learning_rate"):
+        config.validate()
+    with pytest.raises(ValueError, match="gate_hold_epochs"):
+        experiment.TrainConfig(**{**TINY, "gate_hold_epochs": -1}).validate()
+
+
+def test_per_batch_gates_reach_the_model():
+    config = experiment.TrainConfig(**{**TINY, "per_example_gates": False})
+    model = experiment.build_model(config)
+    assert model.gates.per_example is False
+    c = model.gates(np.int32(16), training=True).numpy()
+    np.testing.assert_array_equal(c, np.broadcast_to(c[:1], c.shape))

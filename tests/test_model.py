@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 from conftest import tiny_model
 
 import tf_graphvae as tgv
@@ -179,3 +180,23 @@ def test_gate_learning_rate_moves_the_gates_faster(tmp_path, digits):
     )
     with pytest.raises(ValueError, match="gate_learning_rate"):
         tiny_model("learned", gate_learning_rate=0.0)
+
+
+def test_bernoulli_log_prob_is_tfp_bernoulli_and_broadcasts():
+    """The closed form `x l - softplus(l)` is `tfd.Bernoulli`'s log-mass (also for grey x,
+    where both are the negative cross-entropy), and `[K, B, ...]` params broadcast
+    against `[B, ...]` images as evaluation uses them."""
+    from tf_graphvae.layers.likelihoods import BernoulliLikelihood
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=6.0, size=(3, 4, 5, 5, 1))
+    binary = (rng.random((4, 5, 5, 1)) < 0.4).astype(np.float64)
+    grey = rng.random((4, 5, 5, 1))
+    head = BernoulliLikelihood(dtype="float64")
+    for x in (binary, grey):
+        expected = tfp.distributions.Independent(
+            tfp.distributions.Bernoulli(logits=tf.constant(logits), dtype=tf.float64), 3
+        ).log_prob(np.broadcast_to(x, logits.shape))
+        got = head.log_prob(tf.constant(logits), tf.constant(x))
+        assert got.shape == (3, 4)
+        np.testing.assert_allclose(got, expected, rtol=1e-12)

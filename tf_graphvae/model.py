@@ -260,12 +260,32 @@ class GraphVAE(keras.Model):
         bu = tf.reshape(self.bottom_up_layer(h), [-1, self.num_nodes, self.node_dim, 2])
         return bu[..., 0], bound_log_variance(bu[..., 1])
 
+    def _latents(self, bottom_up, gates, seed, row_offset=0, total_rows=None):
+        """The top-down pass and the latent densities, given bottom-up estimates.
+
+        Returns:
+            The node tensors of `GatedDAG.posterior` (`z`, `q_mean`, ...), with
+            `kl_per_node` (`[B, N]`, analytic, given the sampled parents), `log_q` and
+            `log_p` (`log q(z | x, c)` and `log p(z | c)` of the sample, `[B]`).
+        """
+        data_mean, data_log_var = bottom_up
+        out = self.dag.posterior(data_mean, data_log_var, gates, seed, row_offset, total_rows)
+        q = diag_normal(out["q_mean"], out["q_log_var"])
+        p = diag_normal(out["p_mean"], out["p_log_var"])
+        out["kl_per_node"] = tfp.distributions.kl_divergence(q, p)
+        out["log_q"] = tf.reduce_sum(q.log_prob(out["z"]), axis=-1)
+        out["log_p"] = tf.reduce_sum(p.log_prob(out["z"]), axis=-1)
+        return out
+
+    def _decode(self, z):
+        """Decoder output for node values `z` `[B, N, N']`."""
+        return self.decoder(tf.reshape(z, [-1, self.num_nodes * self.node_dim]))
+
     def infer(self, x, gates, seed, row_offset=0, total_rows=None, bottom_up=None):
         """One pass of the model on images `x` with the given gates `[B, N, N]`.
 
         Args:
-            bottom_up: precomputed `self.bottom_up(x)` (evaluation reuses it for every
-                importance sample of an image).
+            bottom_up: precomputed `self.bottom_up(x)`.
 
         Returns:
             A dict with the node tensors of `GatedDAG.posterior` (`z`, `q_mean`, ...),
@@ -273,15 +293,9 @@ class GraphVAE(keras.Model):
             sampled parents), `kl` and `elbo` (`[B]`), `log_q` and `log_p` (`log q(z | x, c)`
             and `log p(z | c)` of the sample, `[B]`), and `decoder_params`.
         """
-        data_mean, data_log_var = self.bottom_up(x) if bottom_up is None else bottom_up
-        out = self.dag.posterior(data_mean, data_log_var, gates, seed, row_offset, total_rows)
-        q = diag_normal(out["q_mean"], out["q_log_var"])
-        p = diag_normal(out["p_mean"], out["p_log_var"])
-        out["kl_per_node"] = tfp.distributions.kl_divergence(q, p)
-        out["log_q"] = tf.reduce_sum(q.log_prob(out["z"]), axis=-1)
-        out["log_p"] = tf.reduce_sum(p.log_prob(out["z"]), axis=-1)
-        z_flat = tf.reshape(out["z"], [-1, self.num_nodes * self.node_dim])
-        out["decoder_params"] = self.decoder(z_flat)
+        bottom_up = self.bottom_up(x) if bottom_up is None else bottom_up
+        out = self._latents(bottom_up, gates, seed, row_offset, total_rows)
+        out["decoder_params"] = self._decode(out["z"])
         out["recon"] = self.likelihood.log_prob(out["decoder_params"], x)
         out["kl"] = tf.reduce_sum(out["kl_per_node"], axis=-1)
         out["elbo"] = out["recon"] - out["kl"]
@@ -290,7 +304,9 @@ class GraphVAE(keras.Model):
     def importance_terms(self, x, num_samples, seed):
         """`K = num_samples` importance samples per image, each with its own hard gates.
 
-        The encoder runs once per image; its output is shared by the `K` samples.
+        The encoder runs once per image and its output is shared by the `K` samples;
+        `log p(x | z)` is taken with the `K` decoder outputs of an image broadcast
+        against the image itself, so the images are never copied `K` times.
 
         Returns:
             `(log_w, elbo, kl)`, each `[K, B]`: `log_w = log p(x|z) + log p(z|c) - log q(z|x,c)`
@@ -300,14 +316,19 @@ class GraphVAE(keras.Model):
         data_mean, data_log_var = self.bottom_up(x)
         gate_seed, latent_seed = tfp.random.split_seed(tf.cast(seed, tf.int32), n=2)
         gates = self.gates(batch * num_samples, training=False, seed=gate_seed)
-        out = self.infer(
-            _repeat(x, num_samples),
-            gates,
-            latent_seed,
-            bottom_up=(_repeat(data_mean, num_samples), _repeat(data_log_var, num_samples)),
-        )
-        log_w = out["recon"] + out["log_p"] - out["log_q"]
-        return tuple(tf.reshape(t, [num_samples, batch]) for t in (log_w, out["elbo"], out["kl"]))
+        # Row k * B + b is sample k of image b.
+        bottom_up = (_repeat(data_mean, num_samples), _repeat(data_log_var, num_samples))
+        out = self._latents(bottom_up, gates, latent_seed)
+        params = self._decode(out["z"])
+        params = tf.reshape(params, tf.concat([[num_samples, batch], tf.shape(params)[1:]], 0))
+        recon = self.likelihood.log_prob(params, x)  # [K, B]
+
+        def per_image(t):
+            return tf.reshape(t, [num_samples, batch])
+
+        kl = per_image(tf.reduce_sum(out["kl_per_node"], axis=-1))
+        log_w = recon + per_image(out["log_p"] - out["log_q"])
+        return log_w, recon - kl, kl
 
     def _elbo_terms(self, x, training, seed=None):
         seed = self._next_seed() if seed is None else tf.cast(seed, tf.int32)

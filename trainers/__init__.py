@@ -2,9 +2,16 @@
 
 from tf_graphvae.trainers.callbacks import (
     EdgeProbabilityHistory,
+    GateHold,
     KLWarmup,
     TemperatureAnnealing,
     temperature_at,
 )
 
-__all__ = ["EdgeProbabilityHistory", "KLWarmup", "TemperatureAnnealing", "temperature_at"]
+__all__ = [
+    "EdgeProbabilityHistory",
+    "GateHold",
+    "KLWarmup",
+    "TemperatureAnnealing",
+    "temperature_at",
+]

@@ -79,6 +79,35 @@ class KLWarmup(keras.callbacks.Callback):
             logs["kl_weight"] = float(self.model.kl_weight.numpy())
 
 
+class GateHold(keras.callbacks.Callback):
+    """Holds the learned gates at their initial `mu` for the first `hold_steps` optimizer steps.
+
+    The gates' own Adam (`GraphVAE(gate_learning_rate=...)`) runs at learning rate 0 until
+    then, and at the model's `gate_learning_rate` after. Meant to cover KL warm-up: while
+    the KL weight is small every dependency looks useful, so gates that move then all
+    switch on; held, they start moving under the true ELBO, with networks that have
+    seen every graph. A function of the optimizer's step counter, so a resumed run
+    continues it.
+    """
+
+    def __init__(self, hold_steps: int):
+        super().__init__()
+        if isinstance(hold_steps, bool) or int(hold_steps) != hold_steps or hold_steps < 0:
+            raise ValueError(f"hold_steps must be an integer >= 0, got {hold_steps!r}.")
+        self.hold_steps = int(hold_steps)
+
+    def on_train_begin(self, logs=None):
+        if getattr(self.model, "gate_optimizer", None) is None:
+            raise ValueError(
+                "GateHold needs a model with its own gate optimizer (gate_learning_rate)."
+            )
+
+    def on_train_batch_begin(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        rate = 0.0 if step < self.hold_steps else self.model.gate_learning_rate
+        self.model.gate_optimizer.learning_rate.assign(rate)
+
+
 class EdgeProbabilityHistory(keras.callbacks.Callback):
     """Records every edge probability `mu[i, j]` before training and after every epoch.
 

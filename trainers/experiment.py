@@ -21,6 +21,7 @@ from tf_graphvae.trainers import distribute
 from tf_graphvae.trainers.callbacks import (
     AtomicBackupAndRestore,
     EdgeProbabilityHistory,
+    GateHold,
     GraphVAETensorBoard,
     KLWarmup,
     StopOnNonFiniteLoss,
@@ -60,6 +61,10 @@ class TrainConfig:
     gate_learning_rate: float | None = 1e-2
     straight_through_gates: bool = False
     kl_warmup_epochs: int = 5
+    # One gate sample per example (False: one per batch).
+    per_example_gates: bool = True
+    # Epochs at the start during which the gates' own Adam does not move them (mu = 0.5).
+    gate_hold_epochs: int = 0
 
     def validate(self) -> TrainConfig:
         if self.dataset not in tgv_data.DATASETS:
@@ -73,6 +78,14 @@ class TrainConfig:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
         if not np.isfinite(self.learning_rate) or self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
+        for name in ("kl_warmup_epochs", "gate_hold_epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}.")
+        if self.gate_hold_epochs and not self.gate_learning_rate:
+            raise ValueError(
+                "gate_hold_epochs needs the gates' own optimizer: set gate_learning_rate."
+            )
         return self
 
     @property
@@ -108,6 +121,7 @@ def build_model(config: TrainConfig) -> GraphVAE:
         temperature=config.temperature,
         gate_learning_rate=config.gate_learning_rate,
         straight_through_gates=config.straight_through_gates,
+        per_example_gates=config.per_example_gates,
         seed=config.seed,
     )
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=_use_xla())
@@ -135,10 +149,12 @@ def _check_resumable(model_dir: Path, config: TrainConfig) -> None:
     if path.exists():
         saved = json.loads(path.read_text())
         ours = dataclasses.asdict(config)
+        # A field added after the run was written counts as its default.
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
         changed = {
-            k: (saved.get(k), v)
+            k: (saved.get(k, defaults[k]), v)
             for k, v in ours.items()
-            if k not in RESUME_MAY_CHANGE and saved.get(k) != v
+            if k not in RESUME_MAY_CHANGE and saved.get(k, defaults[k]) != v
         }
         if changed:
             details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
@@ -208,11 +224,14 @@ def train(
     start = time.monotonic()
     # Schedules first: they add their values to the logs that the history records.
     schedules = [annealing]
-    if config.kl_warmup_epochs:
+    if config.kl_warmup_epochs or config.gate_hold_epochs:
         steps = int(train_ds.cardinality().numpy())
         if steps < 0:  # unknown cardinality: count the batches once
             steps = sum(1 for _ in train_ds)
-        schedules.append(KLWarmup(config.kl_warmup_epochs * steps))
+        if config.kl_warmup_epochs:
+            schedules.append(KLWarmup(config.kl_warmup_epochs * steps))
+        if config.gate_hold_epochs and model.gate_optimizer is not None:
+            schedules.append(GateHold(config.gate_hold_epochs * steps))
     guard = StopOnNonFiniteLoss(model_dir / CHECKPOINT_DIR if model_dir else None)
     model.fit(
         train_ds,

@@ -43,6 +43,15 @@ KL_WARMUP_EPOCHS = flags.DEFINE_integer(
     "Epochs over which the KL weight rises from 0 to 1 (0: off).",
     lower_bound=0,
 )
+PER_EXAMPLE_GATES = flags.DEFINE_bool(
+    "per_example_gates", True, "One gate sample per example (--noper_example_gates: per batch)."
+)
+GATE_HOLD_EPOCHS = flags.DEFINE_integer(
+    "gate_hold_epochs",
+    0,
+    "Epochs at the start during which the gates do not move (needs --gate_learning_rate).",
+    lower_bound=0,
+)
 
 flags.register_validator("learning_rate", lambda v: v > 0, message="--learning_rate must be > 0.")
 flags.register_validator("temperature", lambda v: v > 0, message="--temperature must be > 0.")
@@ -71,6 +80,8 @@ def train_config(**overrides) -> TrainConfig:
         gate_learning_rate=GATE_LEARNING_RATE.value or None,
         straight_through_gates=STRAIGHT_THROUGH.value,
         kl_warmup_epochs=KL_WARMUP_EPOCHS.value,
+        per_example_gates=PER_EXAMPLE_GATES.value,
+        gate_hold_epochs=GATE_HOLD_EPOCHS.value,
     )
     for key, value in overrides.items():
         setattr(config, key, value)

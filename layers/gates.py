@@ -57,6 +57,24 @@ def structure_mask(structure: str, num_nodes: int) -> np.ndarray:
     return mask
 
 
+def relaxed_bernoulli_sample(logits: tf.Tensor, temperature: tf.Tensor, n, seed) -> tf.Tensor:
+    """`n` draws of `tfd.RelaxedBernoulli(temperature, logits=logits)`, the paper's Eq. (2).
+
+    The binary Concrete sample is `sigmoid((logits + L) / tau)` with `L` standard logistic
+    (the difference of the two Gumbel noises of Eq. 2). The values are those of
+    `tfd.RelaxedBernoulli(...).sample(n, seed)` (same seed, same draw), but the gradient
+    is taken through `sigmoid` directly, `c (1 - c) / tau`, which is finite everywhere:
+    TFP's sample gradient is NaN once the sample rounds to exactly 1 in float32, which
+    happens for saturated gates (mu near 1) at temperatures of 0.2 and below and ended
+    training with a NaN loss (`tests/test_gates.py`).
+
+    Returns:
+        `[n, *logits.shape]`.
+    """
+    noisy = tfd.Logistic(logits / temperature, 1.0 / temperature).sample(n, seed=seed)
+    return tf.sigmoid(noisy)
+
+
 @keras.saving.register_keras_serializable(package="tf_graphvae")
 class Gates(keras.layers.Layer):
     """Gates `c[i, j]` on the possible edges `z_i -> z_j`, `i > j`, of a latent DAG.
@@ -176,9 +194,8 @@ class Gates(keras.layers.Layer):
         num_draws = (total_rows if sharded else batch_size) if self.per_example else 1
         logits = tf.cast(self.gate_logits, dtype)
         if training:
-            # Eq. (2): binary Concrete with Gumbel noise; reparameterised in the logits.
-            edge = tfd.RelaxedBernoulli(tf.cast(self.temperature, dtype), logits=logits).sample(
-                num_draws, seed=self._next_seed(seed)
+            edge = relaxed_bernoulli_sample(
+                logits, tf.cast(self.temperature, dtype), num_draws, self._next_seed(seed)
             )
             if self.straight_through:
                 # Forward: the hard gate round(c) (the 0/1 gate the model is evaluated

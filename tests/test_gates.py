@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from tf_graphvae.layers import Gates, edge_indices, structure_mask
 
@@ -125,3 +126,23 @@ def test_straight_through_gates_are_hard_forward_with_relaxed_gradients():
     assert abs(values.mean() - 0.6) < 5 * np.sqrt(0.24 / values.size)
     grad = tape.gradient(objective, gates.gate_logits)
     assert grad is not None and np.any(grad.numpy() != 0)
+
+
+@pytest.mark.parametrize("tau", [0.5, 0.2, 0.05])
+def test_relaxed_gates_are_tfps_samples_with_finite_gradients(tau):
+    """The same draws as `tfd.RelaxedBernoulli`, and a finite gradient even where saturated
+    gates (mu near 1) round to exactly 1 at low temperature, where TFP's is NaN."""
+    from tf_graphvae.layers.gates import relaxed_bernoulli_sample
+
+    logits = tf.Variable([-16.0, -3.0, 0.0, 3.0, 8.0, 16.0])
+    seed = tf.constant([1, 2], tf.int32)
+    with tf.GradientTape() as tape:
+        c = relaxed_bernoulli_sample(logits, tf.constant(tau), 20_000, seed)
+        loss = tf.reduce_sum(c * tf.random.stateless_normal(c.shape, [3, 4]))
+    grad = tape.gradient(loss, logits)
+    assert np.all(np.isfinite(grad.numpy()))
+    assert np.any(c.numpy() == 1.0)  # the saturated case really occurs
+    expected = tfp.distributions.RelaxedBernoulli(tf.constant(tau), logits=logits).sample(
+        20_000, seed=seed
+    )
+    np.testing.assert_allclose(c, expected, rtol=1e-6, atol=1e-6)

@@ -89,6 +89,7 @@ MODES = {
         memory_images=10,
         matmul_reps=5,
         matmul_min_seconds=0.2,
+        kernel_reps=9,
     ),
     "quick": dict(
         steps_per_epoch=2,
@@ -107,6 +108,7 @@ MODES = {
         memory_images=2,
         matmul_reps=2,
         matmul_min_seconds=0.02,
+        kernel_reps=2,
     ),
 }
 
@@ -375,6 +377,58 @@ def bench_matmul(reps: int, min_seconds: float, rows: int) -> dict:
     return out
 
 
+def bench_kernels(rows: int, reps: int) -> dict:
+    """The two element-wise terms evaluation runs for every importance sample, each timed
+    against the formulation it replaced, under `tf.function(jit_compile=True)`.
+
+    - `bernoulli`: `log p(x | z)` of `rows` images of 28 x 28 from decoder logits, with
+      `tfd.Independent(tfd.Bernoulli(logits), 3).log_prob` against the package's closed
+      form (`BernoulliLikelihood.log_prob`).
+    - `merge`: the precision-weighted merge of `rows x 5 x 10` Gaussians, the earlier
+      `logsumexp` of stacked precisions against `gated_dag.precision_weighted_merge`.
+    """
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    from tf_graphvae.layers.gated_dag import precision_weighted_merge
+    from tf_graphvae.layers.likelihoods import BernoulliLikelihood
+
+    def tfp_bernoulli(logits, x):
+        bernoulli = tfp.distributions.Bernoulli(logits=logits, dtype=logits.dtype)
+        return tfp.distributions.Independent(bernoulli, 3).log_prob(x)
+
+    def logsumexp_merge(prior_mean, prior_log_var, data_mean, data_log_var):
+        log_var = -tf.reduce_logsumexp(tf.stack([-prior_log_var, -data_log_var]), axis=0)
+        mean = prior_mean * tf.exp(log_var - prior_log_var) + data_mean * tf.exp(
+            log_var - data_log_var
+        )
+        return mean, log_var
+
+    logits = tf.random.stateless_normal([rows, *EVENT_SHAPE], seed=[5, 6]) * 3.0
+    x = tf.cast(tf.random.stateless_uniform([rows, *EVENT_SHAPE], seed=[7, 8]) < 0.3, tf.float32)
+    shape = [rows, NUM_NODES, NODE_DIM]
+    gaussians = [tf.random.stateless_normal(shape, seed=[9, i]) for i in range(4)]
+    cases = {
+        "bernoulli": ((logits, x), tfp_bernoulli, BernoulliLikelihood().log_prob),
+        "merge": (gaussians, logsumexp_merge, precision_weighted_merge),
+    }
+    out = {"rows": rows, "reps": reps}
+    for name, (args, before, after) in cases.items():
+        entry = {}
+        for label, fn in (("before_ms", before), ("after_ms", after)):
+            compiled = tf.function(fn, jit_compile=True)
+
+            def run(compiled=compiled, args=args):
+                tf.nest.map_structure(lambda t: t.numpy(), compiled(*args))
+
+            run()  # compile
+            entry[label] = median(time_call(run, reps)) * 1e3
+        entry["speedup"] = entry["before_ms"] / entry["after_ms"]
+        out[name] = entry
+        log(f"kernel {name}: {entry['before_ms']:.1f} -> {entry['after_ms']:.1f} ms")
+    return out
+
+
 # ----------------------------------------------------------------------- subprocesses
 def _result_line(stdout: str) -> dict | None:
     for line in reversed(stdout.splitlines()):
@@ -626,6 +680,25 @@ def markdown(results: dict) -> str:
             f"| {e['chunk_rows']} | {e['images_per_batch']} | {e['rows_per_call']} "
             f"| {_f(e['samples_per_s'], 0)} |"
         )
+    kernels = results.get("kernels")
+    if kernels:
+        lines += [
+            "",
+            f"### Evaluation kernels ({kernels['rows']} rows, XLA, median of {kernels['reps']})",
+            "",
+            "| term | before (ms) | now (ms) | speed-up |",
+            "|---|---:|---:|---:|",
+        ]
+        names = {
+            "bernoulli": "`log p(x|z)`: `tfd.Bernoulli` -> closed form",
+            "merge": "precision merge: logsumexp -> sigmoid/softplus",
+        }
+        for key, label in names.items():
+            k = kernels[key]
+            lines.append(
+                f"| {label} | {_f(k['before_ms'], 1)} | {_f(k['after_ms'], 1)} "
+                f"| {_f(k['speedup'])}x |"
+            )
     lines += ["", "### Evaluation memory (fresh process per K, peak RSS)", ""]
     lines += [
         "| K | images | peak RSS (MiB) | growth over pre-evaluation peak (MiB) |",
@@ -747,6 +820,7 @@ def main(argv=None) -> int:
             / results["matmul"]["square_2048"]["xla_gflops_per_s"]
         )
         del models
+        results["kernels"] = bench_kernels(rows, mode["kernel_reps"])
 
         if memory_procs is None:
             memory_procs = start_memory_runs(eval_path, mode)

@@ -162,3 +162,16 @@ def test_per_batch_gates_reach_the_model():
     assert model.gates.per_example is False
     c = model.gates(np.int32(16), training=True).numpy()
     np.testing.assert_array_equal(c, np.broadcast_to(c[:1], c.shape))
+
+
+def test_a_run_written_before_a_config_field_existed_still_resumes(tmp_path):
+    import dataclasses
+
+    config = experiment.TrainConfig(**TINY)
+    older = dataclasses.asdict(config)
+    del older["gate_hold_epochs"], older["per_example_gates"]  # fields added later
+    (tmp_path / experiment.CONFIG_FILE).write_text(json.dumps(older))
+    experiment._check_resumable(tmp_path, config)  # defaults: accepted
+    changed = dataclasses.replace(config, per_example_gates=False)
+    with pytest.raises(ValueError, match="per_example_gates"):
+        experiment._check_resumable(tmp_path, changed)

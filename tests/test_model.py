@@ -200,3 +200,23 @@ def test_bernoulli_log_prob_is_tfp_bernoulli_and_broadcasts():
         got = head.log_prob(tf.constant(logits), tf.constant(x))
         assert got.shape == (3, 4)
         np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_several_gate_samples_per_example(digits):
+    """Each example enters the step `gate_samples` times with its own gates: the step's
+    ELBO terms are taken over S x B rows, the round trip keeps the setting."""
+    model = tiny_model("learned", gate_samples=3)
+    seen = []
+    original = model._elbo_terms
+
+    def spy(x, training, seed=None):
+        seen.append(x.shape[0])
+        return original(x, training, seed)
+
+    model._elbo_terms = spy
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
+    history = model.fit(digits[:16], batch_size=16, epochs=1, verbose=0)
+    assert seen == [48] and np.isfinite(history.history["loss"][0])
+    assert tgv.GraphVAE.from_config(model.get_config()).gate_samples == 3
+    with pytest.raises(ValueError, match="gate_samples"):
+        tiny_model("learned", gate_samples=0)

@@ -65,6 +65,10 @@ class GraphVAE(keras.Model):
             this learning rate (Adam's steps do not scale with the gradient, so a
             separate optimizer is the way to let the gates move faster than the networks;
             DESIGN §7); None: they share the compiled optimizer.
+        gate_samples: Monte Carlo samples of the gates (and latents) per training example:
+            each example enters the training step this many times, each copy with its
+            own draw, and the objective averages them (a lower-variance estimate of
+            Eq. 1 at that many times the compute).
         seed: seed of the model's random stream (gates, latents, binarisation).
 
     Example:
@@ -90,6 +94,7 @@ class GraphVAE(keras.Model):
         per_example_gates: bool = True,
         gate_learning_rate: float | None = None,
         straight_through_gates: bool = False,
+        gate_samples: int = 1,
         seed: int | None = None,
         **kwargs,
     ):
@@ -117,6 +122,7 @@ class GraphVAE(keras.Model):
             raise ValueError(f"gate_learning_rate must be > 0, got {gate_learning_rate!r}.")
         self.gate_learning_rate = None if gate_learning_rate is None else float(gate_learning_rate)
         self.straight_through_gates = bool(straight_through_gates)
+        self.gate_samples = _positive_int(gate_samples, "gate_samples")
         self.seed = seed
 
         n, d = self.num_nodes, self.node_dim
@@ -390,6 +396,8 @@ class GraphVAE(keras.Model):
         if self.likelihood_name == "bernoulli":
             # Dynamic binarisation (DESIGN §3), a fresh draw every step.
             x = self.binarize(x, self._next_seed(), *self._shard(tf.shape(x)[0]))
+        if self.gate_samples > 1:
+            x = _repeat(x, self.gate_samples)  # S copies, each with its own c and z draws
         with tf.GradientTape() as tape:
             terms = self._elbo_terms(x, training=True)
             loss = -tf.reduce_mean(terms["elbo"])  # Eq. (1), one sample of c and z each
@@ -463,6 +471,7 @@ class GraphVAE(keras.Model):
             "per_example_gates": self.per_example_gates,
             "gate_learning_rate": self.gate_learning_rate,
             "straight_through_gates": self.straight_through_gates,
+            "gate_samples": self.gate_samples,
             "seed": self.seed,
             "name": self.name,
         }

@@ -65,6 +65,8 @@ class TrainConfig:
     per_example_gates: bool = True
     # Epochs at the start during which the gates' own Adam does not move them (mu = 0.5).
     gate_hold_epochs: int = 0
+    # Gate (and latent) samples per training example (Eq. 1's Monte Carlo estimate).
+    gate_samples: int = 1
 
     def validate(self) -> TrainConfig:
         if self.dataset not in tgv_data.DATASETS:
@@ -72,7 +74,7 @@ class TrainConfig:
                 f"Unknown dataset {self.dataset!r}; expected one of {tgv_data.DATASETS}."
             )
         validate_structure(self.structure)
-        for name in ("num_nodes", "node_dim", "epochs", "batch_size"):
+        for name in ("num_nodes", "node_dim", "epochs", "batch_size", "gate_samples"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
@@ -122,6 +124,7 @@ def build_model(config: TrainConfig) -> GraphVAE:
         gate_learning_rate=config.gate_learning_rate,
         straight_through_gates=config.straight_through_gates,
         per_example_gates=config.per_example_gates,
+        gate_samples=config.gate_samples,
         seed=config.seed,
     )
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=_use_xla())

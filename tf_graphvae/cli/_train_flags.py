@@ -52,6 +52,12 @@ GATE_HOLD_EPOCHS = flags.DEFINE_integer(
     "Epochs at the start during which the gates do not move (needs --gate_learning_rate).",
     lower_bound=0,
 )
+GATE_SAMPLES = flags.DEFINE_integer(
+    "gate_samples",
+    1,
+    "Gate and latent samples per training example (costs that many times the compute).",
+    lower_bound=1,
+)
 
 flags.register_validator("learning_rate", lambda v: v > 0, message="--learning_rate must be > 0.")
 flags.register_validator("temperature", lambda v: v > 0, message="--temperature must be > 0.")
@@ -82,6 +88,7 @@ def train_config(**overrides) -> TrainConfig:
         kl_warmup_epochs=KL_WARMUP_EPOCHS.value,
         per_example_gates=PER_EXAMPLE_GATES.value,
         gate_hold_epochs=GATE_HOLD_EPOCHS.value,
+        gate_samples=GATE_SAMPLES.value,
     )
     for key, value in overrides.items():
         setattr(config, key, value)

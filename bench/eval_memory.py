@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 
@@ -46,7 +47,7 @@ def main() -> None:
 
     if args.images:
         images = np.load(args.images)[: args.num_images]
-        source = args.images
+        source = os.path.basename(args.images)  # the file, not where this machine kept it
     else:
         grey, source = load_images("test", args.num_images)
         images = binarize(grey)

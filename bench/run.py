@@ -526,8 +526,8 @@ def run_pythae(train_path: Path, eval_path: Path, mode: dict) -> dict:
 
 
 def wall_clock(cmd: list[str], timeout: float, cwd: Path) -> dict:
-    # The recorded command names programs, not where this machine keeps them.
-    shown = " ".join([Path(cmd[0]).name, *cmd[1:]])
+    # The recorded command names programs and folders, not where this machine keeps them.
+    shown = " ".join([Path(cmd[0]).name, *cmd[1:]]).replace(str(cwd), "<cwd>")
     start = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)

@@ -287,11 +287,8 @@ class GraphVAE(keras.Model):
         """Decoder output for node values `z` `[B, N, N']`."""
         return self.decoder(tf.reshape(z, [-1, self.num_nodes * self.node_dim]))
 
-    def infer(self, x, gates, seed, row_offset=0, total_rows=None, bottom_up=None):
+    def infer(self, x, gates, seed, row_offset=0, total_rows=None):
         """One pass of the model on images `x` with the given gates `[B, N, N]`.
-
-        Args:
-            bottom_up: precomputed `self.bottom_up(x)`.
 
         Returns:
             A dict with the node tensors of `GatedDAG.posterior` (`z`, `q_mean`, ...),
@@ -299,8 +296,7 @@ class GraphVAE(keras.Model):
             sampled parents), `kl` and `elbo` (`[B]`), `log_q` and `log_p` (`log q(z | x, c)`
             and `log p(z | c)` of the sample, `[B]`), and `decoder_params`.
         """
-        bottom_up = self.bottom_up(x) if bottom_up is None else bottom_up
-        out = self._latents(bottom_up, gates, seed, row_offset, total_rows)
+        out = self._latents(self.bottom_up(x), gates, seed, row_offset, total_rows)
         out["decoder_params"] = self._decode(out["z"])
         out["recon"] = self.likelihood.log_prob(out["decoder_params"], x)
         out["kl"] = tf.reduce_sum(out["kl_per_node"], axis=-1)

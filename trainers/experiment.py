@@ -74,16 +74,16 @@ class TrainConfig:
                 f"Unknown dataset {self.dataset!r}; expected one of {tgv_data.DATASETS}."
             )
         validate_structure(self.structure)
-        for name in ("num_nodes", "node_dim", "epochs", "batch_size", "gate_samples"):
+        minimums = dict(
+            num_nodes=1, node_dim=1, epochs=1, batch_size=1, gate_samples=1,
+            kl_warmup_epochs=0, gate_hold_epochs=0,
+        )  # fmt: skip
+        for name, minimum in minimums.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+            if isinstance(value, bool) or int(value) != value or value < minimum:
+                raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
         if not np.isfinite(self.learning_rate) or self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
-        for name in ("kl_warmup_epochs", "gate_hold_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}.")
         if self.gate_hold_epochs and not self.gate_learning_rate:
             raise ValueError(
                 "gate_hold_epochs needs the gates' own optimizer: set gate_learning_rate."
@@ -150,14 +150,14 @@ def _check_resumable(model_dir: Path, config: TrainConfig) -> None:
     """Refuses a model_dir that holds a run with another configuration."""
     path = model_dir / CONFIG_FILE
     if path.exists():
-        saved = json.loads(path.read_text())
-        ours = dataclasses.asdict(config)
         # A field added after the run was written counts as its default.
         defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        saved = {**defaults, **json.loads(path.read_text())}
+        ours = dataclasses.asdict(config)
         changed = {
-            k: (saved.get(k, defaults[k]), v)
+            k: (saved.get(k), v)
             for k, v in ours.items()
-            if k not in RESUME_MAY_CHANGE and saved.get(k, defaults[k]) != v
+            if k not in RESUME_MAY_CHANGE and saved.get(k) != v
         }
         if changed:
             details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())

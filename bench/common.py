@@ -54,7 +54,7 @@ def binarize(images: np.ndarray, seed: int = DATA_SEED) -> np.ndarray:
     return (u < images).astype(np.float32)
 
 
-def make_model(structure: str, jit_compile: bool = True):
+def make_model(structure: str, jit_compile: bool = True, steps_per_execution: int = 1):
     """The benchmarked model: `GraphVAE` with the default networks, compiled for training."""
     import keras
 
@@ -67,7 +67,11 @@ def make_model(structure: str, jit_compile: bool = True):
         structure=structure,
         seed=MODEL_SEED,
     )
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
+    )
     return model
 
 

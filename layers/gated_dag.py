@@ -7,6 +7,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tf_graphvae.layers.gates import validate_structure
+from tf_graphvae.layers.noise import stateless_normal
 
 tfd = tfp.distributions
 
@@ -173,7 +174,7 @@ class GatedDAG(keras.layers.Layer):
         `total_rows`: a replica drawing its shard of a global batch gets exactly the numbers
         a single device would (see `GraphVAE._shard`)."""
         rows = tf.shape(like)[0] if total_rows is None else total_rows
-        eps = tf.random.stateless_normal([rows, self.node_dim], seed=seed, dtype=like.dtype)
+        eps = stateless_normal([rows, self.node_dim], seed, like.dtype)
         if total_rows is None:
             return eps
         return eps[row_offset : row_offset + tf.shape(like)[0]]

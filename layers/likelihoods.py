@@ -51,7 +51,11 @@ class BernoulliLikelihood(keras.layers.Layer):
         [0, 1] it is the negative binary cross-entropy.
         """
         x = tf.cast(x, params.dtype)
-        return tf.reduce_sum(x * params - tf.nn.softplus(params), axis=[-3, -2, -1])
+        # One flat pixel axis: XLA then fuses the elementwise terms into the reduction
+        # (over [H, W, C] it wrote every term to memory and summed it single-threaded).
+        logits = tf.reshape(params, tf.concat([tf.shape(params)[:-3], [-1]], 0))
+        x = tf.reshape(x, tf.concat([tf.shape(x)[:-3], [-1]], 0))
+        return tf.reduce_sum(x * logits - tf.nn.softplus(logits), axis=-1)
 
     def call(self, params):
         return tf.sigmoid(params)

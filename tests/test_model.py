@@ -220,3 +220,30 @@ def test_several_gate_samples_per_example(digits):
     assert tgv.GraphVAE.from_config(model.get_config()).gate_samples == 3
     with pytest.raises(ValueError, match="gate_samples"):
         tiny_model("learned", gate_samples=0)
+
+
+def test_bulk_draws_name_philox_and_keep_their_values():
+    """Binarisation and latent noise name Philox (a static algorithm under XLA, see
+    `layers/noise.py`) and draw what the default algorithm draws, with and without XLA."""
+    from tf_graphvae.layers.noise import stateless_normal
+
+    model = tiny_model("learned")
+    x = tf.random.stateless_uniform([16, 8, 8, 1], seed=[0, 1])
+    seed = tf.constant([3, 4], tf.int32)
+
+    def default_binarize(seed):
+        return tf.cast(tf.random.stateless_uniform(x.shape, seed=seed) < x, x.dtype)
+
+    for jit in (False, True):
+        got = tf.function(lambda s: model.binarize(x, s), jit_compile=jit)(seed)
+        np.testing.assert_array_equal(got, tf.function(default_binarize, jit_compile=jit)(seed))
+        noise = tf.function(lambda s: stateless_normal([64, 3], s), jit_compile=jit)(seed)
+        default = tf.function(
+            lambda s: tf.random.stateless_normal([64, 3], seed=s), jit_compile=jit
+        )(seed)
+        np.testing.assert_array_equal(noise, default)
+    # Both draws are random: a different seed gives different images.
+    assert not np.array_equal(model.binarize(x, seed), model.binarize(x, seed + 1))
+    graph = tf.function(lambda s: model.binarize(x, s)).get_concrete_function(seed).graph
+    ops = {op.type for op in graph.get_operations()}
+    assert "StatelessRandomGetKeyCounter" not in ops, ops

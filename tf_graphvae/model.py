@@ -13,6 +13,7 @@ from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, diag_norm
 from tf_graphvae.layers.gates import Gates, validate_structure, validate_temperature
 from tf_graphvae.layers.likelihoods import make_likelihood, validate_likelihood
 from tf_graphvae.layers.networks import Decoder, Encoder, validate_network
+from tf_graphvae.layers.noise import stateless_uniform
 
 # Version of the saved configuration; a model whose major version differs is refused.
 FORMAT_VERSION = "1.0"
@@ -231,12 +232,10 @@ class GraphVAE(keras.Model):
     def binarize(self, x, seed, row_offset=0, total_rows=None):
         """A Bernoulli draw of each pixel's intensity (DESIGN §3), with a stateless seed."""
         if total_rows is None:
-            u = tf.random.stateless_uniform(tf.shape(x), seed=seed)
+            u = stateless_uniform(tf.shape(x), seed)
         else:
             shape = tf.concat([[total_rows], tf.shape(x)[1:]], 0)
-            u = tf.random.stateless_uniform(shape, seed=seed)[
-                row_offset : row_offset + tf.shape(x)[0]
-            ]
+            u = stateless_uniform(shape, seed)[row_offset : row_offset + tf.shape(x)[0]]
         return tf.cast(u < x, x.dtype)
 
     @staticmethod

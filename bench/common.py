@@ -109,8 +109,19 @@ def current_rss_kib() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name from `/proc/cpuinfo` (Linux; None elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def cpu_info() -> dict:
-    info = {"cpu_count": os.cpu_count()}
+    info = {"cpu_count": os.cpu_count(), "model": cpu_model()}
     try:
         info["affinity"] = len(os.sched_getaffinity(0))
     except AttributeError:

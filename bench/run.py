@@ -660,7 +660,8 @@ def markdown(results: dict) -> str:
         "## Benchmarks",
         "",
         f"`python bench/run.py{' --quick' if meta['mode'] == 'quick' else ''}` on "
-        f"{meta['date'][:10]}: {cpu['cpu_count']} CPUs (affinity {cpu['affinity']}, "
+        f"{meta['date'][:10]}: {cpu['cpu_count']} CPUs"
+        f"{' (' + cpu['model'] + ')' if cpu.get('model') else ''} (affinity {cpu['affinity']}, "
         f"load average {cpu['load_average']} at start, {meta['load_average_end']} at end), "
         f"TensorFlow {v['tensorflow']}, Keras {v['keras']}, TFP {v['tensorflow_probability']}; "
         f"mode **{meta['mode']}**. Data: {results['data']['train']}. Every timing is the "

@@ -3,9 +3,10 @@
 `tf.random.stateless_*` with the default `alg="auto_select"` and with `alg="philox"`
 draw the same numbers, both in TensorFlow's kernels and under XLA, but under XLA the
 default resolves its key and counter at run time (`StatelessRandomGetKeyCounter`), and
-XLA on CPU fused that into a generator loop that ran on one thread: 45 ms of a 20 ms
-training step once the step's fusions changed around it. Naming Philox compiles the
-generator with a static algorithm; no draw changes (`tests/test_model.py`).
+XLA on CPU fused that into a generator loop that ran on one thread and, once the step's
+other fusions changed around it, took several times the rest of the training step.
+Naming Philox compiles the generator with a static algorithm; no draw changes
+(`tests/test_model.py`).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from conftest import run_command
 from tf_graphvae.trainers import comparison, experiment
 from tf_graphvae.trainers.callbacks import TimeBudget
 
-TINY = dict(dataset="digits", num_nodes=3, node_dim=2, epochs=1, batch_size=256)
+# Without XLA: these runs are so short that compiling would take most of their time.
+TINY = dict(dataset="digits", num_nodes=3, node_dim=2, epochs=1, batch_size=256, jit_compile=False)
 
 
 def _png(path: Path) -> bool:
@@ -162,6 +163,18 @@ def test_per_batch_gates_reach_the_model():
     assert model.gates.per_example is False
     c = model.gates(np.int32(16), training=True).numpy()
     np.testing.assert_array_equal(c, np.broadcast_to(c[:1], c.shape))
+
+
+def test_jit_compile_reaches_the_model_and_may_change_on_resume(tmp_path):
+    """`jit_compile` is how a run executes, not what it learns: a resumed run may switch it."""
+    assert experiment.build_model(experiment.TrainConfig(**TINY)).jit_compile is False
+    compiled = experiment.TrainConfig(**{**TINY, "jit_compile": True})
+    assert experiment.build_model(compiled).jit_compile is True
+    (tmp_path / experiment.CONFIG_FILE).write_text(json.dumps({**TINY, "jit_compile": False}))
+    experiment._check_resumable(tmp_path, compiled)  # accepted
+    other = experiment.TrainConfig(**{**TINY, "node_dim": 3})
+    with pytest.raises(ValueError, match="node_dim"):
+        experiment._check_resumable(tmp_path, other)
 
 
 def test_a_run_written_before_a_config_field_existed_still_resumes(tmp_path):

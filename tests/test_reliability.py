@@ -27,6 +27,7 @@ TRAIN = [
     "--node_dim=2",
     "--batch_size=64",
     "--epochs=6",
+    "--nojit_compile",  # short runs: compiling would take most of their time
 ]
 STEPS_PER_EPOCH = -(-1437 // 64)
 
@@ -86,7 +87,7 @@ class _PoisonWeights(keras.callbacks.Callback):
 
 def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path):
     config = experiment.TrainConfig(
-        dataset="digits", num_nodes=3, node_dim=2, batch_size=64, epochs=4
+        dataset="digits", num_nodes=3, node_dim=2, batch_size=64, epochs=4, jit_compile=False
     )
     poison_step = STEPS_PER_EPOCH + 5  # inside epoch 2
     with pytest.raises(NonFiniteLossError, match=rf"step {poison_step + 1}\b.*epoch 2"):

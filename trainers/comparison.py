@@ -63,7 +63,9 @@ def run_and_evaluate(
             return cached
     result = train(config, run_dir, verbose=verbose, time_budget=time_budget)
     test = load_test_images(config, eval_images)
-    metrics = evaluate.table1_metrics(result.model, test, num_samples, seed=config.seed)
+    metrics = evaluate.table1_metrics(
+        result.model, test, num_samples, seed=config.seed, jit_compile=config.jit_compile
+    )
     record = {
         "config": dataclasses.asdict(config),
         "num_samples": num_samples,

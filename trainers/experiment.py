@@ -35,7 +35,7 @@ CONFIG_FILE = "config.json"
 EDGE_HISTORY_FILE = "edge_probabilities.json"
 CHECKPOINT_DIR = "checkpoint"
 # Flags that may differ when a run is resumed (more epochs; the data location).
-RESUME_MAY_CHANGE = ("epochs", "data_dir")
+RESUME_MAY_CHANGE = ("epochs", "data_dir", "jit_compile")
 
 
 @dataclasses.dataclass
@@ -67,6 +67,9 @@ class TrainConfig:
     gate_hold_epochs: int = 0
     # Gate (and latent) samples per training example (Eq. 1's Monte Carlo estimate).
     gate_samples: int = 1
+    # XLA for the train step and the run's evaluation. Off, nothing is compiled: for runs
+    # so short that XLA's compile time (5-15 s per function) outweighs its speed-up.
+    jit_compile: bool = True
 
     def validate(self) -> TrainConfig:
         if self.dataset not in tgv_data.DATASETS:
@@ -127,7 +130,10 @@ def build_model(config: TrainConfig) -> GraphVAE:
         gate_samples=config.gate_samples,
         seed=config.seed,
     )
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=_use_xla())
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        jit_compile=config.jit_compile and _use_xla(),
+    )
     return model
 
 

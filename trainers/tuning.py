@@ -216,7 +216,12 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
         if self.objective.name != "val_ll":
             return history
         metrics = evaluate.table1_metrics(
-            model, self.ll_images(), self.num_samples, seed=config.seed, progress=False
+            model,
+            self.ll_images(),
+            self.num_samples,
+            seed=config.seed,
+            progress=False,
+            jit_compile=config.jit_compile,
         )
         last_epoch = {k: float(v[-1]) for k, v in history.history.items() if len(v)}
         return last_epoch | {"val_ll": metrics["ll"], "val_ll_sem": metrics["ll_sem"]}

@@ -58,6 +58,12 @@ GATE_SAMPLES = flags.DEFINE_integer(
     "Gate and latent samples per training example (costs that many times the compute).",
     lower_bound=1,
 )
+JIT_COMPILE = flags.DEFINE_bool(
+    "jit_compile",
+    True,
+    "Compile the train step and the evaluation with XLA (--nojit_compile: no compile "
+    "time, for very short runs).",
+)
 
 flags.register_validator("learning_rate", lambda v: v > 0, message="--learning_rate must be > 0.")
 flags.register_validator("temperature", lambda v: v > 0, message="--temperature must be > 0.")
@@ -89,6 +95,7 @@ def train_config(**overrides) -> TrainConfig:
         per_example_gates=PER_EXAMPLE_GATES.value,
         gate_hold_epochs=GATE_HOLD_EPOCHS.value,
         gate_samples=GATE_SAMPLES.value,
+        jit_compile=JIT_COMPILE.value,
     )
     for key, value in overrides.items():
         setattr(config, key, value)

@@ -59,7 +59,9 @@ def main(argv: list[str]) -> None:
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     model = keras.saving.load_model(model_path)
     images = load_test_images(config, _EVAL_IMAGES.value)
-    metrics = evaluate.table1_metrics(model, images, _NUM_SAMPLES.value, seed=config.seed)
+    metrics = evaluate.table1_metrics(
+        model, images, _NUM_SAMPLES.value, seed=config.seed, jit_compile=config.jit_compile
+    )
     unit = metrics["unit"]
     stem = Path(_OUTPUT.value) if _OUTPUT.value else model_dir / "evaluation"
     record = {

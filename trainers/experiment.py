@@ -34,7 +34,7 @@ HISTORY_FILE = "history.json"
 CONFIG_FILE = "config.json"
 EDGE_HISTORY_FILE = "edge_probabilities.json"
 CHECKPOINT_DIR = "checkpoint"
-# Flags that may differ when a run is resumed (more epochs; the data location).
+# Flags that may differ when a run is resumed (more epochs; the data location; XLA or not).
 RESUME_MAY_CHANGE = ("epochs", "data_dir", "jit_compile")
 
 
@@ -68,7 +68,7 @@ class TrainConfig:
     # Gate (and latent) samples per training example (Eq. 1's Monte Carlo estimate).
     gate_samples: int = 1
     # XLA for the train step and the run's evaluation. Off, nothing is compiled: for runs
-    # so short that XLA's compile time (5-15 s per function) outweighs its speed-up.
+    # so short that XLA's compile time (7-15 s per function in bench/) outweighs its speed-up.
     jit_compile: bool = True
 
     def validate(self) -> TrainConfig:

@@ -98,12 +98,15 @@ class Gates(keras.layers.Layer):
             in the forward pass and the relaxed sample's gradient in the backward pass
             (straight-through Gumbel-softmax), so the networks train on the 0/1 gates they
             are evaluated with.
-        per_example: one gate sample per example (default, lower variance) or one
-            shared by the whole batch.
+        per_example: in training, one gate sample per example (default, lower variance)
+            or one shared by the whole batch. Outside training every row gets its own
+            draw whatever this option: evaluation estimates `log E_c p(x | c)`, which a
+            structure shared by a block of rows would bias (docs: evaluation).
 
     Call arguments:
         batch_size: scalar, the number of gate matrices to draw.
         training: relaxed samples when True, hard ones otherwise.
+        hard_gates: overrides the layer's `hard_gates` for this call (outside training).
         seed: optional stateless seed, shape `[2]`, int32; default the layer's generator.
         row_offset, total_rows: the batch is rows `row_offset ...` of a global batch of
             `total_rows` (data-parallel replicas); None: the batch is the whole draw.
@@ -183,15 +186,23 @@ class Gates(keras.layers.Layer):
             seed = self.seed_generator.next()
         return tf.cast(seed, tf.int32)
 
-    def call(self, batch_size, training=None, seed=None, row_offset=0, total_rows=None):
+    def call(
+        self, batch_size, training=None, seed=None, row_offset=0, total_rows=None, hard_gates=None
+    ):
         dtype = self.compute_dtype
         if not self.learned or self.num_edges == 0:
             mask = tf.constant(structure_mask(self.structure, self.num_nodes), dtype)
             return tf.tile(mask[None], [batch_size, 1, 1])
+        hard_gates = self.hard_gates if hard_gates is None else hard_gates
+        if hard_gates not in HARD_GATES:
+            raise ValueError(f"Unknown hard_gates {hard_gates!r}; expected one of {HARD_GATES}.")
+        # One structure per batch is a training option only; evaluation and sampling draw a
+        # structure per row, so that averages over rows estimate the mixture over c.
+        per_example = self.per_example or not training
         # A replica draws the gates of the whole global batch and keeps its own rows, so
         # sharding a batch does not change its random numbers.
-        sharded = self.per_example and total_rows is not None
-        num_draws = (total_rows if sharded else batch_size) if self.per_example else 1
+        sharded = per_example and total_rows is not None
+        num_draws = (total_rows if sharded else batch_size) if per_example else 1
         logits = tf.cast(self.gate_logits, dtype)
         if training:
             edge = relaxed_bernoulli_sample(
@@ -201,7 +212,7 @@ class Gates(keras.layers.Layer):
                 # Forward: the hard gate round(c) (the 0/1 gate the model is evaluated
                 # with); backward: the gradient of the relaxed c (Jang et al., 2017, ST).
                 edge = edge + tf.stop_gradient(tf.round(edge) - edge)
-        elif self.hard_gates == "map":
+        elif hard_gates == "map":
             edge = tf.tile(tf.cast(logits > 0.0, dtype)[None], [num_draws, 1])
         else:
             edge = tf.cast(
@@ -210,7 +221,7 @@ class Gates(keras.layers.Layer):
         if sharded:
             edge = edge[row_offset : row_offset + batch_size]
         gates = self._scatter(edge)
-        if not self.per_example:
+        if not per_example:
             gates = tf.tile(gates, [batch_size, 1, 1])
         return gates
 

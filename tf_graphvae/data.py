@@ -76,7 +76,10 @@ import tensorflow as tf
 __all__ = [
     "BINARY_DATASETS",
     "DATASETS",
+    "TEST_SEED",
+    "binarize_images",
     "clear_cache",
+    "evaluation_subset",
     "event_shape",
     "load",
     "load_numpy",
@@ -88,6 +91,10 @@ DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "omniglot", "ci
 
 BINARY_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "omniglot")
 """Datasets with values in [0, 1], modelled with a Bernoulli likelihood."""
+
+TEST_SEED = 0
+"""Seed of the one binarisation of every test split and of evaluation subsets: every
+structure and training seed is evaluated on the same 0/1 images, so their LLs pair."""
 
 _EVENT_SHAPES: dict[str, tuple[int, int, int]] = {
     "digits": (8, 8, 1),
@@ -223,14 +230,20 @@ def load(
 
 
 def load_numpy(
-    name: str, split: str = "train", data_dir: str | os.PathLike | None = None
+    name: str,
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+    *,
+    binarize: bool = False,
+    seed: int = TEST_SEED,
 ) -> np.ndarray:
-    """Loads a dataset split as a numpy array, before any binarisation.
+    """Loads a dataset split as a numpy array.
 
     Args:
         name: A dataset name from :data:`DATASETS`.
         split: A split spec in TFDS slicing syntax (see :func:`load`).
         data_dir: Where the publishers' files are (see :func:`load`).
+        binarize, seed: as in :func:`load` (the same images for the same arguments).
 
     Returns:
         A new float32 array of shape ``[n, H, W, C]``: values in [0, 1] for binary
@@ -241,8 +254,21 @@ def load_numpy(
         FileNotFoundError: If the data cannot be found (see :func:`load`).
     """
     _check_name(name)
-    images, _ = _load_split(name, split, data_dir, need_labels=False)
+    images, _ = _load_split(name, split, data_dir, need_labels=False, binarize=binarize, seed=seed)
     return images
+
+
+def evaluation_subset(num_images: int, size: int | None, seed: int = TEST_SEED) -> np.ndarray:
+    """Indices of a fixed random subset of `size` of `num_images` test images, sorted.
+
+    The same arguments give the same subset, so every model is scored on the same images;
+    `size=None` (or `size >= num_images`) gives every image.
+    """
+    if size is None or size >= num_images:
+        return np.arange(num_images)
+    if isinstance(size, bool) or int(size) != size or size < 1:
+        raise ValueError(f"The number of evaluation images must be an integer >= 1, got {size!r}.")
+    return np.sort(np.random.default_rng(seed).permutation(num_images)[: int(size)])
 
 
 def clear_cache() -> None:
@@ -424,7 +450,7 @@ def _load_split(
     raw, scale, labels = _load_base(name, base, data_dir, need_labels=need_labels)
     index = _resolve_slice(name, split, base, start, stop, len(raw))
     if binarize:  # drawn over the whole base split, so that slices of it agree
-        images = _binarize(_to_float(raw, scale), seed)[index].copy()
+        images = binarize_images(_to_float(raw, scale), seed)[index].copy()
     else:
         images = _to_float(raw[index], scale)
     if labels is not None:
@@ -730,6 +756,11 @@ def _load_cifar_local(
         key = ("cifar-tar", _file_key(tarball), batches)
         images, labels = _cached(key, lambda: _read_cifar_tar(tarball, batches))
         return images, 1.0, labels
+    npz = _find_cifar_npz(directory)
+    if npz is not None:
+        key = ("cifar-npz", _file_key(npz), base)
+        images, labels = _cached(key, lambda: _read_cifar_npz(npz, base))
+        return images, 1.0, labels
     _missing(
         name,
         base,
@@ -737,10 +768,38 @@ def _load_cifar_local(
         [_CIFAR_TARBALL],
         also=(
             f", nor the extracted folder {_CIFAR_DIR}/ with {', '.join(batches)} "
-            f"(nor those batch files directly in data_dir)"
+            f"(nor those batch files directly in data_dir), nor a .npz with arrays "
+            f"x_train/x_test (the layout of keras.datasets.cifar10.load_data())"
         ),
     )
     raise AssertionError("unreachable")
+
+
+def _find_cifar_npz(directory: Path) -> Path | None:
+    """The `.npz` of `directory` in Keras's layout; `cifar10*.npz` first, then by name."""
+    candidates = sorted(directory.glob("*.npz"), key=lambda p: (not p.name.startswith("cifar"), p))
+    for path in candidates:
+        with contextlib.suppress(OSError, ValueError, zipfile.BadZipFile):
+            with np.load(path, allow_pickle=False) as archive:
+                if {"x_train", "x_test"} <= set(archive.files):
+                    return path
+    return None
+
+
+def _read_cifar_npz(path: Path, base: str) -> tuple[np.ndarray, np.ndarray]:
+    """`x_<base>` (uint8 `[n, 32, 32, 3]`) and `y_<base>` (or -1 labels when absent)."""
+    with _decoding(f"CIFAR-10 arrays {path}"), np.load(path, allow_pickle=False) as archive:
+        images = archive[f"x_{base}"]
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
+            raise _Malformed(
+                f"x_{base} must be uint8 [n, 32, 32, 3], got {images.dtype} {list(images.shape)}"
+            )
+        labels = np.full(len(images), -1, np.int64)
+        if f"y_{base}" in archive.files:
+            labels = np.asarray(archive[f"y_{base}"]).reshape(-1).astype(np.int64)
+            if len(labels) != len(images):
+                raise _Malformed(f"y_{base} has {len(labels)} labels for {len(images)} images")
+    return _readonly(np.ascontiguousarray(images)), _readonly(labels)
 
 
 def _read_cifar_files(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
@@ -1060,7 +1119,7 @@ def _read_tfds(name: str, base: str, tfds_dir: str | None) -> tuple[np.ndarray, 
 # --------------------------------------------------------------------------------------
 
 
-def _binarize(images: np.ndarray, seed: int) -> np.ndarray:
+def binarize_images(images: np.ndarray, seed: int = TEST_SEED) -> np.ndarray:
     """Returns ``(np.random.default_rng(seed).random(images.shape) < images)`` as float32.
 
     The uniform draws are made in chunks of examples to bound memory; since the generator

@@ -33,7 +33,7 @@ def bits_per_dim(nats: np.ndarray | float, num_dims: int) -> np.ndarray | float:
 _WEIGHT_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def weight_function(model: GraphVAE, jit_compile: bool = True):
+def weight_function(model: GraphVAE, jit_compile: bool = True, hard_gates: str | None = None):
     """The compiled importance-weight function of `model`, made once per model and setting.
 
     `(images [B, ...], k, seed [2]) -> (log_w, elbo, kl)`, each `[k, B]`
@@ -41,16 +41,17 @@ def weight_function(model: GraphVAE, jit_compile: bool = True):
     (seconds) on every `log_likelihood` call after the first.
     """
     per_model = _WEIGHT_FUNCTIONS.setdefault(model, {})
-    if jit_compile not in per_model:
-        per_model[jit_compile] = _weight_fn(model, jit_compile)
-    return per_model[jit_compile]
+    key = (bool(jit_compile), hard_gates)
+    if key not in per_model:
+        per_model[key] = _weight_fn(model, jit_compile, hard_gates)
+    return per_model[key]
 
 
-def _weight_fn(model: GraphVAE, jit_compile: bool):
+def _weight_fn(model: GraphVAE, jit_compile: bool, hard_gates: str | None):
     """Compiled: images `[B, ...]`, `k`, seed -> log weights, ELBOs and KLs, each `[k, B]`."""
 
     def weights(x, k, seed):
-        return model.importance_terms(x, k, seed)
+        return model.importance_terms(x, k, seed, hard_gates=hard_gates)
 
     return tf.function(weights, jit_compile=jit_compile, reduce_retracing=True)
 
@@ -66,6 +67,7 @@ def log_likelihood(
     return_terms: bool = False,
     progress: bool | None = None,
     jit_compile: bool = True,
+    hard_gates: str | None = None,
 ):
     """Per-example importance-weighted `log p(x)` in nats.
 
@@ -83,6 +85,9 @@ def log_likelihood(
         return_terms: also return the per-example mean ELBO and KL over the samples.
         progress: a progress bar on stderr; default when stderr is a terminal.
         jit_compile: compile the weight computation with XLA.
+        hard_gates: the gates of the importance samples: `"sample"` (a structure per
+            sample: the mixture over structures) or `"map"` (the MAP graph `mu > 0.5`);
+            default the model's `hard_gates`.
 
     Returns:
         `ll` `[n]`, or `(ll, elbo, kl)` when `return_terms`.
@@ -97,7 +102,7 @@ def log_likelihood(
     if images_per_batch is None:
         images_per_batch = int(min(10, max(1, chunk_rows // num_samples)))
     k_chunk = int(max(1, min(num_samples, chunk_rows // images_per_batch)))
-    fn = weight_function(model, jit_compile)
+    fn = weight_function(model, jit_compile, hard_gates)
     if progress is None:
         progress = sys.stderr.isatty()
     bar = keras.utils.Progbar(n, unit_name="image") if progress else None
@@ -158,25 +163,39 @@ def table1_metrics(
     *,
     seed: int = 0,
     progress: bool | None = None,
+    return_per_image: bool = False,
     **kwargs,
-) -> dict[str, float]:
+):
     """Table 1's LL, KL and ELBO of a model on a test set (means over images).
 
     Nats for the Bernoulli likelihood; bits per dimension for the discretised logistic
     (the paper's CIFAR-10 column: `log p(x) / (D ln 2)`, negative, as printed there).
+    `ll_sem`, `kl_sem` and `elbo_sem` are standard errors of the means over the images.
+
+    Returns:
+        The metrics dict; with `return_per_image`, `(metrics, ll)` where `ll` `[n]` is
+        every image's LL in the metrics' unit (for paired comparisons on the same images).
     """
     ll, elbo, kl = log_likelihood(
         model, dataset, num_samples, seed=seed, return_terms=True, progress=progress, **kwargs
     )
-    metrics = {"ll": float(ll.mean()), "kl": float(kl.mean()), "elbo": float(elbo.mean())}
-    metrics["ll_sem"] = float(ll.std(ddof=1) / math.sqrt(len(ll))) if len(ll) > 1 else 0.0
+    scale = 1.0
+    unit = "nats"
+    if model.likelihood_name == "discretized_logistic":
+        scale, unit = float(bits_per_dim(1.0, math.prod(model.event_shape))), "bits/dim"
+    metrics = {}
+    for key, values in (("ll", ll), ("kl", kl), ("elbo", elbo)):
+        metrics[key], metrics[f"{key}_sem"] = mean_sem(values * scale)
     metrics["num_images"] = len(ll)
     metrics["num_samples"] = int(num_samples)
-    if model.likelihood_name == "discretized_logistic":
-        dims = math.prod(model.event_shape)
-        for key in ("ll", "kl", "elbo", "ll_sem"):
-            metrics[key] = float(bits_per_dim(metrics[key], dims))
-        metrics["unit"] = "bits/dim"
-    else:
-        metrics["unit"] = "nats"
-    return metrics
+    metrics["unit"] = unit
+    return (metrics, ll * scale) if return_per_image else metrics
+
+
+def mean_sem(values) -> tuple[float, float]:
+    """Mean and standard error of the mean (`std(ddof=1) / sqrt(n)`; 0 for one value)."""
+    values = np.asarray(values, np.float64)
+    if values.size == 0:
+        raise ValueError("mean_sem needs at least one value.")
+    sem = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else 0.0
+    return float(values.mean()), sem

@@ -18,6 +18,10 @@ from tf_graphvae.layers.noise import stateless_uniform
 # Version of the saved configuration; a model whose major version differs is refused.
 FORMAT_VERSION = "1.0"
 
+# What the decoder reads: every node (the Graph VAE's decoder) or the bottom node only
+# (Sønderby et al.'s Ladder VAE).
+DECODE_FROM = ("all_nodes", "bottom_node")
+
 # Seed of the fixed binarisation of evaluation batches in `test_step` (binary images are
 # left unchanged by it; grey images are thresholded the same way in every evaluation).
 EVAL_BINARIZATION_SEED = (20190, 1)
@@ -70,6 +74,11 @@ class GraphVAE(keras.Model):
             each example enters the training step this many times, each copy with its
             own draw, and the objective averages them (a lower-variance estimate of
             Eq. 1 at that many times the compute).
+        decode_from: `"all_nodes"` (default: the decoder reads `concat(z_0, ..., z_{N-1})`)
+            or `"bottom_node"` (it reads `z_0` alone, as in Sønderby et al.'s Ladder VAE,
+            whose generative model reaches `x` through the lowest layer only). Only for
+            the fixed structures: with learned gates the bottom node could be cut off
+            from the rest.
         seed: seed of the model's random stream (gates, latents, binarisation).
 
     Example:
@@ -96,6 +105,7 @@ class GraphVAE(keras.Model):
         gate_learning_rate: float | None = None,
         straight_through_gates: bool = False,
         gate_samples: int = 1,
+        decode_from: str = "all_nodes",
         seed: int | None = None,
         **kwargs,
     ):
@@ -124,6 +134,14 @@ class GraphVAE(keras.Model):
         self.gate_learning_rate = None if gate_learning_rate is None else float(gate_learning_rate)
         self.straight_through_gates = bool(straight_through_gates)
         self.gate_samples = _positive_int(gate_samples, "gate_samples")
+        if decode_from not in DECODE_FROM:
+            raise ValueError(f"Unknown decode_from {decode_from!r}; expected one of {DECODE_FROM}.")
+        if decode_from == "bottom_node" and self.structure == "learned":
+            raise ValueError(
+                'decode_from="bottom_node" is for the fixed structures; with learned gates '
+                'the bottom node may lose its parents. Use decode_from="all_nodes".'
+            )
+        self.decode_from = decode_from
         self.seed = seed
 
         n, d = self.num_nodes, self.node_dim
@@ -167,12 +185,17 @@ class GraphVAE(keras.Model):
         self.bottom_up_layer.build((None, self.encoder_units[-1]))
         self.gates.build()
         self.dag.build()
-        self.decoder.build((None, self.num_nodes * self.node_dim))
+        self.decoder.build((None, self._decoder_input_dim))
         self.likelihood.build(None)
         if self.gate_optimizer is not None:
             # Built now, so that a saved model's gate optimizer state has somewhere to load.
             self.gate_optimizer.build([self.gates.gate_logits])
         self.built = True
+
+    @property
+    def _decoder_input_dim(self) -> int:
+        nodes = 1 if self.decode_from == "bottom_node" else self.num_nodes
+        return nodes * self.node_dim
 
     @property
     def metrics(self):
@@ -283,8 +306,10 @@ class GraphVAE(keras.Model):
         return out
 
     def _decode(self, z):
-        """Decoder output for node values `z` `[B, N, N']`."""
-        return self.decoder(tf.reshape(z, [-1, self.num_nodes * self.node_dim]))
+        """Decoder output for node values `z` `[B, N, N']` (all nodes, or `z_0` alone)."""
+        if self.decode_from == "bottom_node":
+            z = z[:, :1]
+        return self.decoder(tf.reshape(z, [-1, self._decoder_input_dim]))
 
     def infer(self, x, gates, seed, row_offset=0, total_rows=None):
         """One pass of the model on images `x` with the given gates `[B, N, N]`.
@@ -302,8 +327,11 @@ class GraphVAE(keras.Model):
         out["elbo"] = out["recon"] - out["kl"]
         return out
 
-    def importance_terms(self, x, num_samples, seed):
+    def importance_terms(self, x, num_samples, seed, hard_gates=None):
         """`K = num_samples` importance samples per image, each with its own hard gates.
+
+        `hard_gates` overrides the model's: `"sample"` (a structure per importance sample,
+        the estimate of the mixture `log E_c p(x | c)`) or `"map"` (the graph `mu > 0.5`).
 
         The encoder runs once per image and its output is shared by the `K` samples;
         `log p(x | z)` is taken with the `K` decoder outputs of an image broadcast
@@ -316,7 +344,9 @@ class GraphVAE(keras.Model):
         batch = tf.shape(x)[0]
         data_mean, data_log_var = self.bottom_up(x)
         gate_seed, latent_seed = tfp.random.split_seed(tf.cast(seed, tf.int32), n=2)
-        gates = self.gates(batch * num_samples, training=False, seed=gate_seed)
+        gates = self.gates(
+            batch * num_samples, training=False, seed=gate_seed, hard_gates=hard_gates
+        )
         # Row k * B + b is sample k of image b.
         bottom_up = (_repeat(data_mean, num_samples), _repeat(data_log_var, num_samples))
         out = self._latents(bottom_up, gates, latent_seed)
@@ -360,8 +390,7 @@ class GraphVAE(keras.Model):
         """Graph-mode sampler: `(decoder means [n, H, W, C], hard gates [n, N, N])`."""
         gate_seed, latent_seed = tfp.random.split_seed(tf.cast(seed, tf.int32), n=2)
         gates = self.gates(tf.convert_to_tensor(num_samples), training=False, seed=gate_seed)
-        z = self.dag.sample(gates, latent_seed)
-        params = self.decoder(tf.reshape(z, [-1, self.num_nodes * self.node_dim]))
+        params = self._decode(self.dag.sample(gates, latent_seed))
         return self.likelihood(params), gates
 
     def sample(self, num_samples: int, seed: int = 0) -> np.ndarray:
@@ -467,6 +496,7 @@ class GraphVAE(keras.Model):
             "gate_learning_rate": self.gate_learning_rate,
             "straight_through_gates": self.straight_through_gates,
             "gate_samples": self.gate_samples,
+            "decode_from": self.decode_from,
             "seed": self.seed,
             "name": self.name,
         }

@@ -13,11 +13,27 @@ import numpy as np
 from tf_graphvae import data as tgv_data
 from tf_graphvae import evaluate, figures
 from tf_graphvae.io import write_json, write_text
-from tf_graphvae.layers.gates import STRUCTURES
 from tf_graphvae.trainers.experiment import MODEL_FILE, TrainConfig, train
 
-# The rows of the paper's Table 1, in its order.
-PAPER_ROWS = {"independent": "VAE", "chain": "Ladder VAE", "full": "FC VAE", "learned": "Graph VAE"}
+# The rows of the comparison: name -> (structure, decode_from), in the paper's order.
+# `chain` is a chain prior with ladder inference whose decoder reads every node; `ladder`
+# is Sønderby et al.'s Ladder VAE, the same chain with the decoder on the bottom node only.
+ROWS = {
+    "independent": ("independent", "all_nodes"),
+    "chain": ("chain", "all_nodes"),
+    "ladder": ("chain", "bottom_node"),
+    "full": ("full", "all_nodes"),
+    "learned": ("learned", "all_nodes"),
+}
+ROW_LABELS = {
+    "independent": "VAE",
+    "chain": "chain prior, decoder on all nodes",
+    "ladder": "Ladder VAE (decoder on z_0)",
+    "full": "FC-VAE",
+    "learned": "Graph VAE",
+}
+BASELINE_ROW = "full"  # paired differences are taken to FC-VAE
+DEFAULT_ROWS = ("independent", "chain", "full", "learned")
 EVAL_FILE = "eval.json"
 
 
@@ -34,13 +50,13 @@ def factorisations(latent_dim: int) -> list[tuple[int, int]]:
 
 
 def load_test_images(config: TrainConfig, max_images: int | None = None) -> np.ndarray:
-    """The test split as evaluated: binarised once with the run's seed for binary sets."""
+    """The test split as evaluated: binary sets binarised once (`data.TEST_SEED`, the
+    images of `make_datasets`), then a fixed random subset of `max_images` of them."""
     binary = config.likelihood == "bernoulli"
-    images = tgv_data.load_numpy(config.dataset, config.test_split, config.data_dir)
-    if binary:
-        rng = np.random.default_rng(config.seed)
-        images = (rng.random(images.shape) < images).astype(np.float32)
-    return images[:max_images] if max_images else images
+    images = tgv_data.load_numpy(
+        config.dataset, config.test_split, config.data_dir, binarize=binary
+    )
+    return images[tgv_data.evaluation_subset(len(images), max_images)]
 
 
 def run_and_evaluate(
@@ -63,18 +79,26 @@ def run_and_evaluate(
             return cached
     result = train(config, run_dir, verbose=verbose, time_budget=time_budget)
     test = load_test_images(config, eval_images)
-    metrics = evaluate.table1_metrics(
-        result.model, test, num_samples, seed=config.seed, jit_compile=config.jit_compile
-    )
+    metrics, ll = evaluate.table1_metrics(
+        result.model, test, num_samples, seed=config.seed, jit_compile=config.jit_compile,
+        return_per_image=True,
+    )  # fmt: skip
     record = {
         "config": dataclasses.asdict(config),
         "num_samples": num_samples,
         "eval_images": eval_images,
         "metrics": metrics,
-        "edge_probabilities": result.edge_history[-1].tolist(),
+        "ll_per_image": ll.tolist(),
         "epochs_trained": len(result.history.get("loss", [])),
         "train_seconds_last_session": result.train_seconds,
     }
+    if config.structure == "learned":
+        # The MAP graph beside the mixture: the gap is the price of sampling gates at test.
+        record["metrics_map"], ll_map = evaluate.table1_metrics(
+            result.model, test, num_samples, seed=config.seed, jit_compile=config.jit_compile,
+            hard_gates="map", return_per_image=True,
+        )  # fmt: skip
+        record["ll_map_per_image"] = ll_map.tolist()
     write_json(eval_path, record)
     return record
 
@@ -84,40 +108,108 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
+def paired_difference(
+    runs: Sequence[dict], baseline: Sequence[dict], key: str = "ll_per_image"
+) -> dict:
+    """LL of `runs` minus that of `baseline`, paired by seed and by test image.
+
+    Per seed, the mean over images of the per-image difference and its standard error
+    over images; across seeds, the mean of the per-seed differences and its standard
+    error over seeds (over images when there is one seed). `better` / `worse`: the mean
+    difference exceeds twice its standard error.
+    """
+    by_seed = {r["config"]["seed"]: np.asarray(r["ll_per_image"], np.float64) for r in baseline}
+    per_seed, per_seed_sem, seeds = [], [], []
+    for run in runs:
+        seed = run["config"]["seed"]
+        if seed not in by_seed or key not in run:
+            continue
+        diff = np.asarray(run[key], np.float64) - by_seed[seed]
+        mean, sem = evaluate.mean_sem(diff)
+        per_seed.append(mean)
+        per_seed_sem.append(sem)
+        seeds.append(seed)
+    if not per_seed:
+        return {}
+    mean, sem = evaluate.mean_sem(per_seed) if len(per_seed) > 1 else (per_seed[0], per_seed_sem[0])
+    verdict = "better" if mean > 2 * sem else "worse" if mean < -2 * sem else "within 2 SE"
+    return {
+        "mean": mean, "sem": sem, "seeds": seeds, "per_seed": per_seed,
+        "per_seed_sem": per_seed_sem, "verdict": verdict,
+        "sem_over": "seeds" if len(per_seed) > 1 else "test images",
+    }  # fmt: skip
+
+
+def _row_summary(runs: list[dict], metrics_key: str) -> dict:
+    row = {"seeds": [r["config"]["seed"] for r in runs], "unit": runs[0]["metrics"]["unit"]}
+    for key in ("ll", "kl", "elbo"):
+        values = [r[metrics_key][key] for r in runs]
+        row[key], row[f"{key}_std"] = _mean_std(values)
+        row[f"{key}_per_seed"] = values
+        row[f"{key}_sem_per_seed"] = [r[metrics_key].get(f"{key}_sem", 0.0) for r in runs]
+    row["ll_sem"] = float(np.sqrt(np.mean(np.square(row["ll_sem_per_seed"]))))
+    return row
+
+
 def summarise(records: dict[str, list[dict]]) -> dict[str, dict]:
-    """Mean and standard deviation over seeds of LL, KL and ELBO per structure."""
+    """Per row: mean and std over seeds of LL, KL and ELBO, the per-seed standard errors
+    over test images, and the paired difference of the LL to FC-VAE (`vs_full`). The
+    learned structure also gets `learned (MAP)`: its MAP graph evaluated the same way."""
     table = {}
-    for structure, runs in records.items():
-        row = {"seeds": [r["config"]["seed"] for r in runs], "unit": runs[0]["metrics"]["unit"]}
-        for key in ("ll", "kl", "elbo"):
-            row[key], row[f"{key}_std"] = _mean_std([r["metrics"][key] for r in runs])
-            row[f"{key}_per_seed"] = [r["metrics"][key] for r in runs]
-        table[structure] = row
+    baseline = records.get(BASELINE_ROW, [])
+    for name, runs in records.items():
+        if not runs:
+            continue
+        row = _row_summary(runs, "metrics")
+        if name != BASELINE_ROW and baseline:
+            row["vs_full"] = paired_difference(runs, baseline)
+        table[name] = row
+        if all("metrics_map" in r for r in runs):
+            row_map = _row_summary(runs, "metrics_map")
+            if baseline:
+                row_map["vs_full"] = paired_difference(runs, baseline, key="ll_map_per_image")
+            row_map["vs_mixture"] = paired_difference(runs, runs, key="ll_map_per_image")
+            table[f"{name} (MAP)"] = row_map
     return table
 
 
 def table1_markdown(table: dict[str, dict], caption: str) -> str:
-    """The layout of the paper's Table 1: one row per model, LL / KL / ELBO."""
-    n_seeds = max(len(row["seeds"]) for row in table.values())
+    """The paper's Table 1 (LL / KL / ELBO per row), with standard errors and the paired
+    LL difference to FC-VAE."""
 
     def cell(row, key):
-        if n_seeds > 1:
-            return f"{row[key]:.2f} ± {row[f'{key}_std']:.2f}"
-        return f"{row[key]:.2f}"
+        text = f"{row[key]:.2f}"
+        if len(row["seeds"]) > 1:
+            text += f" ± {row[f'{key}_std']:.2f}"
+        return text
+
+    def diff_cell(row):
+        d = row.get("vs_full")
+        if not d:
+            return "—"
+        per_seed = ", ".join(f"{v:+.2f}" for v in d["per_seed"])
+        return f"{d['mean']:+.2f} ± {d['sem']:.2f} ({d['verdict']}; per seed {per_seed})"
 
     unit = next(iter(table.values()))["unit"]
     lines = [
-        f"| Method | LL ({unit}) | KL | ELBO |",
-        "|---|---|---|---|",
+        f"| Model | seeds | LL ({unit}) | SE over images | KL | ELBO | LL − FC-VAE (paired) |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for structure in STRUCTURES:
-        if structure in table:
-            row = table[structure]
-            name = f"{PAPER_ROWS[structure]} (`{structure}`)"
-            lines.append(
-                f"| {name} | {cell(row, 'll')} | {cell(row, 'kl')} | {cell(row, 'elbo')} |"
-            )
-    return caption + "\n\n" + "\n".join(lines) + "\n"
+    for name, row in table.items():
+        base = name.removesuffix(" (MAP)")
+        label = ROW_LABELS.get(base, base) + (", MAP graph" if name.endswith("(MAP)") else "")
+        lines.append(
+            f"| {label} (`{name}`) | {len(row['seeds'])} | {cell(row, 'll')} | "
+            f"{row['ll_sem']:.2f} | {cell(row, 'kl')} | {cell(row, 'elbo')} | {diff_cell(row)} |"
+        )
+    notes = (
+        "LL: mean over seeds ± std over seeds; SE over images: the root mean square of the "
+        "per-seed standard errors of the mean over test images. LL − FC-VAE: the mean of the "
+        "per-seed paired differences (same seed, same test images) ± its standard error "
+        "(over seeds, or over images for one seed); 'better' or 'worse' when it exceeds "
+        "twice its standard error."
+    )
+    return caption + "\n\n" + "\n".join(lines) + "\n\n" + notes + "\n"
 
 
 def edge_survival(final_mus: Sequence[np.ndarray]) -> np.ndarray:
@@ -129,61 +221,83 @@ def compare(
     base: TrainConfig,
     output_dir: str | Path,
     seeds: Sequence[int] = (0,),
-    structures: Sequence[str] = STRUCTURES,
+    structures: Sequence[str] = DEFAULT_ROWS,
     num_samples: int = evaluate.DEFAULT_NUM_SAMPLES,
     eval_images: int | None = None,
     time_budget: float | None = None,
     verbose: int | str = 2,
     log: Callable[[str], None] = print,
+    row_seeds: dict[str, Sequence[int]] | None = None,
 ) -> dict[str, dict]:
-    """Trains and evaluates every structure with the same networks, budget and seeds.
+    """Trains and evaluates every row with the same networks, budget and seeds.
 
-    Writes into `output_dir`: `table1.md`, `table1.json`, `figure2.png` (gate
-    trajectories of the learned structure and a sampled DAG; one per seed as
-    `figure2_seed<k>.png`), `edge_stability.png/json` and the final MAP structure of
-    every learned run as JSON and DOT; each run lives in `runs/<structure>-seed<k>` and
-    resumes from its last checkpoint when the command is run again.
+    `structures` names rows of :data:`ROWS` (the four structures, and `ladder`: the
+    chain with the decoder on the bottom node); `row_seeds` gives a row fewer (or
+    other) seeds than `seeds`. Writes into `output_dir`: `table1.md`, `table1.json`,
+    `figure2.png` (gate trajectories of the learned structure and a sampled DAG; one
+    per seed as `figure2_seed<k>.png`), `edge_stability.png/json` and the final MAP
+    structure of every learned run as JSON and DOT; each run lives in
+    `runs/<row>-seed<k>` and resumes from its last checkpoint when run again.
     """
     base.validate()
     output_dir = Path(output_dir)
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("At least one seed is needed.")
-    for structure in structures:
-        if structure not in STRUCTURES:
-            raise ValueError(f"Unknown structure {structure!r}; expected one of {STRUCTURES}.")
+    for name in [*structures, *(row_seeds or {})]:
+        if name not in ROWS:
+            raise ValueError(f"Unknown row {name!r}; expected one of {tuple(ROWS)}.")
+    seeds_of = {name: [int(s) for s in (row_seeds or {}).get(name, seeds)] for name in structures}
     # Fail on missing data before any training starts.
     tgv_data.load_numpy(base.dataset, base.train_split, base.data_dir)
     load_test_images(base, 1)
 
-    records: dict[str, list[dict]] = {s: [] for s in structures}
-    for seed in seeds:
-        for structure in structures:
-            config = dataclasses.replace(base, structure=structure, seed=seed)
-            run_dir = output_dir / "runs" / f"{structure}-seed{seed}"
-            log(f"== {structure} (seed {seed}) -> {run_dir}")
+    records: dict[str, list[dict]] = {name: [] for name in structures}
+    for seed in sorted({s for row in seeds_of.values() for s in row}):
+        for name in structures:
+            if seed not in seeds_of[name]:
+                continue
+            structure, decode_from = ROWS[name]
+            config = dataclasses.replace(
+                base, structure=structure, decode_from=decode_from, seed=seed
+            )
+            run_dir = output_dir / "runs" / f"{name}-seed{seed}"
+            log(f"== {name} (seed {seed}) -> {run_dir}")
             record = run_and_evaluate(
                 config, run_dir, num_samples, eval_images, time_budget, verbose
             )
-            records[structure].append(record)
+            records[name].append(record)
             m = record["metrics"]
-            log(f"   LL {m['ll']:.2f}  KL {m['kl']:.2f}  ELBO {m['elbo']:.2f} {m['unit']}")
+            log(
+                f"   LL {m['ll']:.2f} ± {m['ll_sem']:.2f}  KL {m['kl']:.2f}  "
+                f"ELBO {m['elbo']:.2f} {m['unit']}"
+            )
 
     table = summarise(records)
-    n_images = records[structures[0]][0]["metrics"]["num_images"]
-    caption = (
-        f"{base.dataset} ({base.train_split} -> {base.test_split}, first {n_images} test images), "
-        f"N = {base.num_nodes}, N' = {base.node_dim}, {base.epochs} epochs"
-        + (f" or {time_budget:g} s" if time_budget else "")
-        + f", K = {num_samples}, seeds {seeds}"
-        + (" (mean ± std over seeds)" if len(seeds) > 1 else "")
-        + "."
-    )
     write_json(output_dir / "table1.json", table)
-    write_text(output_dir / "table1.md", table1_markdown(table, caption))
+    write_text(
+        output_dir / "table1.md",
+        table1_markdown(table, _caption(base, records, time_budget, num_samples)),
+    )
     if "learned" in structures:
         _learned_figures(output_dir, records["learned"], base)
     return table
+
+
+def _caption(base: TrainConfig, records: dict, time_budget: float | None, k: int) -> str:
+    first = next(r for runs in records.values() for r in runs)
+    n_images = first["metrics"]["num_images"]
+    seeds = sorted({r["config"]["seed"] for runs in records.values() for r in runs})
+    images = (
+        f"a fixed random subset of {n_images} test images (data.TEST_SEED)"
+        if first["eval_images"] else f"all {n_images} test images"
+    )  # fmt: skip
+    return (
+        f"{base.dataset} ({base.train_split} -> {base.test_split}; LL on {images}), "
+        f"N = {base.num_nodes}, N' = {base.node_dim}, {base.epochs} epochs"
+        + (f" or {time_budget:g} s" if time_budget else "")
+        + f", K = {k}, seeds {seeds}."
+    )
 
 
 def _learned_figures(output_dir: Path, runs: list[dict], base: TrainConfig) -> None:

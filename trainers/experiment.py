@@ -16,7 +16,7 @@ import tensorflow as tf
 from tf_graphvae import data as tgv_data
 from tf_graphvae.io import atomic_path, write_json
 from tf_graphvae.layers.gates import validate_structure
-from tf_graphvae.model import GraphVAE
+from tf_graphvae.model import DECODE_FROM, GraphVAE
 from tf_graphvae.trainers import distribute
 from tf_graphvae.trainers.callbacks import (
     AtomicBackupAndRestore,
@@ -70,6 +70,9 @@ class TrainConfig:
     # XLA for the train step and the run's evaluation. Off, nothing is compiled: for runs
     # so short that XLA's compile time (7-15 s per function in bench/) outweighs its speed-up.
     jit_compile: bool = True
+    # What the decoder reads: "all_nodes", or "bottom_node" (Sønderby's Ladder VAE; only
+    # for the fixed structures).
+    decode_from: str = "all_nodes"
 
     def validate(self) -> TrainConfig:
         if self.dataset not in tgv_data.DATASETS:
@@ -87,6 +90,12 @@ class TrainConfig:
                 raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
         if not np.isfinite(self.learning_rate) or self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
+        if self.decode_from not in DECODE_FROM:
+            raise ValueError(
+                f"Unknown decode_from {self.decode_from!r}; expected one of {DECODE_FROM}."
+            )
+        if self.decode_from == "bottom_node" and self.structure == "learned":
+            raise ValueError('decode_from="bottom_node" is only for the fixed structures.')
         if self.gate_hold_epochs and not self.gate_learning_rate:
             raise ValueError(
                 "gate_hold_epochs needs the gates' own optimizer: set gate_learning_rate."
@@ -99,12 +108,11 @@ class TrainConfig:
 
 
 def make_datasets(config: TrainConfig) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """Batched training (grey, shuffled per epoch) and test (binarised once, fixed seed) sets."""
+    """Batched training (grey, shuffled per epoch) and test (binarised once) sets."""
     binary = config.likelihood == "bernoulli"
     train = tgv_data.load(config.dataset, config.train_split, config.data_dir)
-    test = tgv_data.load(
-        config.dataset, config.test_split, config.data_dir, binarize=binary, seed=config.seed
-    )
+    # Test images binarised once (data.TEST_SEED): the images of Table 1, for every seed.
+    test = tgv_data.load(config.dataset, config.test_split, config.data_dir, binarize=binary)
     train = (
         train.cache()
         .shuffle(10_000, seed=config.seed, reshuffle_each_iteration=True)
@@ -128,6 +136,7 @@ def build_model(config: TrainConfig) -> GraphVAE:
         straight_through_gates=config.straight_through_gates,
         per_example_gates=config.per_example_gates,
         gate_samples=config.gate_samples,
+        decode_from=config.decode_from,
         seed=config.seed,
     )
     model.compile(

@@ -9,7 +9,10 @@ NUM_SAMPLES = flags.DEFINE_integer(
     "num_importance_samples", 5000, "Importance samples K per test image.", lower_bound=1
 )
 EVAL_IMAGES = flags.DEFINE_integer(
-    "eval_images", None, "Evaluate the first this many test images (default all).", lower_bound=1
+    "eval_images",
+    None,
+    "Evaluate a fixed random subset of this many test images (default all).",
+    lower_bound=1,
 )
 SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds; every configuration is trained with each.")
 LATENT_DIM = flags.DEFINE_integer(

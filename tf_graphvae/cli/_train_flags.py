@@ -58,6 +58,13 @@ GATE_SAMPLES = flags.DEFINE_integer(
     "Gate and latent samples per training example (costs that many times the compute).",
     lower_bound=1,
 )
+DECODE_FROM = flags.DEFINE_enum(
+    "decode_from",
+    "all_nodes",
+    ["all_nodes", "bottom_node"],
+    "What the decoder reads: every node, or the bottom node only (Sønderby's Ladder VAE; "
+    "fixed structures only).",
+)
 JIT_COMPILE = flags.DEFINE_bool(
     "jit_compile",
     True,
@@ -96,6 +103,7 @@ def train_config(**overrides) -> TrainConfig:
         gate_hold_epochs=GATE_HOLD_EPOCHS.value,
         gate_samples=GATE_SAMPLES.value,
         jit_compile=JIT_COMPILE.value,
+        decode_from=DECODE_FROM.value,
     )
     for key, value in overrides.items():
         setattr(config, key, value)

@@ -13,10 +13,24 @@ from absl import flags
 from tf_graphvae.cli import _experiment_flags as ex_flags
 from tf_graphvae.cli import _train_flags as tf_flags
 from tf_graphvae.cli._common import run_main
-from tf_graphvae.layers.gates import STRUCTURES
 from tf_graphvae.trainers import comparison
 
-_STRUCTURES = flags.DEFINE_list("structures", list(STRUCTURES), "Structures to compare.")
+_STRUCTURES = flags.DEFINE_list(
+    "structures",
+    list(comparison.DEFAULT_ROWS),
+    f"Rows to compare, from {', '.join(comparison.ROWS)}: the four structures, and "
+    "`ladder` (the chain with the decoder on the bottom node, Sønderby's Ladder VAE).",
+)
+flags.register_validator(
+    "structures",
+    lambda rows: bool(rows) and all(r in comparison.ROWS for r in rows),
+    message=f"--structures must name rows from {', '.join(comparison.ROWS)}.",
+)
+_ROW_SEEDS = flags.DEFINE_list(
+    "row_seeds",
+    [],
+    "Per-row seeds overriding --seeds, as row:seed+seed, e.g. ladder:0 or ladder:0+1.",
+)
 _TIME_BUDGET = flags.DEFINE_float(
     "time_budget",
     None,
@@ -37,8 +51,24 @@ def main(argv: list[str]) -> None:
         num_samples=ex_flags.NUM_SAMPLES.value,
         eval_images=ex_flags.EVAL_IMAGES.value,
         time_budget=_TIME_BUDGET.value,
+        row_seeds=_parse_row_seeds(_ROW_SEEDS.value),
     )
     print((Path(ex_flags.OUTPUT_DIR.value) / "table1.md").read_text())
+
+
+def _parse_row_seeds(items: list[str]) -> dict[str, list[int]]:
+    out = {}
+    for item in items:
+        name, _, seeds = item.partition(":")
+        try:
+            out[name] = [int(s) for s in seeds.split("+")]
+        except ValueError:
+            raise ValueError(f"--row_seeds entry {item!r} is not row:seed[+seed...].") from None
+        if name not in comparison.ROWS:
+            raise ValueError(
+                f"--row_seeds: unknown row {name!r}; expected one of {tuple(comparison.ROWS)}."
+            )
+    return out
 
 
 def run() -> None:

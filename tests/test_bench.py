@@ -183,8 +183,8 @@ def recorded_weight_fns(monkeypatch):
     made = []
     original = evaluate._weight_fn
 
-    def recording(model, jit_compile):
-        fn = original(model, jit_compile)
+    def recording(model, jit_compile, hard_gates=None):
+        fn = original(model, jit_compile, hard_gates)
         made.append(fn)
         return fn
 

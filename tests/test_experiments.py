@@ -31,7 +31,7 @@ def test_factorisations():
 def test_compare_writes_table1_figure2_and_stability(tmp_path):
     config = experiment.TrainConfig(**TINY)
     out = tmp_path / "cmp"
-    structures = ("independent", "learned")  # all four are trained in test_model.py
+    structures = ("full", "learned")  # all four are trained in test_model.py
 
     def run():
         return comparison.compare(
@@ -47,7 +47,9 @@ def test_compare_writes_table1_figure2_and_stability(tmp_path):
 
     table = run()
     saved = json.loads((out / "table1.json").read_text())
-    assert set(saved) == set(structures) == set(table)
+    assert set(saved) == {*structures, "learned (MAP)"} == set(table)
+    assert saved["learned"]["vs_full"]["seeds"] == [0, 1]  # paired by seed
+    assert "vs_full" not in saved["full"]
     for row in saved.values():
         assert row["seeds"] == [0, 1] and len(row["ll_per_seed"]) == 2
         assert np.isfinite([row["ll"], row["kl"], row["elbo"]]).all()

@@ -31,6 +31,8 @@ from tf_graphvae.io import atomic_path, write_text
 from tf_graphvae.layers.gates import edge_indices
 
 __all__ = [
+    "build_edge_values",
+    "plot_edge_values",
     "build_edge_stability",
     "build_figure2",
     "build_figure3",
@@ -677,6 +679,45 @@ def plot_edge_stability(survival: Any, path: str | os.PathLike, title: str | Non
 # --------------------------------------------------------------------------------------------
 # Structure exports
 # --------------------------------------------------------------------------------------------
+
+
+def build_edge_values(values: Mapping[str, Any], title: str | None = None) -> Figure:
+    """Builds the per-edge value chart without saving it (see `plot_edge_values`).
+
+    Args:
+        values: the dict of `tf_graphvae.edge_values.edge_values` (`edges`, `value`, `sem`).
+        title: An optional title.
+
+    Returns:
+        The Matplotlib `Figure`: one horizontal bar per edge, in the colour of its Figure 2
+        trajectory, with a 2-SE error bar; a dashed line at 0.
+    """
+    edges = [tuple(int(v) for v in e) for e in values["edges"]]
+    if not edges:
+        raise ValueError("values has no edge to draw.")
+    value = np.asarray(values["value"], np.float64)
+    sem = np.asarray(values["sem"], np.float64)
+    if value.shape != (len(edges),) or sem.shape != value.shape:
+        raise ValueError("values['value'] and values['sem'] need one entry per edge.")
+    num_nodes = max(i for i, _ in edges) + 1
+    colours = edge_colors(num_nodes)
+    fig = Figure(figsize=(6.0, max(2.5, 0.35 * len(edges) + 1.2)), layout="constrained")
+    ax = fig.add_subplot()
+    rows = np.arange(len(edges))[::-1]  # first edge on top
+    ax.barh(rows, value, xerr=2 * sem, color=[colours[e] for e in edges], capsize=3)
+    ax.axvline(0.0, color="0.3", lw=0.8, ls="--")
+    ax.set_yticks(rows, [edge_label(i, j) for i, j in edges])
+    ax.set_xlabel(f"ELBO(gate on) − ELBO(gate off), {values.get('unit', 'nats')} (± 2 SE)")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_edge_values(
+    values: Mapping[str, Any], path: str | os.PathLike, title: str | None = None
+) -> Path:
+    """Writes the per-edge value chart beside Figure 2 (one bar per possible edge)."""
+    return _save(build_edge_values(values, title), path)
 
 
 def _edge_probabilities(edge_probabilities: Any, num_nodes: int) -> np.ndarray | None:

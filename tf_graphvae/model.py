@@ -208,6 +208,15 @@ class GraphVAE(keras.Model):
         """
         return np.asarray(self.gates.edge_probabilities())
 
+    def edge_values(self, images, **kwargs) -> dict:
+        """The ELBO value of every possible edge, gate on vs off, the others at MAP.
+
+        See `tf_graphvae.edge_values.edge_values` (keyword arguments pass through).
+        """
+        from tf_graphvae.edge_values import edge_values
+
+        return edge_values(self, images, **kwargs)
+
     # ------------------------------------------------------------------- inputs
     def _images(self, data):
         """Images from a batch: `x`, `(x, y)` or `(x, y, w)`; labels are ignored."""

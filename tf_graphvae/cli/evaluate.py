@@ -25,9 +25,18 @@ _NUM_SAMPLES = flags.DEFINE_integer(
     "num_importance_samples", 5000, "Importance samples K per test image.", lower_bound=1
 )
 _EVAL_IMAGES = flags.DEFINE_integer(
-    "eval_images", None, "Evaluate the first this many test images (default all).", lower_bound=1
+    "eval_images",
+    None,
+    "Evaluate a fixed random subset of this many test images (default all).",
+    lower_bound=1,
 )
-_SEED = flags.DEFINE_integer("seed", None, "Seed of the test binarisation and the samples.")
+_SEED = flags.DEFINE_integer("seed", None, "Seed of the importance samples (default the run's).")
+_EDGE_VALUES = flags.DEFINE_bool(
+    "edge_values",
+    True,
+    "Also write the per-edge values (ELBO with each gate on minus off, the others at MAP) "
+    "as edge_values_<output name>.json/.md/.png beside the results.",
+)
 _OUTPUT = flags.DEFINE_string(
     "output", None, "Path stem of the results (default <model_dir>/evaluation): .json and .md."
 )
@@ -41,7 +50,7 @@ def main(argv: list[str]) -> None:
 
     from tf_graphvae import evaluate
     from tf_graphvae.io import write_json, write_text
-    from tf_graphvae.trainers.comparison import load_test_images
+    from tf_graphvae.trainers.comparison import load_test_images, write_edge_values
 
     model_dir = Path(_MODEL_DIR.value)
     model_path = model_dir / MODEL_FILE
@@ -78,6 +87,23 @@ def main(argv: list[str]) -> None:
         f"| {metrics['ll']:.2f} ± {metrics['ll_sem']:.2f} | {metrics['kl']:.2f} | "
         f"{metrics['elbo']:.2f} |\n"
     )
+    if model.structure == "learned":
+        map_metrics = evaluate.table1_metrics(
+            model, images, _NUM_SAMPLES.value, seed=config.seed, jit_compile=config.jit_compile,
+            hard_gates="map",
+        )  # fmt: skip
+        record["map_graph"] = map_metrics
+        write_json(stem.with_suffix(".json"), record)
+        table += (
+            f"\nMAP graph (mu > 0.5): LL {map_metrics['ll']:.2f} ± {map_metrics['ll_sem']:.2f}, "
+            f"KL {map_metrics['kl']:.2f}, ELBO {map_metrics['elbo']:.2f}\n"
+        )
+    if _EDGE_VALUES.value and model.num_nodes > 1:
+        write_edge_values(
+            model, images, stem.parent, stem.name, f"{config.dataset}, {model.structure}",
+            config.jit_compile, config.seed,
+        )  # fmt: skip
+        table += "\n" + (stem.parent / f"edge_values_{stem.name}.md").read_text()
     write_text(stem.with_suffix(".md"), table)
     print(table)
 

@@ -173,6 +173,11 @@ class Gates(keras.layers.Layer):
         shape = tf.concat([tf.shape(edge_values)[:-1], [self.num_nodes, self.num_nodes]], 0)
         return tf.reshape(flat, shape)
 
+    def edge_values(self, gates: tf.Tensor) -> tf.Tensor:
+        """The per-edge entries `[..., E]` of gate matrices `[..., N, N]` (`gate_logits` order)."""
+        flat = tf.reshape(gates, tf.concat([tf.shape(gates)[:-2], [-1]], 0))
+        return tf.gather(flat, self._parents * self.num_nodes + self._children, axis=-1)
+
     def edge_probabilities(self) -> tf.Tensor:
         """`mu` as a `[N, N]` matrix (the fixed structures: their 0/1 mask)."""
         if not self.built:

@@ -9,6 +9,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_graphvae.layers import gate_estimators
+from tf_graphvae.layers.gate_estimators import GATE_ESTIMATORS, GATE_OPTIMIZERS
 from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, diag_normal
 from tf_graphvae.layers.gates import Gates, validate_structure, validate_temperature
 from tf_graphvae.layers.likelihoods import make_likelihood, validate_likelihood
@@ -74,6 +76,17 @@ class GraphVAE(keras.Model):
             each example enters the training step this many times, each copy with its
             own draw, and the objective averages them (a lower-variance estimate of
             Eq. 1 at that many times the compute).
+        gates_follow_elbo: during KL warm-up (beta < 1) the networks follow
+            `recon - beta KL` but the gate logits the ELBO itself (beta = 1): warm-up is a
+            device for the networks, and under it every edge is a free inference path.
+        edge_cost: nats per edge per example charged to the objective,
+            `edge_cost * sum mu` (a structure prior that charges edges): an edge survives
+            only when it buys more ELBO than it costs. 0: none (the paper).
+        gate_estimator: `"concrete"` (relaxed gates, Eq. 2) or `"score_function"` (hard
+            gates in the forward pass, unbiased leave-one-out score-function gradient for
+            the logits; needs `gate_samples >= 2`).
+        gate_optimizer: `"adam"` or `"sgd"`, the gate logits' own optimizer (with
+            `gate_learning_rate`).
         decode_from: `"all_nodes"` (default: the decoder reads `concat(z_0, ..., z_{N-1})`)
             or `"bottom_node"` (it reads `z_0` alone, as in Sønderby et al.'s Ladder VAE,
             whose generative model reaches `x` through the lowest layer only). Only for
@@ -105,6 +118,10 @@ class GraphVAE(keras.Model):
         gate_learning_rate: float | None = None,
         straight_through_gates: bool = False,
         gate_samples: int = 1,
+        gates_follow_elbo: bool = False,
+        edge_cost: float = 0.0,
+        gate_estimator: str = "concrete",
+        gate_optimizer: str = "adam",
         decode_from: str = "all_nodes",
         seed: int | None = None,
         **kwargs,
@@ -142,6 +159,25 @@ class GraphVAE(keras.Model):
                 'the bottom node may lose its parents. Use decode_from="all_nodes".'
             )
         self.decode_from = decode_from
+        self.gates_follow_elbo = bool(gates_follow_elbo)
+        if not np.isfinite(float(edge_cost)) or float(edge_cost) < 0:
+            raise ValueError(f"edge_cost must be finite and >= 0, got {edge_cost!r}.")
+        self.edge_cost = float(edge_cost)
+        if gate_estimator not in GATE_ESTIMATORS:
+            raise ValueError(
+                f"Unknown gate_estimator {gate_estimator!r}; expected one of {GATE_ESTIMATORS}."
+            )
+        if gate_estimator == "score_function" and self.gate_samples < 2:
+            raise ValueError(
+                'gate_estimator="score_function" needs gate_samples >= 2 (its leave-one-out '
+                f"baseline), got gate_samples={self.gate_samples}."
+            )
+        self.gate_estimator = gate_estimator
+        if gate_optimizer not in GATE_OPTIMIZERS:
+            raise ValueError(
+                f"Unknown gate_optimizer {gate_optimizer!r}; expected one of {GATE_OPTIMIZERS}."
+            )
+        self.gate_optimizer_name = gate_optimizer
         self.seed = seed
 
         n, d = self.num_nodes, self.node_dim
@@ -170,7 +206,12 @@ class GraphVAE(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
         self.gate_optimizer = None
         if self.gate_learning_rate is not None and self.gates.num_edges and structure == "learned":
-            self.gate_optimizer = keras.optimizers.Adam(self.gate_learning_rate, name="gate_adam")
+            if gate_optimizer == "sgd":
+                self.gate_optimizer = keras.optimizers.SGD(self.gate_learning_rate, name="gate_sgd")
+            else:
+                self.gate_optimizer = keras.optimizers.Adam(
+                    self.gate_learning_rate, name="gate_adam"
+                )
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.elbo_tracker = keras.metrics.Mean(name="elbo")
         self.kl_tracker = keras.metrics.Mean(name="kl")
@@ -374,10 +415,19 @@ class GraphVAE(keras.Model):
         seed = self._next_seed() if seed is None else tf.cast(seed, tf.int32)
         gate_seed, latent_seed = tfp.random.split_seed(seed, n=2)
         offset, total = self._shard(tf.shape(x)[0])
+        # The score-function estimator trains on hard gates (a Bernoulli draw per row).
+        relaxed = training and self.gate_estimator == "concrete"
         gates = self.gates(
-            tf.shape(x)[0], training=training, seed=gate_seed, row_offset=offset, total_rows=total
+            tf.shape(x)[0],
+            training=relaxed,
+            seed=gate_seed,
+            row_offset=offset,
+            total_rows=total,
+            hard_gates="sample" if training else None,
         )
-        return self.infer(x, gates, latent_seed, offset, total)
+        out = self.infer(x, gates, latent_seed, offset, total)
+        out["gates"] = gates
+        return out
 
     def elbo_terms(self, x, training: bool = False, seed=None) -> dict[str, tf.Tensor]:
         """Per-example ELBO terms of images `x`: `recon` (log p(x|z)), `kl` and `elbo`, each `[B]`.
@@ -431,16 +481,27 @@ class GraphVAE(keras.Model):
             x = self.binarize(x, self._next_seed(), *self._shard(tf.shape(x)[0]))
         if self.gate_samples > 1:
             x = _repeat(x, self.gate_samples)  # S copies, each with its own c and z draws
-        with tf.GradientTape() as tape:
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape(persistent=self._gate_gradient_apart) as tape:
             terms = self._elbo_terms(x, training=True)
             loss = -tf.reduce_mean(terms["elbo"])  # Eq. (1), one sample of c and z each
             # With KL warm-up (beta < 1) the gradient is that of recon - beta * KL; the
             # reported loss stays -ELBO.
-            objective = -tf.reduce_mean(terms["recon"] - self.kl_weight * terms["kl"])
+            per_row = terms["recon"] - self.kl_weight * terms["kl"]
+            objective = -tf.reduce_mean(per_row) + self._edge_penalty()
             # Replicas each see global_batch / R examples; their gradients are summed.
-            scaled = objective / tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = objective / replicas
+            if self._gate_gradient_apart:
+                gate_scaled = self._gate_objective(terms, per_row) / replicas
         variables = self.trainable_variables
         grads = tape.gradient(scaled, variables)
+        if self._gate_gradient_apart:
+            gate_grad = tape.gradient(gate_scaled, self.gates.gate_logits)
+            grads = [
+                gate_grad if v is self.gates.gate_logits else g
+                for g, v in zip(grads, variables, strict=True)
+            ]
+            del tape
         if self.gate_optimizer is None:
             self.optimizer.apply(grads, variables)
         else:
@@ -454,6 +515,28 @@ class GraphVAE(keras.Model):
                 [self.gates.gate_logits],
             )
         return self._update_metrics(loss, terms)
+
+    @property
+    def _gate_gradient_apart(self) -> bool:
+        """Whether the gate logits get a gradient other than that of the networks' objective."""
+        learned = self.structure == "learned" and self.gates.num_edges > 0
+        return learned and (self.gates_follow_elbo or self.gate_estimator == "score_function")
+
+    def _edge_penalty(self):
+        if self.edge_cost == 0 or self.structure != "learned" or not self.gates.num_edges:
+            return tf.constant(0.0, self.compute_dtype)
+        return gate_estimators.edge_penalty(self.gates.gate_logits, self.edge_cost)
+
+    def _gate_objective(self, terms, per_row):
+        """The gate logits' loss: the ELBO (or the warm-up objective) and the edge cost,
+        differentiated through relaxed gates or by the score-function estimator."""
+        f = terms["elbo"] if self.gates_follow_elbo else per_row
+        if self.gate_estimator == "concrete":
+            return -tf.reduce_mean(f) + self._edge_penalty()
+        edges = self.gates.edge_values(terms["gates"])
+        log_prob = gate_estimators.bernoulli_log_prob(edges, self.gates.gate_logits)
+        surrogate = gate_estimators.leave_one_out_surrogate(f, log_prob, self.gate_samples)
+        return -surrogate + self._edge_penalty()
 
     def test_step(self, data):
         x = self._images(data)
@@ -505,6 +588,10 @@ class GraphVAE(keras.Model):
             "gate_learning_rate": self.gate_learning_rate,
             "straight_through_gates": self.straight_through_gates,
             "gate_samples": self.gate_samples,
+            "gates_follow_elbo": self.gates_follow_elbo,
+            "edge_cost": self.edge_cost,
+            "gate_estimator": self.gate_estimator,
+            "gate_optimizer": self.gate_optimizer_name,
             "decode_from": self.decode_from,
             "seed": self.seed,
             "name": self.name,

@@ -15,8 +15,19 @@ from tf_graphvae.io import atomic_path, write_json
 from tf_graphvae.layers.gates import edge_indices, validate_temperature
 
 
-def temperature_at(step: int, initial: float, floor: float, rate: float) -> float:
-    """`tau(step) = max(floor, initial * exp(-rate * step))` (Jang et al., 2017)."""
+def temperature_at(
+    step: int, initial: float, floor: float, rate: float, anneal_steps: int = 0
+) -> float:
+    """The gate temperature at an optimizer step.
+
+    `anneal_steps = 0`: `max(floor, initial * exp(-rate * step))` (Jang et al., 2017).
+    `anneal_steps > 0`: geometric from `initial` to `floor` over `anneal_steps` steps,
+    `initial * (floor / initial) ** min(1, step / anneal_steps)`, then `floor`: the
+    temperature reaches its floor when the structure is decided (for example at the end
+    of KL warm-up), instead of at a rate unrelated to the run's length.
+    """
+    if anneal_steps > 0:
+        return initial * (floor / initial) ** min(1.0, step / anneal_steps)
     return max(floor, initial * math.exp(-rate * step))
 
 
@@ -30,10 +41,13 @@ class TemperatureAnnealing(keras.callbacks.Callback):
     Args:
         initial: `tau` at step 0 (> 0).
         floor: the lowest `tau` (> 0, <= initial).
-        rate: decay per optimizer step (>= 0).
+        rate: decay per optimizer step (>= 0), when `anneal_steps = 0`.
+        anneal_steps: > 0: reach `floor` geometrically over this many steps (`rate` unused).
     """
 
-    def __init__(self, initial: float = 1.0, floor: float = 0.5, rate: float = 1e-4):
+    def __init__(
+        self, initial: float = 1.0, floor: float = 0.5, rate: float = 1e-4, anneal_steps: int = 0
+    ):
         super().__init__()
         self.initial = validate_temperature(initial)
         self.floor = validate_temperature(floor)
@@ -42,10 +56,13 @@ class TemperatureAnnealing(keras.callbacks.Callback):
         if not math.isfinite(rate) or rate < 0:
             raise ValueError(f"The annealing rate must be >= 0, got {rate!r}.")
         self.rate = float(rate)
+        if int(anneal_steps) != anneal_steps or anneal_steps < 0:
+            raise ValueError(f"anneal_steps must be an integer >= 0, got {anneal_steps!r}.")
+        self.anneal_steps = int(anneal_steps)
 
     def _value(self) -> float:
         step = int(self.model.optimizer.iterations.numpy())
-        return temperature_at(step, self.initial, self.floor, self.rate)
+        return temperature_at(step, self.initial, self.floor, self.rate, self.anneal_steps)
 
     def on_train_batch_begin(self, batch, logs=None):
         self.model.gates.temperature.assign(self._value())

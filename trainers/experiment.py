@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tf_graphvae import data as tgv_data
 from tf_graphvae.io import atomic_path, write_json
+from tf_graphvae.layers.gate_estimators import GATE_ESTIMATORS, GATE_OPTIMIZERS
 from tf_graphvae.layers.gates import validate_structure
 from tf_graphvae.model import DECODE_FROM, GraphVAE
 from tf_graphvae.trainers import distribute
@@ -56,6 +57,9 @@ class TrainConfig:
     temperature: float = 1.0
     min_temperature: float = 0.5
     anneal_rate: float = 1e-4
+    # > 0: tau falls geometrically to min_temperature over this many epochs (anneal_rate
+    # unused), e.g. across the KL warm-up, when the structure is decided.
+    temperature_anneal_epochs: int = 0
     # The training recipe (README "Making the learned structure earn its place"): the gate
     # logits on their own Adam at 10x the learning rate, and 5 epochs of KL warm-up.
     gate_learning_rate: float | None = 1e-2
@@ -73,6 +77,11 @@ class TrainConfig:
     # What the decoder reads: "all_nodes", or "bottom_node" (Sønderby's Ladder VAE; only
     # for the fixed structures).
     decode_from: str = "all_nodes"
+    # Structure learning (GraphVAE's arguments of the same names).
+    gates_follow_elbo: bool = False
+    edge_cost: float = 0.0
+    gate_estimator: str = "concrete"
+    gate_optimizer: str = "adam"
 
     def validate(self) -> TrainConfig:
         if self.dataset not in tgv_data.DATASETS:
@@ -82,7 +91,7 @@ class TrainConfig:
         validate_structure(self.structure)
         minimums = dict(
             num_nodes=1, node_dim=1, epochs=1, batch_size=1, gate_samples=1,
-            kl_warmup_epochs=0, gate_hold_epochs=0,
+            kl_warmup_epochs=0, gate_hold_epochs=0, temperature_anneal_epochs=0,
         )  # fmt: skip
         for name, minimum in minimums.items():
             value = getattr(self, name)
@@ -96,6 +105,17 @@ class TrainConfig:
             )
         if self.decode_from == "bottom_node" and self.structure == "learned":
             raise ValueError('decode_from="bottom_node" is only for the fixed structures.')
+        if not np.isfinite(self.edge_cost) or self.edge_cost < 0:
+            raise ValueError(f"edge_cost must be finite and >= 0, got {self.edge_cost!r}.")
+        for name, choices in (
+            ("gate_estimator", GATE_ESTIMATORS), ("gate_optimizer", GATE_OPTIMIZERS),
+        ):  # fmt: skip
+            if getattr(self, name) not in choices:
+                raise ValueError(
+                    f"Unknown {name} {getattr(self, name)!r}; expected one of {choices}."
+                )
+        if self.gate_estimator == "score_function" and self.gate_samples < 2:
+            raise ValueError("gate_estimator=score_function needs gate_samples >= 2.")
         if self.gate_hold_epochs and not self.gate_learning_rate:
             raise ValueError(
                 "gate_hold_epochs needs the gates' own optimizer: set gate_learning_rate."
@@ -137,6 +157,10 @@ def build_model(config: TrainConfig) -> GraphVAE:
         per_example_gates=config.per_example_gates,
         gate_samples=config.gate_samples,
         decode_from=config.decode_from,
+        gates_follow_elbo=config.gates_follow_elbo,
+        edge_cost=config.edge_cost,
+        gate_estimator=config.gate_estimator,
+        gate_optimizer=config.gate_optimizer,
         seed=config.seed,
     )
     model.compile(
@@ -161,13 +185,18 @@ class TrainResult:
     train_seconds: float
 
 
+def with_defaults(saved: dict) -> dict:
+    """A saved `TrainConfig` dict in which a field added after it was written counts as its
+    default (the defaults of new fields keep the behaviour of older versions)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    return {**defaults, **saved}
+
+
 def _check_resumable(model_dir: Path, config: TrainConfig) -> None:
     """Refuses a model_dir that holds a run with another configuration."""
     path = model_dir / CONFIG_FILE
     if path.exists():
-        # A field added after the run was written counts as its default.
-        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-        saved = {**defaults, **json.loads(path.read_text())}
+        saved = with_defaults(json.loads(path.read_text()))
         ours = dataclasses.asdict(config)
         changed = {
             k: (saved.get(k), v)
@@ -236,16 +265,19 @@ def train(
             extra.append(GraphVAETensorBoard(model_dir / "logs", seed=config.seed))
     if time_budget is not None:
         extra.append(TimeBudget(time_budget))
+    steps = int(train_ds.cardinality().numpy())
+    if steps < 0:  # unknown cardinality: count the batches once
+        steps = sum(1 for _ in train_ds)
     annealing = TemperatureAnnealing(
-        config.temperature, min(config.min_temperature, config.temperature), config.anneal_rate
+        config.temperature,
+        min(config.min_temperature, config.temperature),
+        config.anneal_rate,
+        config.temperature_anneal_epochs * steps,
     )
     start = time.monotonic()
     # Schedules first: they add their values to the logs that the history records.
     schedules = [annealing]
     if config.kl_warmup_epochs or config.gate_hold_epochs:
-        steps = int(train_ds.cardinality().numpy())
-        if steps < 0:  # unknown cardinality: count the batches once
-            steps = sum(1 for _ in train_ds)
         if config.kl_warmup_epochs:
             schedules.append(KLWarmup(config.kl_warmup_epochs * steps))
         if config.gate_hold_epochs and model.gate_optimizer is not None:

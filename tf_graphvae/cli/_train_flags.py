@@ -65,6 +65,31 @@ DECODE_FROM = flags.DEFINE_enum(
     "What the decoder reads: every node, or the bottom node only (Sønderby's Ladder VAE; "
     "fixed structures only).",
 )
+TEMPERATURE_ANNEAL_EPOCHS = flags.DEFINE_integer(
+    "temperature_anneal_epochs",
+    0,
+    "> 0: tau falls geometrically to --min_temperature over this many epochs "
+    "(--anneal_rate unused); 0: tau = max(floor, tau0 exp(-rate step)).",
+    lower_bound=0,
+)
+GATES_FOLLOW_ELBO = flags.DEFINE_bool(
+    "gates_follow_elbo",
+    False,
+    "During KL warm-up the gate logits follow the ELBO (beta = 1), the networks recon - beta KL.",
+)
+EDGE_COST = flags.DEFINE_float(
+    "edge_cost", 0.0, "Nats per edge per example charged to the objective (learned).", lower_bound=0
+)
+GATE_ESTIMATOR = flags.DEFINE_enum(
+    "gate_estimator",
+    "concrete",
+    ["concrete", "score_function"],
+    "Gate gradient: relaxed (Concrete) or score function with a leave-one-out baseline "
+    "(hard gates; needs --gate_samples >= 2).",
+)
+GATE_OPTIMIZER = flags.DEFINE_enum(
+    "gate_optimizer", "adam", ["adam", "sgd"], "The gate logits' own optimizer."
+)
 JIT_COMPILE = flags.DEFINE_bool(
     "jit_compile",
     True,
@@ -104,6 +129,11 @@ def train_config(**overrides) -> TrainConfig:
         gate_samples=GATE_SAMPLES.value,
         jit_compile=JIT_COMPILE.value,
         decode_from=DECODE_FROM.value,
+        temperature_anneal_epochs=TEMPERATURE_ANNEAL_EPOCHS.value,
+        gates_follow_elbo=GATES_FOLLOW_ELBO.value,
+        edge_cost=EDGE_COST.value,
+        gate_estimator=GATE_ESTIMATOR.value,
+        gate_optimizer=GATE_OPTIMIZER.value,
     )
     for key, value in overrides.items():
         setattr(config, key, value)

@@ -1,0 +1,50 @@
+"""Gradient estimators for the gate logits (docs: structure learning).
+
+The relaxed (Concrete) estimator differentiates through `sigmoid((logit + L) / tau)`
+(Eq. 2): low variance, biased for tau > 0. The score-function estimator keeps the gates
+hard in the forward pass and uses `grad E_c[f(c)] = E_c[f(c) grad log p(c)]` (Williams,
+1992), unbiased; with `S >= 2` gate samples per example the leave-one-out baseline
+`b_s = mean_{k != s} f_k` (Kool et al., 2019) removes most of its variance and keeps it
+unbiased, because `b_s` does not depend on `c_s`.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+GATE_ESTIMATORS = ("concrete", "score_function")
+GATE_OPTIMIZERS = ("adam", "sgd")
+
+
+def bernoulli_log_prob(edges: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """`log p(c) = sum_e c_e l_e - softplus(l_e)` of hard gates `edges` `[B, E]`, `[B]`."""
+    return tf.reduce_sum(edges * logits - tf.nn.softplus(logits), axis=-1)
+
+
+def leave_one_out_surrogate(f: tf.Tensor, log_prob: tf.Tensor, num_samples: int) -> tf.Tensor:
+    """A scalar whose gradient in the logits is the leave-one-out score-function estimate
+    of `grad mean_b E_c[f]`.
+
+    Args:
+        f: `[S * B]` the objective of each row (rows `k * B + b`: sample `k` of example `b`);
+            not differentiated.
+        log_prob: `[S * B]` `log p(c)` of each row's hard gates (differentiable in the logits).
+        num_samples: `S >= 2`.
+
+    Returns:
+        `mean_{s, b} (f_sb - b_sb) log p(c_sb)`, with `b_sb` the mean of the other samples'
+        `f` for example `b`.
+    """
+    if num_samples < 2:
+        raise ValueError("The leave-one-out baseline needs at least 2 gate samples per example.")
+    f = tf.reshape(tf.stop_gradient(f), [num_samples, -1])
+    baseline = (tf.reduce_sum(f, axis=0, keepdims=True) - f) / (num_samples - 1)
+    advantage = tf.reshape(f - baseline, [-1])
+    return tf.reduce_mean(advantage * log_prob)
+
+
+def edge_penalty(logits: tf.Tensor, edge_cost: float) -> tf.Tensor:
+    """`edge_cost * sum_e mu_e`: the expected number of edges under `p(c)` times their cost
+    in nats per example, i.e. `-E_c log p_prior(c)` up to a constant for a prior that charges
+    `edge_cost` nats for every present edge."""
+    return edge_cost * tf.reduce_sum(tf.sigmoid(logits))

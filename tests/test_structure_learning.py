@@ -1,0 +1,98 @@
+"""Structure-learning options: score-function gate gradients, edge cost, gates that follow
+the ELBO during warm-up, a temperature schedule tied to the warm-up."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import tiny_model
+
+from tf_graphvae.layers import gate_estimators
+from tf_graphvae.trainers.callbacks import temperature_at
+
+
+def test_leave_one_out_score_function_is_unbiased():
+    # f(c) = w . c + 3 c0 c1, so dE[f]/dl_e is known in closed form.
+    logits = tf.Variable([0.3, -0.5, 1.0])
+    w = tf.constant([1.0, -2.0, 0.5])
+    samples, batch = 4, 50_000
+    mu = tf.sigmoid(logits)
+    c = tf.cast(tf.random.stateless_uniform([samples * batch, 3], [1, 2]) < mu, tf.float32)
+    f = tf.linalg.matvec(c, w) + 3.0 * c[:, 0] * c[:, 1]
+    with tf.GradientTape() as tape:
+        log_prob = gate_estimators.bernoulli_log_prob(c, logits)
+        surrogate = gate_estimators.leave_one_out_surrogate(f, log_prob, samples)
+    estimate = tape.gradient(surrogate, logits).numpy()
+    m = mu.numpy()
+    dmu = m * (1 - m)
+    exact = np.array([(1.0 + 3.0 * m[1]) * dmu[0], (-2.0 + 3.0 * m[0]) * dmu[1], 0.5 * dmu[2]])
+    # Each row's term (f - b)(c - mu) lies in [-6.5, 6.5] (f in [-2, 4.5]), so over 200,000
+    # rows the standard error of the estimate is at most 6.5 / sqrt(200,000) = 0.015.
+    np.testing.assert_allclose(estimate, exact, atol=0.045)  # 3 SE (bound)
+    with pytest.raises(ValueError, match="at least 2"):
+        gate_estimators.leave_one_out_surrogate(f, log_prob, 1)
+
+
+def test_edge_penalty_is_the_expected_edge_count_times_the_cost():
+    logits = tf.constant([0.0, 2.0, -2.0])
+    expected = 0.7 * float(tf.reduce_sum(tf.sigmoid(logits)))
+    assert float(gate_estimators.edge_penalty(logits, 0.7)) == pytest.approx(expected)
+
+
+def _fit(binary_digits, epochs=3, **kwargs):
+    model = tiny_model("learned", num_nodes=3, node_dim=2, gate_learning_rate=3e-2, **kwargs)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=False)
+    history = model.fit(binary_digits, epochs=epochs, batch_size=128, verbose=0)
+    return model, history.history
+
+
+def test_an_edge_cost_removes_edges_that_do_not_pay(binary_digits):
+    free, _ = _fit(binary_digits)
+    charged, history = _fit(binary_digits, edge_cost=5.0)
+    mu_free = free.gates.edge_values(free.edge_probabilities()).numpy()
+    mu_charged = charged.gates.edge_values(charged.edge_probabilities()).numpy()
+    # 5 nats per edge per example is more than any edge of this tiny model is worth.
+    assert np.all(mu_charged < 0.5) and np.all(mu_charged < mu_free), (mu_charged, mu_free)
+    assert np.isfinite(history["loss"]).all()
+
+
+def test_score_function_training_and_options_round_trip(binary_digits, tmp_path):
+    model, history = _fit(
+        binary_digits,
+        epochs=2,
+        gate_estimator="score_function",
+        gate_samples=2,
+        gate_optimizer="sgd",
+        gates_follow_elbo=True,
+    )
+    assert np.isfinite(history["loss"]).all() and history["loss"][-1] < history["loss"][0]
+    assert np.any(model.gates.gate_logits.numpy() != 0.0)  # the gates were trained
+    assert isinstance(model.gate_optimizer, keras.optimizers.SGD)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    for key in ("gate_estimator", "gate_optimizer", "gates_follow_elbo", "edge_cost"):
+        assert loaded.get_config()[key] == model.get_config()[key]
+    with pytest.raises(ValueError, match="gate_samples >= 2"):
+        tiny_model("learned", gate_estimator="score_function")
+    with pytest.raises(ValueError, match="edge_cost"):
+        tiny_model("learned", edge_cost=-1.0)
+
+
+def test_gates_follow_the_elbo_while_the_networks_are_warmed_up(binary_digits):
+    model = tiny_model("learned", num_nodes=3, node_dim=2, gates_follow_elbo=True)
+    terms = model._elbo_terms(tf.constant(binary_digits[:32]), training=True, seed=[1, 2])
+    warm = terms["recon"] - 0.0 * terms["kl"]  # beta = 0
+    gate_loss = float(model._gate_objective(terms, warm))
+    assert gate_loss == pytest.approx(-float(tf.reduce_mean(terms["elbo"])), rel=1e-6)
+    plain = tiny_model("learned", num_nodes=3, node_dim=2, gate_estimator="concrete")
+    assert not plain._gate_gradient_apart and model._gate_gradient_apart
+
+
+def test_temperature_reaches_its_floor_at_the_end_of_the_anneal():
+    assert temperature_at(0, 1.0, 0.1, 1e-4, anneal_steps=100) == pytest.approx(1.0)
+    assert temperature_at(50, 1.0, 0.1, 1e-4, anneal_steps=100) == pytest.approx(0.1**0.5)
+    assert temperature_at(100, 1.0, 0.1, 1e-4, anneal_steps=100) == pytest.approx(0.1)
+    assert temperature_at(10_000, 1.0, 0.1, 1e-4, anneal_steps=100) == pytest.approx(0.1)
+    assert temperature_at(100, 1.0, 0.1, 1e-4) == pytest.approx(np.exp(-1e-2))

@@ -9,7 +9,7 @@ import tensorflow_probability as tfp
 
 tfd = tfp.distributions
 
-STRUCTURES = ("independent", "chain", "full", "learned")
+STRUCTURES = ("independent", "chain", "full", "learned", "fixed")
 HARD_GATES = ("sample", "map")
 
 
@@ -42,14 +42,38 @@ def edge_indices(num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(parents, np.int32), np.asarray(children, np.int32)
 
 
-def structure_mask(structure: str, num_nodes: int) -> np.ndarray:
+def validate_edges(structure: str, num_nodes: int, edges) -> list[list[int]] | None:
+    """`edges` as `[[i, j], ...]` for `structure="fixed"` (each `i > j`, nodes < N), else None.
+
+    Raises:
+        ValueError: `fixed` without edges, edges with another structure, or a bad edge.
+    """
+    if structure != "fixed":
+        if edges is not None:
+            raise ValueError(f'edges are only for structure="fixed", not {structure!r}.')
+        return None
+    if edges is None:
+        raise ValueError('structure="fixed" needs edges, a list of [parent, child] pairs.')
+    out = []
+    for edge in edges:
+        i, j = (int(v) for v in edge)
+        if not num_nodes > i > j >= 0:
+            raise ValueError(f"Edge {list(edge)} is not a possible edge: need N > i > j >= 0.")
+        out.append([i, j])
+    return [list(e) for e in sorted(set(map(tuple, out)), key=lambda e: (-e[0], e[1]))]
+
+
+def structure_mask(structure: str, num_nodes: int, edges=None) -> np.ndarray:
     """The fixed 0/1 gate matrix `[N, N]` of a structure (DESIGN §2); entry `[i, j]` is c[i, j].
 
-    `learned` returns the mask of possible edges (all `i > j`).
+    `learned` returns the mask of possible edges (all `i > j`); `fixed` that of `edges`.
     """
     validate_structure(structure)
     mask = np.zeros((num_nodes, num_nodes), np.float32)
-    if structure == "chain":
+    if structure == "fixed":
+        for i, j in validate_edges(structure, num_nodes, edges):
+            mask[i, j] = 1.0
+    elif structure == "chain":
         for j in range(num_nodes - 1):
             mask[j + 1, j] = 1.0
     elif structure in ("full", "learned"):
@@ -91,7 +115,8 @@ class Gates(keras.layers.Layer):
 
     Args:
         num_nodes: number of latent nodes `N >= 1`.
-        structure: one of `"independent"`, `"chain"`, `"full"`, `"learned"`.
+        structure: one of `"independent"`, `"chain"`, `"full"`, `"learned"`, or `"fixed"`
+            (the graph of `edges`).
         temperature: initial relaxation temperature `tau > 0`.
         hard_gates: `"sample"` (a Bernoulli draw per example) or `"map"` at evaluation.
         straight_through: in training, use the hard gate `round(c)` of each relaxed sample
@@ -107,6 +132,7 @@ class Gates(keras.layers.Layer):
         batch_size: scalar, the number of gate matrices to draw.
         training: relaxed samples when True, hard ones otherwise.
         hard_gates: overrides the layer's `hard_gates` for this call (outside training).
+        edges: for `structure="fixed"`, the present edges `[[i, j], ...]`, `i > j`.
         seed: optional stateless seed, shape `[2]`, int32; default the layer's generator.
         row_offset, total_rows: the batch is rows `row_offset ...` of a global batch of
             `total_rows` (data-parallel replicas); None: the batch is the whole draw.
@@ -129,6 +155,7 @@ class Gates(keras.layers.Layer):
         per_example: bool = True,
         straight_through: bool = False,
         seed: int | None = None,
+        edges=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -138,6 +165,7 @@ class Gates(keras.layers.Layer):
             raise ValueError(f"Unknown hard_gates {hard_gates!r}; expected one of {HARD_GATES}.")
         self.num_nodes = int(num_nodes)
         self.structure = validate_structure(structure)
+        self.edges = validate_edges(self.structure, self.num_nodes, edges)
         self.initial_temperature = validate_temperature(temperature)
         self.hard_gates = hard_gates
         self.per_example = bool(per_example)
@@ -183,7 +211,7 @@ class Gates(keras.layers.Layer):
         if not self.built:
             self.build()
         if not self.learned or self.num_edges == 0:
-            return tf.constant(structure_mask(self.structure, self.num_nodes))
+            return tf.constant(structure_mask(self.structure, self.num_nodes, self.edges))
         return self._scatter(tf.sigmoid(self.gate_logits))
 
     def _next_seed(self, seed):
@@ -196,7 +224,7 @@ class Gates(keras.layers.Layer):
     ):
         dtype = self.compute_dtype
         if not self.learned or self.num_edges == 0:
-            mask = tf.constant(structure_mask(self.structure, self.num_nodes), dtype)
+            mask = tf.constant(structure_mask(self.structure, self.num_nodes, self.edges), dtype)
             return tf.tile(mask[None], [batch_size, 1, 1])
         hard_gates = self.hard_gates if hard_gates is None else hard_gates
         if hard_gates not in HARD_GATES:
@@ -235,6 +263,7 @@ class Gates(keras.layers.Layer):
         config.update(
             num_nodes=self.num_nodes,
             structure=self.structure,
+            edges=self.edges,
             temperature=self.initial_temperature,
             hard_gates=self.hard_gates,
             per_example=self.per_example,

@@ -96,3 +96,22 @@ def test_temperature_reaches_its_floor_at_the_end_of_the_anneal():
     assert temperature_at(100, 1.0, 0.1, 1e-4, anneal_steps=100) == pytest.approx(0.1)
     assert temperature_at(10_000, 1.0, 0.1, 1e-4, anneal_steps=100) == pytest.approx(0.1)
     assert temperature_at(100, 1.0, 0.1, 1e-4) == pytest.approx(np.exp(-1e-2))
+
+
+def test_a_fixed_graph_trains_and_round_trips(binary_digits, tmp_path):
+    model = tiny_model("fixed", num_nodes=3, node_dim=2, edges=[[1, 0], [2, 0]])
+    expected = np.zeros((3, 3))
+    expected[1, 0] = expected[2, 0] = 1
+    np.testing.assert_array_equal(model.edge_probabilities(), expected)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=False)
+    model.fit(binary_digits[:256], epochs=1, batch_size=128, verbose=0)
+    model.save(tmp_path / "fixed.keras")
+    loaded = keras.saving.load_model(tmp_path / "fixed.keras")
+    assert loaded.edges == [[2, 0], [1, 0]]
+    np.testing.assert_array_equal(loaded.edge_probabilities(), expected)
+    with pytest.raises(ValueError, match="needs edges"):
+        tiny_model("fixed")
+    with pytest.raises(ValueError, match="only for structure"):
+        tiny_model("full", edges=[[1, 0]])
+    with pytest.raises(ValueError, match="possible edge"):
+        tiny_model("fixed", num_nodes=3, edges=[[0, 1]])

@@ -12,7 +12,12 @@ import tensorflow_probability as tfp
 from tf_graphvae.layers import gate_estimators
 from tf_graphvae.layers.gate_estimators import GATE_ESTIMATORS, GATE_OPTIMIZERS
 from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, diag_normal
-from tf_graphvae.layers.gates import Gates, validate_structure, validate_temperature
+from tf_graphvae.layers.gates import (
+    Gates,
+    validate_edges,
+    validate_structure,
+    validate_temperature,
+)
 from tf_graphvae.layers.likelihoods import make_likelihood, validate_likelihood
 from tf_graphvae.layers.networks import Decoder, Encoder, validate_network
 from tf_graphvae.layers.noise import stateless_uniform
@@ -56,7 +61,7 @@ class GraphVAE(keras.Model):
         event_shape: `(H, W, C)` of the images.
         num_nodes: `N >= 1`.
         node_dim: `N' >= 1`.
-        structure: `"independent"`, `"chain"`, `"full"` or `"learned"`.
+        structure: `"independent"`, `"chain"`, `"full"`, `"learned"` or `"fixed"` (`edges`).
         likelihood: `"bernoulli"` (images in [0, 1], binarised dynamically in training)
             or `"discretized_logistic"` (8-bit images with values in [0, 255]).
         network: `"mlp"` or `"conv"`; default `"conv"` for the discretised logistic on
@@ -76,6 +81,8 @@ class GraphVAE(keras.Model):
             each example enters the training step this many times, each copy with its
             own draw, and the objective averages them (a lower-variance estimate of
             Eq. 1 at that many times the compute).
+        edges: for `structure="fixed"`, the present edges `[[i, j], ...]` (`i > j`), e.g.
+            a learned run's MAP graph (`structure_seed<k>.json`) retrained from scratch.
         gates_follow_elbo: during KL warm-up (beta < 1) the networks follow
             `recon - beta KL` but the gate logits the ELBO itself (beta = 1): warm-up is a
             device for the networks, and under it every edge is a free inference path.
@@ -118,6 +125,7 @@ class GraphVAE(keras.Model):
         gate_learning_rate: float | None = None,
         straight_through_gates: bool = False,
         gate_samples: int = 1,
+        edges: Sequence[Sequence[int]] | None = None,
         gates_follow_elbo: bool = False,
         edge_cost: float = 0.0,
         gate_estimator: str = "concrete",
@@ -134,6 +142,7 @@ class GraphVAE(keras.Model):
         self.num_nodes = _positive_int(num_nodes, "num_nodes")
         self.node_dim = _positive_int(node_dim, "node_dim")
         self.structure = validate_structure(structure)
+        self.edges = validate_edges(self.structure, self.num_nodes, edges)
         self.likelihood_name = validate_likelihood(likelihood)
         if network is None:
             h, w, _ = self.event_shape
@@ -193,6 +202,7 @@ class GraphVAE(keras.Model):
             per_example_gates,
             self.straight_through_gates,
             seed=seed,
+            edges=self.edges,
             name="gates",
         )
         self.dag = GatedDAG(n, d, structure, self.top_down_units, name="gated_dag")
@@ -577,6 +587,7 @@ class GraphVAE(keras.Model):
             "num_nodes": self.num_nodes,
             "node_dim": self.node_dim,
             "structure": self.structure,
+            "edges": self.edges,
             "likelihood": self.likelihood_name,
             "network": self.network,
             "encoder_units": list(self.encoder_units),

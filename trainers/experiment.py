@@ -16,7 +16,7 @@ import tensorflow as tf
 from tf_graphvae import data as tgv_data
 from tf_graphvae.io import atomic_path, write_json
 from tf_graphvae.layers.gate_estimators import GATE_ESTIMATORS, GATE_OPTIMIZERS
-from tf_graphvae.layers.gates import validate_structure
+from tf_graphvae.layers.gates import validate_edges, validate_structure
 from tf_graphvae.model import DECODE_FROM, GraphVAE
 from tf_graphvae.trainers import distribute
 from tf_graphvae.trainers.callbacks import (
@@ -77,6 +77,8 @@ class TrainConfig:
     # What the decoder reads: "all_nodes", or "bottom_node" (Sønderby's Ladder VAE; only
     # for the fixed structures).
     decode_from: str = "all_nodes"
+    # structure="fixed": the present edges [[i, j], ...] (e.g. a learned run's MAP graph).
+    edges: list | None = None
     # Structure learning (GraphVAE's arguments of the same names).
     gates_follow_elbo: bool = False
     edge_cost: float = 0.0
@@ -89,6 +91,7 @@ class TrainConfig:
                 f"Unknown dataset {self.dataset!r}; expected one of {tgv_data.DATASETS}."
             )
         validate_structure(self.structure)
+        validate_edges(self.structure, self.num_nodes, self.edges)
         minimums = dict(
             num_nodes=1, node_dim=1, epochs=1, batch_size=1, gate_samples=1,
             kl_warmup_epochs=0, gate_hold_epochs=0, temperature_anneal_epochs=0,
@@ -150,6 +153,7 @@ def build_model(config: TrainConfig) -> GraphVAE:
         num_nodes=config.num_nodes,
         node_dim=config.node_dim,
         structure=config.structure,
+        edges=config.edges,
         likelihood=config.likelihood,
         temperature=config.temperature,
         gate_learning_rate=config.gate_learning_rate,

@@ -90,6 +90,12 @@ GATE_ESTIMATOR = flags.DEFINE_enum(
 GATE_OPTIMIZER = flags.DEFINE_enum(
     "gate_optimizer", "adam", ["adam", "sgd"], "The gate logits' own optimizer."
 )
+STRUCTURE_FILE = flags.DEFINE_string(
+    "structure_file",
+    None,
+    "With --structure=fixed: a structure JSON (as tfgvae-compare writes, structure_seed<k>.json) "
+    "whose edges are the fixed graph.",
+)
 JIT_COMPILE = flags.DEFINE_bool(
     "jit_compile",
     True,
@@ -102,6 +108,21 @@ flags.register_validator("temperature", lambda v: v > 0, message="--temperature 
 flags.register_validator(
     "min_temperature", lambda v: v > 0, message="--min_temperature must be > 0."
 )
+
+
+def _edges_from_file(path: str | None) -> list | None:
+    if path is None:
+        return None
+    import json
+    from pathlib import Path
+
+    try:
+        edges = json.loads(Path(path).read_text())["edges"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"--structure_file {path}: no structure JSON with edges ({error})."
+        ) from None
+    return [[int(i), int(j)] for i, j in edges]
 
 
 def train_config(**overrides) -> TrainConfig:
@@ -134,6 +155,7 @@ def train_config(**overrides) -> TrainConfig:
         edge_cost=EDGE_COST.value,
         gate_estimator=GATE_ESTIMATOR.value,
         gate_optimizer=GATE_OPTIMIZER.value,
+        edges=_edges_from_file(STRUCTURE_FILE.value),
     )
     for key, value in overrides.items():
         setattr(config, key, value)

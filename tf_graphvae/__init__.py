@@ -14,6 +14,7 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tf_graphvae import (  # noqa: E402, I001
     data,
+    edge_values,
     evaluate,
     layers,  # noqa: E402
     trainers,
@@ -31,6 +32,7 @@ __all__ = [
     "GraphVAE",
     "__version__",
     "data",
+    "edge_values",
     "evaluate",
     "export_sampler",
     "layers",

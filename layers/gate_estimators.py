@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-GATE_ESTIMATORS = ("concrete", "score_function")
-GATE_OPTIMIZERS = ("adam", "sgd")
+from tf_graphvae.config import GATE_ESTIMATORS, GATE_OPTIMIZERS  # noqa: F401  (re-exported)
 
 
 def bernoulli_log_prob(edges: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:

@@ -7,10 +7,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-tfd = tfp.distributions
+from tf_graphvae.config import HARD_GATES, STRUCTURES
 
-STRUCTURES = ("independent", "chain", "full", "learned", "fixed")
-HARD_GATES = ("sample", "map")
+tfd = tfp.distributions
 
 
 def validate_structure(structure: str) -> str:

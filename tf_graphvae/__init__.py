@@ -5,36 +5,49 @@ model = tgv.GraphVAE(event_shape=(28, 28, 1), num_nodes=5, node_dim=10, structur
 model.compile(optimizer=keras.optimizers.Adam(1e-3))
 model.fit(ds, epochs=3)
 model.edge_probabilities()
+
+Importing the package loads the model and its layers (which registers them with Keras, so
+`keras.saving.load_model` finds them). The `tfgvae-*` commands are the exception: there the
+submodules load on first use, so that a command parses and checks its flags before
+TensorFlow starts (a bad flag is answered in well under a second).
 """
 
+import importlib as _importlib
 import os as _os
+import sys as _sys
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tf_graphvae import (  # noqa: E402, I001
-    data,
-    edge_values,
-    evaluate,
-    layers,  # noqa: E402
-    trainers,
-)
-from tf_graphvae.export import export_sampler  # noqa: E402
-from tf_graphvae.layers.gates import STRUCTURES  # noqa: E402
-from tf_graphvae.layers.likelihoods import LIKELIHOODS  # noqa: E402
-from tf_graphvae.model import GraphVAE  # noqa: E402
-
 __version__ = "0.1.0"
 
-__all__ = [
-    "LIKELIHOODS",
-    "STRUCTURES",
-    "GraphVAE",
-    "__version__",
-    "data",
-    "edge_values",
-    "evaluate",
-    "export_sampler",
-    "layers",
-    "trainers",
-]
+_SUBMODULES = ("config", "data", "edge_values", "evaluate", "figures", "layers", "trainers")
+_NAMES = {
+    "GraphVAE": ("tf_graphvae.model", "GraphVAE"),
+    "export_sampler": ("tf_graphvae.export", "export_sampler"),
+    "LIKELIHOODS": ("tf_graphvae.layers.likelihoods", "LIKELIHOODS"),
+    "STRUCTURES": ("tf_graphvae.config", "STRUCTURES"),
+}
+
+__all__ = ["LIKELIHOODS", "STRUCTURES", "GraphVAE", "__version__", "export_sampler", *_SUBMODULES]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = _importlib.import_module(f"tf_graphvae.{name}")
+    elif name in _NAMES:
+        module_name, attribute = _NAMES[name]
+        module = getattr(_importlib.import_module(module_name), attribute)
+    else:
+        raise AttributeError(f"module 'tf_graphvae' has no attribute {name!r}")
+    globals()[name] = module
+    return module
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if not _os.path.basename(_sys.argv[0] if _sys.argv else "").startswith("tfgvae-"):
+    for _name in ("GraphVAE", "data", "evaluate", "layers", "trainers", "edge_values"):
+        __getattr__(_name)

@@ -73,6 +73,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tf_graphvae.config import BINARY_DATASETS, DATASETS
+
 __all__ = [
     "BINARY_DATASETS",
     "DATASETS",
@@ -86,11 +88,6 @@ __all__ = [
     "splits",
 ]
 
-DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "omniglot", "cifar10")
-"""Names accepted by :func:`load`."""
-
-BINARY_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "omniglot")
-"""Datasets with values in [0, 1], modelled with a Bernoulli likelihood."""
 
 TEST_SEED = 0
 """Seed of the one binarisation of every test split and of evaluation subsets: every

@@ -48,3 +48,40 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 def write_json(path: str | os.PathLike, obj) -> None:
     """Writes `obj` as indented JSON to `path` atomically."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+class RunLocked(FileExistsError):
+    """Another live process holds the run directory."""
+
+
+@contextlib.contextmanager
+def run_lock(directory: str | os.PathLike) -> Iterator[None]:
+    """Holds an exclusive lock on `directory` (its `.lock` file) for a training run.
+
+    The lock is an `flock` on an open file, so the kernel releases it when the process ends
+    in any way (a `kill -9` included): a killed run never leaves it stuck. A second process
+    asking for a held lock gets `RunLocked` at once.
+    """
+    import fcntl  # POSIX; imported here so that the module loads anywhere
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / ".lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunLocked(
+                f"{directory} is in use by a running training (pid {holder}); "
+                "wait for it to end or use another --model_dir."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

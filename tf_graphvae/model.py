@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_graphvae.config import DECODE_FROM
 from tf_graphvae.layers import gate_estimators
 from tf_graphvae.layers.gate_estimators import GATE_ESTIMATORS, GATE_OPTIMIZERS
 from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, diag_normal
@@ -25,9 +26,6 @@ from tf_graphvae.layers.noise import stateless_uniform
 # Version of the saved configuration; a model whose major version differs is refused.
 FORMAT_VERSION = "1.0"
 
-# What the decoder reads: every node (the Graph VAE's decoder) or the bottom node only
-# (Sønderby et al.'s Ladder VAE).
-DECODE_FROM = ("all_nodes", "bottom_node")
 
 # Seed of the fixed binarisation of evaluation batches in `test_step` (binary images are
 # left unchanged by it; grey images are thresholded the same way in every evaluation).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -204,15 +205,22 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """`keras.callbacks.BackupAndRestore` whose every checkpoint is all-or-nothing.
 
     Weights (with the optimizer state) go to a new file named after the epoch; then
-    `training_metadata.json`, which names that file and the epoch, is replaced atomically:
-    that rename is the commit. A process killed at any moment leaves the previous
-    complete checkpoint, which `fit` resumes from.
+    `training_metadata.json`, which names that file, the epoch and the previous checkpoint,
+    is replaced atomically: that rename is the commit. A process killed at any moment
+    leaves the previous complete checkpoint, which `fit` resumes from. The checkpoint
+    before the latest is kept too: when the latest cannot be read (truncated, or written
+    to a full disk), training resumes from the one before and says so.
+
+    Args:
+        backup_dir: where the checkpoints go.
+        log: where the one-line resume messages go.
     """
 
-    def __init__(self, backup_dir: str | Path):
+    def __init__(self, backup_dir: str | Path, log: Callable[[str], None] = print):
         super().__init__(
             str(backup_dir), save_freq="epoch", delete_checkpoint=False, double_checkpoint=False
         )
+        self.log = log
 
     def _metadata(self) -> dict | None:
         path = Path(self._training_metadata_path)
@@ -222,21 +230,40 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         metadata = self._metadata()
         if metadata is None:
             return
-        weights = Path(self.backup_dir) / metadata["weights"]
         if not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(weights)
-        self.model._initial_epoch = metadata["epoch"]
+        run = Path(self.backup_dir).parent
+        total = self.params.get("epochs", "?") if self.params else "?"
+        candidates = [(metadata["epoch"], metadata["weights"])]
+        if metadata.get("previous"):
+            candidates.append((metadata["previous"]["epoch"], metadata["previous"]["weights"]))
+        for k, (epoch, name) in enumerate(candidates):
+            try:
+                self.model.load_weights(Path(self.backup_dir) / name)
+            except Exception as error:  # h5py/OSError/ValueError: an unreadable file
+                self.log(f"Checkpoint {name} of {run} is unreadable ({type(error).__name__}).")
+                continue
+            if k:
+                self.log(f"Falling back to the previous checkpoint, {name}.")
+            self.model._initial_epoch = epoch
+            self.log(f"Resuming {run} from epoch {epoch} of {total}")
+            return
+        raise ValueError(f"No readable checkpoint in {self.backup_dir}; move it away to restart.")
 
     def _save_model(self):
         backup_dir = Path(self.backup_dir)
         backup_dir.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{self._current_epoch:05d}.weights.h5"
+        previous = self._metadata()
         with atomic_path(backup_dir / name) as tmp:
             self.model.save_weights(tmp, overwrite=True)
-        write_json(self._training_metadata_path, {"epoch": self._current_epoch, "weights": name})
+        record = {"epoch": self._current_epoch, "weights": name}
+        if previous is not None and previous["weights"] != name:
+            record["previous"] = {"epoch": previous["epoch"], "weights": previous["weights"]}
+        write_json(self._training_metadata_path, record)
+        keep = {name, record.get("previous", {}).get("weights")}
         for old in backup_dir.glob("epoch-*.weights.h5"):
-            if old.name != name:
+            if old.name not in keep:
                 old.unlink(missing_ok=True)
 
 

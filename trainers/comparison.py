@@ -12,19 +12,10 @@ import numpy as np
 
 from tf_graphvae import data as tgv_data
 from tf_graphvae import edge_values, evaluate, figures
+from tf_graphvae.config import DEFAULT_ROWS, ROWS
 from tf_graphvae.io import write_json, write_text
 from tf_graphvae.trainers.experiment import MODEL_FILE, TrainConfig, train, with_defaults
 
-# The rows of the comparison: name -> (structure, decode_from), in the paper's order.
-# `chain` is a chain prior with ladder inference whose decoder reads every node; `ladder`
-# is Sønderby et al.'s Ladder VAE, the same chain with the decoder on the bottom node only.
-ROWS = {
-    "independent": ("independent", "all_nodes"),
-    "chain": ("chain", "all_nodes"),
-    "ladder": ("chain", "bottom_node"),
-    "full": ("full", "all_nodes"),
-    "learned": ("learned", "all_nodes"),
-}
 ROW_LABELS = {
     "independent": "VAE",
     "chain": "chain prior, decoder on all nodes",
@@ -33,7 +24,6 @@ ROW_LABELS = {
     "learned": "Graph VAE",
 }
 BASELINE_ROW = "full"  # paired differences are taken to FC-VAE
-DEFAULT_ROWS = ("independent", "chain", "full", "learned")
 EVAL_FILE = "eval.json"
 EDGE_VALUE_SAMPLES = 4  # latent draws per image of the per-edge values
 

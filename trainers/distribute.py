@@ -18,7 +18,7 @@ import os
 
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
+from tf_graphvae.config import STRATEGIES  # noqa: F401  (re-exported)
 
 
 def make_strategy(

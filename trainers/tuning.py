@@ -27,17 +27,19 @@ from keras_tuner.src.tuners.gridsearch import GridSearchOracle, LinkedList
 
 from tf_graphvae import data as tgv_data
 from tf_graphvae import evaluate, figures
+from tf_graphvae.config import (
+    DEFAULT_LEARNING_RATES,
+    DEFAULT_LL_SAMPLES,
+    DEFAULT_TEMPERATURE_FLOORS,
+    TUNERS,
+)
+from tf_graphvae.config import TUNING_OBJECTIVES as OBJECTIVES
 from tf_graphvae.io import atomic_path, write_json, write_text
 from tf_graphvae.model import GraphVAE
 from tf_graphvae.trainers import experiment
 from tf_graphvae.trainers.callbacks import TemperatureAnnealing
 from tf_graphvae.trainers.comparison import factorisations, load_test_images
 
-OBJECTIVES = ("val_elbo", "val_ll")
-TUNERS = ("grid", "random", "bayesian")
-DEFAULT_LEARNING_RATES = (3e-4, 1e-3, 3e-3)
-DEFAULT_TEMPERATURE_FLOORS = (0.1, 0.3, 0.5)
-DEFAULT_LL_SAMPLES = 100
 RESULTS_JSON = "tuning_results.json"
 RESULTS_MD = "tuning_results.md"
 FIGURE = "figure3.png"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Callable
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from absl import app, flags  # noqa: E402
@@ -16,29 +17,89 @@ flags.DEFINE_bool("verbose", False, "Show full tracebacks for errors.")
 USAGE_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, FileExistsError)
 
 
-def _parse_flags(argv: list[str]) -> list[str]:
-    """absl's parser, except that a bad flag is one line on stderr and exit status 2."""
+HELP_FLAGS = ("-h", "--help", "-help", "--helpshort", "-?")
+
+
+def command_help(prog: str, doc: str | None) -> str:
+    """The command's own flags (every `tf_graphvae` module's), each with help and default."""
+    lines = [f"usage: {prog} [flags]", ""]
+    if doc:
+        lines += [doc.strip(), ""]
+    by_module = flags.FLAGS.flags_by_module_dict()
+    for module in sorted(by_module):
+        if not module.startswith("tf_graphvae"):
+            continue
+        for flag in sorted(by_module[module], key=lambda f: f.name):
+            default = flag.default_as_str if flag.default is not None else "None"
+            lines.append(f"  --{flag.name}: {flag.help}")
+            lines.append(f"      (default: {default})")
+    lines += ["", "--helpfull lists absl's own flags too."]
+    return "\n".join(lines)
+
+
+def _parse_flags(argv: list[str], doc: str | None = None) -> list[str]:
+    """absl's parser, except that a bad flag is one line on stderr and exit status 2, and
+    `--help` lists the command's own flags."""
+    prog = os.path.basename(argv[0])
+    if any(arg in HELP_FLAGS for arg in argv[1:]):
+        print(command_help(prog, doc))
+        sys.exit(0)
     try:
         return flags.FLAGS(argv)
     except flags.Error as error:
-        prog = os.path.basename(argv[0])
         print(f"{prog}: error: {error}", file=sys.stderr)
         sys.exit(2)
 
 
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow and Keras with file descriptor 2 closed to the C++ start-up lines
+    (oneDNN, CUDA probes) that TensorFlow writes before its logging is set up."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def run_main(main: Callable[[list[str]], None]) -> None:
-    """Runs an absl `main`; bad input is one line on stderr and exit status 2."""
+    """Runs an absl `main`; bad input is one line on stderr and exit status 2.
+
+    Flags are parsed and checked before TensorFlow is imported, so a bad flag is
+    answered at once; `main` then imports what it needs.
+    """
+    doc = sys.modules[main.__module__].__doc__
 
     def guarded(argv):
         try:
+            import_tensorflow_quietly()
             main(argv)
         except USAGE_ERRORS as error:
             if flags.FLAGS.verbose:
                 raise
             print(f"{os.path.basename(argv[0])}: error: {error}", file=sys.stderr)
             sys.exit(2)
+        except OSError as error:
+            if error.errno != errno.ENOSPC or flags.FLAGS.verbose:
+                raise
+            # Every result is written under a temporary name and renamed into place, so
+            # the files written before are intact.
+            where = f" writing {error.filename}" if error.filename else ""
+            print(
+                f"{os.path.basename(argv[0])}: error: no space left on the device{where}; "
+                "the earlier files are intact, free some space and run again to resume.",
+                file=sys.stderr,
+            )
+            sys.exit(1)
 
-    app.run(guarded, flags_parser=_parse_flags)
+    app.run(guarded, flags_parser=lambda argv: _parse_flags(argv, doc))
 
 
 def format_matrix(matrix, row_label: str = "parent", col_label: str = "child") -> str:

@@ -12,7 +12,6 @@ from absl import flags
 from tf_graphvae.cli import _experiment_flags as ex_flags
 from tf_graphvae.cli import _train_flags as tf_flags
 from tf_graphvae.cli._common import run_main
-from tf_graphvae.trainers import comparison
 
 flags.mark_flag_as_required("output_dir")
 
@@ -20,8 +19,11 @@ flags.mark_flag_as_required("output_dir")
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    config = tf_flags.train_config()
+    from tf_graphvae.trainers import comparison
+
     comparison.ablation(
-        tf_flags.train_config(),
+        config,
         ex_flags.LATENT_DIM.value,
         ex_flags.OUTPUT_DIR.value,
         num_samples=ex_flags.NUM_SAMPLES.value,

@@ -10,21 +10,21 @@ from pathlib import Path
 
 from absl import flags
 
+from tf_graphvae import config as tgv_config
 from tf_graphvae.cli import _experiment_flags as ex_flags
 from tf_graphvae.cli import _train_flags as tf_flags
 from tf_graphvae.cli._common import run_main
-from tf_graphvae.trainers import comparison
 
 _STRUCTURES = flags.DEFINE_list(
     "structures",
-    list(comparison.DEFAULT_ROWS),
-    f"Rows to compare, from {', '.join(comparison.ROWS)}: the four structures, and "
+    list(tgv_config.DEFAULT_ROWS),
+    f"Rows to compare, from {', '.join(tgv_config.ROWS)}: the four structures, and "
     "`ladder` (the chain with the decoder on the bottom node, Sønderby's Ladder VAE).",
 )
 flags.register_validator(
     "structures",
-    lambda rows: bool(rows) and all(r in comparison.ROWS for r in rows),
-    message=f"--structures must name rows from {', '.join(comparison.ROWS)}.",
+    lambda rows: bool(rows) and all(r in tgv_config.ROWS for r in rows),
+    message=f"--structures must name rows from {', '.join(tgv_config.ROWS)}.",
 )
 _ROW_SEEDS = flags.DEFINE_list(
     "row_seeds",
@@ -43,15 +43,19 @@ flags.mark_flag_as_required("output_dir")
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    config = tf_flags.train_config()
+    row_seeds = _parse_row_seeds(_ROW_SEEDS.value)
+    from tf_graphvae.trainers import comparison
+
     comparison.compare(
-        tf_flags.train_config(),
+        config,
         ex_flags.OUTPUT_DIR.value,
         seeds=ex_flags.seeds(),
         structures=_STRUCTURES.value,
         num_samples=ex_flags.NUM_SAMPLES.value,
         eval_images=ex_flags.EVAL_IMAGES.value,
         time_budget=_TIME_BUDGET.value,
-        row_seeds=_parse_row_seeds(_ROW_SEEDS.value),
+        row_seeds=row_seeds,
     )
     print((Path(ex_flags.OUTPUT_DIR.value) / "table1.md").read_text())
 
@@ -64,9 +68,9 @@ def _parse_row_seeds(items: list[str]) -> dict[str, list[int]]:
             out[name] = [int(s) for s in seeds.split("+")]
         except ValueError:
             raise ValueError(f"--row_seeds entry {item!r} is not row:seed[+seed...].") from None
-        if name not in comparison.ROWS:
+        if name not in tgv_config.ROWS:
             raise ValueError(
-                f"--row_seeds: unknown row {name!r}; expected one of {tuple(comparison.ROWS)}."
+                f"--row_seeds: unknown row {name!r}; expected one of {tuple(tgv_config.ROWS)}."
             )
     return out
 

@@ -11,13 +11,12 @@ from pathlib import Path
 
 from absl import flags
 
-from tf_graphvae import data as tgv_data
 from tf_graphvae.cli._common import run_main
-from tf_graphvae.trainers.experiment import CONFIG_FILE, MODEL_FILE, TrainConfig
+from tf_graphvae.config import DATASETS, TrainConfig, with_defaults
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "A folder written by tfgvae-train.")
 _DATASET = flags.DEFINE_enum(
-    "dataset", None, tgv_data.DATASETS, "Dataset (default: the one the model was trained on)."
+    "dataset", None, DATASETS, "Dataset (default: the one the model was trained on)."
 )
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder with the publishers' data files.")
 _TEST_SPLIT = flags.DEFINE_string("test_split", None, "Split (default: the run's test split).")
@@ -51,6 +50,7 @@ def main(argv: list[str]) -> None:
     from tf_graphvae import evaluate
     from tf_graphvae.io import write_json, write_text
     from tf_graphvae.trainers.comparison import load_test_images, write_edge_values
+    from tf_graphvae.trainers.experiment import CONFIG_FILE, MODEL_FILE
 
     model_dir = Path(_MODEL_DIR.value)
     model_path = model_dir / MODEL_FILE
@@ -58,7 +58,7 @@ def main(argv: list[str]) -> None:
         raise FileNotFoundError(f"{model_dir} holds no model ({MODEL_FILE}); train one first.")
     config = TrainConfig()
     if (model_dir / CONFIG_FILE).exists():
-        config = TrainConfig(**json.loads((model_dir / CONFIG_FILE).read_text()))
+        config = TrainConfig(**with_defaults(json.loads((model_dir / CONFIG_FILE).read_text())))
     overrides = {
         "dataset": _DATASET.value,
         "data_dir": _DATA_DIR.value,

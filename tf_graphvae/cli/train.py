@@ -9,7 +9,7 @@ from absl import flags
 
 from tf_graphvae.cli import _train_flags as tf_flags
 from tf_graphvae.cli._common import format_matrix, run_main
-from tf_graphvae.trainers import distribute, experiment
+from tf_graphvae.config import STRATEGIES
 
 _MODEL_DIR = flags.DEFINE_string(
     "model_dir",
@@ -21,7 +21,7 @@ _MODEL_DIR = flags.DEFINE_string(
 _STRATEGY = flags.DEFINE_enum(
     "strategy",
     "default",
-    distribute.STRATEGIES,
+    STRATEGIES,
     "default: one device; mirrored: every local GPU; multi_worker: the hosts in TF_CONFIG. "
     "--batch_size is the global batch.",
 )
@@ -30,8 +30,10 @@ _STRATEGY = flags.DEFINE_enum(
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    config = tf_flags.train_config()  # checked before TensorFlow starts
+    from tf_graphvae.trainers import distribute, experiment
+
     strategy = distribute.make_strategy(_STRATEGY.value)  # first: before other TF work
-    config = tf_flags.train_config()
     model_dir = _MODEL_DIR.value or f"runs/{config.dataset}-{config.structure}"
     result = experiment.train(config, model_dir=model_dir, verbose=2, strategy=strategy)
     if not distribute.is_chief():

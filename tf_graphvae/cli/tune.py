@@ -12,10 +12,10 @@ from pathlib import Path
 
 from absl import flags
 
+from tf_graphvae import config as tgv_config
 from tf_graphvae.cli import _experiment_flags as ex_flags
 from tf_graphvae.cli import _train_flags as tf_flags
 from tf_graphvae.cli._common import run_main
-from tf_graphvae.trainers import tuning
 
 _DIRECTORY = flags.DEFINE_string(
     "directory", None, "Where the search (resumable) and its table and figure go."
@@ -29,26 +29,26 @@ _MAX_TRIALS = flags.DEFINE_integer(
 _OBJECTIVE = flags.DEFINE_enum(
     "objective",
     "val_elbo",
-    list(tuning.OBJECTIVES),
+    list(tgv_config.TUNING_OBJECTIVES),
     "Maximised on the test split: the ELBO, or the importance-weighted LL after training.",
 )
-_TUNER = flags.DEFINE_enum("tuner", "grid", list(tuning.TUNERS), "Search algorithm.")
+_TUNER = flags.DEFINE_enum("tuner", "grid", list(tgv_config.TUNERS), "Search algorithm.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Start afresh instead of resuming.")
 _TUNE_LR = flags.DEFINE_bool(
     "tune_learning_rate",
     False,
-    f"Also search the learning rate in {tuning.DEFAULT_LEARNING_RATES}.",
+    f"Also search the learning rate in {tgv_config.DEFAULT_LEARNING_RATES}.",
 )
 _TUNE_FLOOR = flags.DEFINE_bool(
     "tune_temperature_floor",
     False,
-    f"Also search the gate temperature floor in {tuning.DEFAULT_TEMPERATURE_FLOORS}.",
+    f"Also search the gate temperature floor in {tgv_config.DEFAULT_TEMPERATURE_FLOORS}.",
 )
 _MIN_NODES = flags.DEFINE_integer("min_nodes", None, "Only factorisations with N >= this.")
 _MAX_NODES = flags.DEFINE_integer("max_nodes", None, "Only factorisations with N <= this.")
 _LL_SAMPLES = flags.DEFINE_integer(
     "ll_samples",
-    tuning.DEFAULT_LL_SAMPLES,
+    tgv_config.DEFAULT_LL_SAMPLES,
     "Importance samples K per image for --objective=val_ll.",
     lower_bound=1,
 )
@@ -62,8 +62,11 @@ def main(argv: list[str]) -> None:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
     if not _DIRECTORY.value:
         raise ValueError("--directory is required.")
+    config = tf_flags.train_config()
+    from tf_graphvae.trainers import tuning
+
     tuning.tune(
-        tf_flags.train_config(),
+        config,
         ex_flags.LATENT_DIM.value,
         _DIRECTORY.value,
         max_trials=_MAX_TRIALS.value,

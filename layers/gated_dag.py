@@ -7,7 +7,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tf_graphvae.layers.gates import validate_structure
-from tf_graphvae.layers.noise import stateless_normal
+from tf_graphvae.layers.noise import global_rows, stateless_normal
 
 tfd = tfp.distributions
 
@@ -129,6 +129,25 @@ class GatedDAG(keras.layers.Layer):
         mean, raw = tf.split(params, 2, axis=-1)
         return mean, bound_log_variance(raw)
 
+    def _top_down(self, gated: tf.Tensor, nodes: slice, first_input: int = 0):
+        """`TD_j` of the nodes `nodes` on their gated parent vectors, the one definition of
+        the top-down prior.
+
+        Args:
+            gated: `[B, len(nodes), N * N' - first_input]`: for node `j`, the vector
+                `concat_i c[i, j] z_i`, its first `first_input` entries (non-parents, whose
+                gates are 0) left out.
+            nodes: the nodes' rows of the stacked kernels.
+            first_input: the kernel rows skipped.
+
+        Returns:
+            `(mean, log_var)`, each `[B, len(nodes), N']`.
+        """
+        kernel = self.hidden_kernel[nodes, first_input:]
+        hidden = tf.nn.elu(tf.einsum("bjk,jkh->bjh", gated, kernel) + self.hidden_bias[nodes])
+        params = tf.einsum("bjh,jho->bjo", hidden, self.output_kernel[nodes])
+        return self._split(params + self.output_bias[nodes])
+
     def node_prior(self, j: int, parents: list[tf.Tensor], gates: tf.Tensor):
         """Prior parameters of node `j` from its possible parents `z_{j+1} ... z_{N-1}`.
 
@@ -143,7 +162,6 @@ class GatedDAG(keras.layers.Layer):
         if j == self.num_nodes - 1 or not self.has_top_down:
             zeros = tf.zeros([tf.shape(gates)[0], self.node_dim], gates.dtype)
             return zeros, zeros
-        d = self.node_dim
         gated = tf.concat(
             [
                 gates[:, i, j, None] * z_i
@@ -151,8 +169,9 @@ class GatedDAG(keras.layers.Layer):
             ],
             axis=-1,
         )
-        hidden = tf.nn.elu(gated @ self.hidden_kernel[j, (j + 1) * d :] + self.hidden_bias[j])
-        return self._split(hidden @ self.output_kernel[j] + self.output_bias[j])
+        # Only the parents' kernel rows: the sequential pass runs for every importance sample.
+        mean, log_var = self._top_down(gated[:, None], slice(j, j + 1), (j + 1) * self.node_dim)
+        return mean[:, 0], log_var[:, 0]
 
     def call(self, z, gates):
         batch = tf.shape(z)[0]
@@ -162,10 +181,7 @@ class GatedDAG(keras.layers.Layer):
         n, d = self.num_nodes, self.node_dim
         # inputs[b, j, i*N' + k] = c[i, j] * z[b, i, k]: every child's gated parent vector.
         gated = tf.einsum("bij,bik->bjik", gates[:, :, : n - 1], z)
-        gated = tf.reshape(gated, [batch, n - 1, n * d])
-        hidden = tf.nn.elu(tf.einsum("bjk,jkh->bjh", gated, self.hidden_kernel) + self.hidden_bias)
-        params = tf.einsum("bjh,jho->bjo", hidden, self.output_kernel) + self.output_bias
-        mean, log_var = self._split(params)
+        mean, log_var = self._top_down(tf.reshape(gated, [batch, n - 1, n * d]), slice(0, n - 1))
         root = tf.zeros([batch, 1, d], z.dtype)  # p(z_{N-1}) = Normal(0, I)
         return tf.concat([mean, root], axis=1), tf.concat([log_var, root], axis=1)
 
@@ -173,11 +189,11 @@ class GatedDAG(keras.layers.Layer):
         """Standard normal noise for one node, `[B, N']`, rows `row_offset ...` of a draw of
         `total_rows`: a replica drawing its shard of a global batch gets exactly the numbers
         a single device would (see `GraphVAE._shard`)."""
-        rows = tf.shape(like)[0] if total_rows is None else total_rows
-        eps = stateless_normal([rows, self.node_dim], seed, like.dtype)
-        if total_rows is None:
-            return eps
-        return eps[row_offset : row_offset + tf.shape(like)[0]]
+
+        def draw(rows):
+            return stateless_normal([rows, self.node_dim], seed, like.dtype)
+
+        return global_rows(draw, tf.shape(like)[0], row_offset, total_rows)
 
     def posterior(self, data_mean, data_log_var, gates, seed, row_offset=0, total_rows=None):
         """The top-down inference pass, root first (DESIGN §1).

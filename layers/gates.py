@@ -8,6 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tf_graphvae.config import HARD_GATES, STRUCTURES
+from tf_graphvae.layers.noise import global_rows
 
 tfd = tfp.distributions
 
@@ -231,31 +232,24 @@ class Gates(keras.layers.Layer):
         # One structure per batch is a training option only; evaluation and sampling draw a
         # structure per row, so that averages over rows estimate the mixture over c.
         per_example = self.per_example or not training
-        # A replica draws the gates of the whole global batch and keeps its own rows, so
-        # sharding a batch does not change its random numbers.
-        sharded = per_example and total_rows is not None
-        num_draws = (total_rows if sharded else batch_size) if per_example else 1
         logits = tf.cast(self.gate_logits, dtype)
-        if training:
-            edge = relaxed_bernoulli_sample(
-                logits, tf.cast(self.temperature, dtype), num_draws, self._next_seed(seed)
-            )
-            if self.straight_through:
-                # Forward: the hard gate round(c) (the 0/1 gate the model is evaluated
-                # with); backward: the gradient of the relaxed c (Jang et al., 2017, ST).
-                edge = edge + tf.stop_gradient(tf.round(edge) - edge)
-        elif hard_gates == "map":
-            edge = tf.tile(tf.cast(logits > 0.0, dtype)[None], [num_draws, 1])
-        else:
-            edge = tf.cast(
-                tfd.Bernoulli(logits=logits).sample(num_draws, seed=self._next_seed(seed)), dtype
-            )
-        if sharded:
-            edge = edge[row_offset : row_offset + batch_size]
-        gates = self._scatter(edge)
+        seed = self._next_seed(seed)
+
+        def draw(n):
+            if training:
+                edge = relaxed_bernoulli_sample(logits, tf.cast(self.temperature, dtype), n, seed)
+                if self.straight_through:
+                    # Forward: the hard gate round(c) (the 0/1 gate the model is evaluated
+                    # with); backward: the gradient of the relaxed c (Jang et al., 2017, ST).
+                    edge = edge + tf.stop_gradient(tf.round(edge) - edge)
+                return edge
+            if hard_gates == "map":
+                return tf.tile(tf.cast(logits > 0.0, dtype)[None], [n, 1])
+            return tf.cast(tfd.Bernoulli(logits=logits).sample(n, seed=seed), dtype)
+
         if not per_example:
-            gates = tf.tile(gates, [batch_size, 1, 1])
-        return gates
+            return tf.tile(self._scatter(draw(1)), [batch_size, 1, 1])
+        return self._scatter(global_rows(draw, batch_size, row_offset, total_rows))
 
     def get_config(self):
         config = super().get_config()

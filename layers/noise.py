@@ -24,3 +24,16 @@ def stateless_uniform(shape, seed, dtype=tf.float32) -> tf.Tensor:
 def stateless_normal(shape, seed, dtype=tf.float32) -> tf.Tensor:
     """Standard normal draws of `shape` from the stateless `seed` `[2]` (Philox)."""
     return tf.random.stateless_normal(shape, seed=seed, dtype=dtype, alg=STATELESS_ALG)
+
+
+def global_rows(draw, rows, row_offset=0, total_rows=None) -> tf.Tensor:
+    """This replica's `rows` rows of a draw made for the whole global batch.
+
+    A replica of a data-parallel step draws the random numbers of the whole global batch
+    of `total_rows` rows from the step's seed and keeps rows `row_offset ...`, so sharding
+    a batch never changes its random numbers (`GraphVAE._shard`). `draw(n)` makes `n` rows;
+    with `total_rows=None` the batch is the whole draw.
+    """
+    if total_rows is None:
+        return draw(rows)
+    return draw(total_rows)[row_offset : row_offset + rows]

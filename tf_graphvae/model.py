@@ -21,7 +21,7 @@ from tf_graphvae.layers.gates import (
 )
 from tf_graphvae.layers.likelihoods import make_likelihood, validate_likelihood
 from tf_graphvae.layers.networks import Decoder, Encoder, validate_network
-from tf_graphvae.layers.noise import stateless_uniform
+from tf_graphvae.layers.noise import global_rows, stateless_uniform
 
 # Version of the saved configuration; a model whose major version differs is refused.
 FORMAT_VERSION = "1.0"
@@ -312,11 +312,11 @@ class GraphVAE(keras.Model):
 
     def binarize(self, x, seed, row_offset=0, total_rows=None):
         """A Bernoulli draw of each pixel's intensity (DESIGN §3), with a stateless seed."""
-        if total_rows is None:
-            u = stateless_uniform(tf.shape(x), seed)
-        else:
-            shape = tf.concat([[total_rows], tf.shape(x)[1:]], 0)
-            u = stateless_uniform(shape, seed)[row_offset : row_offset + tf.shape(x)[0]]
+
+        def draw(rows):
+            return stateless_uniform(tf.concat([[rows], tf.shape(x)[1:]], 0), seed)
+
+        u = global_rows(draw, tf.shape(x)[0], row_offset, total_rows)
         return tf.cast(u < x, x.dtype)
 
     @staticmethod

@@ -166,8 +166,17 @@ def train(
     return result
 
 
-def _schedules(config: TrainConfig, model: GraphVAE, steps: int) -> list[keras.callbacks.Callback]:
-    """The recipe's per-step schedules: temperature, KL warm-up, gate hold."""
+def steps_per_epoch(dataset: tf.data.Dataset) -> int:
+    """Batches per epoch of a batched dataset (counted once when its cardinality is unknown)."""
+    steps = int(dataset.cardinality().numpy())
+    return steps if steps >= 0 else sum(1 for _ in dataset)
+
+
+def recipe_callbacks(
+    config: TrainConfig, model: GraphVAE, steps: int
+) -> list[keras.callbacks.Callback]:
+    """The training recipe's per-step schedules (temperature, KL warm-up, gate hold), the
+    same for every command that trains (train, compare, ablation, tune)."""
     schedules = [
         TemperatureAnnealing(
             config.temperature,
@@ -199,13 +208,11 @@ def _fit_and_save(
             extra.append(GraphVAETensorBoard(model_dir / "logs", seed=config.seed))
     if time_budget is not None:
         extra.append(TimeBudget(time_budget))
-    steps = int(train_ds.cardinality().numpy())
-    if steps < 0:  # unknown cardinality: count the batches once
-        steps = sum(1 for _ in train_ds)
+    steps = steps_per_epoch(train_ds)
     start = time.monotonic()
     guard = StopOnNonFiniteLoss(model_dir / CHECKPOINT_DIR if model_dir else None)
     # Schedules first: they add their values to the logs that the history records.
-    callbacks = [guard, *_schedules(config, model, steps), edges, *extra]
+    callbacks = [guard, *recipe_callbacks(config, model, steps), edges, *extra]
     # shuffle=False: the dataset reshuffles itself every epoch.
     model.fit(train_ds, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
     train_seconds = time.monotonic() - start

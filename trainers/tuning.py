@@ -37,7 +37,6 @@ from tf_graphvae.config import TUNING_OBJECTIVES as OBJECTIVES
 from tf_graphvae.io import atomic_path, write_json, write_text
 from tf_graphvae.model import GraphVAE
 from tf_graphvae.trainers import experiment
-from tf_graphvae.trainers.callbacks import TemperatureAnnealing
 from tf_graphvae.trainers.comparison import factorisations, load_test_images
 
 RESULTS_JSON = "tuning_results.json"
@@ -191,7 +190,7 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
         return self._ll_images
 
     def fit(self, hp: keras_tuner.HyperParameters, model: GraphVAE, *args, **kwargs):
-        """Trains `model` with the gate temperature annealed; returns what the objective needs.
+        """Trains `model` with the recipe's schedules; returns what the objective needs.
 
         Without training data in `args`/`kwargs` the trial's data are made as
         `experiment.make_datasets` makes them (the test split, binarised once with the
@@ -208,12 +207,10 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
             kwargs.setdefault("validation_data", validation_ds)
             kwargs.setdefault("shuffle", False)  # the dataset shuffles itself
         kwargs.setdefault("epochs", config.epochs)
-        annealing = TemperatureAnnealing(
-            config.temperature,
-            min(config.min_temperature, config.temperature),
-            config.anneal_rate,
+        schedules = experiment.recipe_callbacks(
+            config, model, experiment.steps_per_epoch(args[0] if args else kwargs["x"])
         )
-        kwargs["callbacks"] = [annealing, *(kwargs.get("callbacks") or [])]
+        kwargs["callbacks"] = [*schedules, *(kwargs.get("callbacks") or [])]
         history = model.fit(*args, **kwargs)
         if self.objective.name != "val_ll":
             return history
@@ -459,19 +456,12 @@ def tune(
         raise ValueError(f"Unknown tuner {tuner!r}; expected one of {TUNERS}.")
     max_trials = _optional_int(max_trials, "max_trials")
     hypermodel = FactorisationHyperModel(
-        base_config,
-        latent_dim,
-        tune_learning_rate=tune_learning_rate,
-        tune_temperature_floor=tune_temperature_floor,
-        learning_rates=learning_rates,
-        temperature_floors=temperature_floors,
-        min_nodes=min_nodes,
-        max_nodes=max_nodes,
-        objective=objective,
-        num_samples=num_samples,
-        eval_images=eval_images,
+        base_config, latent_dim, tune_learning_rate=tune_learning_rate,
+        tune_temperature_floor=tune_temperature_floor, learning_rates=learning_rates,
+        temperature_floors=temperature_floors, min_nodes=min_nodes, max_nodes=max_nodes,
+        objective=objective, num_samples=num_samples, eval_images=eval_images,
         model_fn=model_fn,
-    )
+    )  # fmt: skip
     config = hypermodel.config
     if not project_name or Path(project_name).name != project_name:
         raise ValueError(f"project_name must be a plain folder name, got {project_name!r}.")
@@ -494,7 +484,13 @@ def tune(
         f"-> {project_dir}"
     )
     search.search(epochs=config.epochs, verbose=verbose)
+    done, failed = _finished_trials(search, project_dir, log)
+    settings = search_config | {"max_trials": max_trials}
+    return _write_results(directory, hypermodel, done, failed, settings, tuner, objective)
 
+
+def _finished_trials(search, project_dir: Path, log: Callable[[str], None]):
+    """The completed and the failed trials (each failure logged); no completed trial raises."""
     trials = list(search.oracle.trials.values())
     done = [t for t in trials if t.status == "COMPLETED" and t.score is not None]
     failed = [t for t in trials if t.status in ("INVALID", "FAILED")]
@@ -506,18 +502,22 @@ def tune(
             f"No trial of the search in {project_dir} completed"
             + (f"; trial {failed[0].trial_id} failed with:\n{failed[0].message}" if failed else ".")
         )
+    return done, failed
+
+
+def _write_results(directory, hypermodel, done, failed, settings, tuner, objective) -> list[dict]:
+    """The best trial of each factorisation, written as JSON, markdown and Figure 3."""
+    config = hypermodel.config
     unit = "bits/dim" if config.likelihood == "discretized_logistic" else "nats"
     all_rows = sorted(
         (_row(t, hypermodel, unit) for t in done), key=lambda r: (r["node_dim"], r["trial_id"])
     )
     key, label = _objective_column(hypermodel, all_rows)
-    best_per_factorisation: dict[int, dict] = {}
+    best: dict[int, dict] = {}
     for row in all_rows:
-        current = best_per_factorisation.get(row["node_dim"])
-        if current is None or row[key] > current[key]:
-            best_per_factorisation[row["node_dim"]] = row
-    rows = [best_per_factorisation[d] for d in sorted(best_per_factorisation)]
-
+        if row["node_dim"] not in best or row[key] > best[row["node_dim"]][key]:
+            best[row["node_dim"]] = row
+    rows = [best[d] for d in sorted(best)]
     caption = (
         f"{config.dataset} ({config.train_split} -> {config.test_split}): factorisations "
         f"N x N' = M = {hypermodel.latent_dim}, {config.structure} structure, "
@@ -526,21 +526,17 @@ def tune(
         + (f", {len(failed)} failed" if failed else "")
         + f"), objective {objective} (max)."
     )
+    failed_trials = [
+        {"trial_id": t.trial_id, "hyperparameters": t.hyperparameters.values} for t in failed
+    ]
     write_json(
         directory / RESULTS_JSON,
         {
-            "settings": search_config | {"max_trials": max_trials},
-            "objective": objective,
-            "direction": "max",
-            "best": max(rows, key=lambda r: r[key]),
-            "results": rows,
-            "trials": all_rows,
-            "failed_trials": [
-                {"trial_id": t.trial_id, "hyperparameters": t.hyperparameters.values}
-                for t in failed
-            ],
+            "settings": settings, "objective": objective, "direction": "max",
+            "best": max(rows, key=lambda r: r[key]), "results": rows, "trials": all_rows,
+            "failed_trials": failed_trials,
         },
-    )
+    )  # fmt: skip
     write_text(directory / RESULTS_MD, _markdown(rows, hypermodel, caption))
     title = f"{config.dataset}: N x N' = {hypermodel.latent_dim}, {label}"
     _figure(rows, hypermodel, directory / FIGURE, title)

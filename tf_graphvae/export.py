@@ -284,10 +284,17 @@ def export_sampler(
         "log_likelihood": servable.log_likelihood.get_concrete_function(),
         "edge_probabilities": servable.edge_probabilities.get_concrete_function(),
     }
+    metadata = _metadata(model, version, signatures, log_likelihood_samples, max_num_samples)
+    _save_version(servable, signatures, metadata, export_base, version, path)
+    return path
+
+
+def _metadata(model, version, signatures, log_likelihood_samples, max_num_samples) -> dict:
+    """What a client needs to call the export, written beside it as JSON."""
     from tf_graphvae import __version__
 
     low, high = model.likelihood.value_range
-    metadata = {
+    return {
         "format": METADATA_FORMAT,
         "tf_graphvae_version": __version__,
         "tensorflow_version": tf.__version__,
@@ -308,6 +315,10 @@ def export_sampler(
         "signatures": {name: _describe(fn) for name, fn in signatures.items()},
     }
 
+
+def _save_version(servable, signatures, metadata, export_base: Path, version: int, path: Path):
+    """Writes the SavedModel into a hidden folder and renames it onto `path` (never over an
+    existing version); a failure leaves nothing behind."""
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_base))
     try:
         tf.saved_model.save(servable, str(tmp), signatures=signatures)
@@ -326,7 +337,6 @@ def export_sampler(
     finally:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(tmp)
-    return path
 
 
 def _umask() -> int:

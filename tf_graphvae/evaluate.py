@@ -10,14 +10,13 @@ log-sum-exp, so memory does not grow with `K`.
 from __future__ import annotations
 
 import math
-import sys
 import weakref
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from tf_graphvae.model import GraphVAE
+from tf_graphvae.progress import Progress
 
 DEFAULT_NUM_SAMPLES = 5000
 # Rows (images x importance samples) per compiled call: large enough to keep the matmuls
@@ -83,7 +82,8 @@ def log_likelihood(
         images_per_batch: images evaluated together; default `max(1, chunk_rows // K)`
             capped at 10 (small batches keep memory flat when `K` is small).
         return_terms: also return the per-example mean ELBO and KL over the samples.
-        progress: a progress bar on stderr; default when stderr is a terminal.
+        progress: progress on stderr: a bar on a terminal, else a line every 30 s with
+            an ETA (`tf_graphvae.progress.Progress`); default on. False: silent.
         jit_compile: compile the weight computation with XLA.
         hard_gates: the gates of the importance samples: `"sample"` (a structure per
             sample: the mixture over structures) or `"map"` (the MAP graph `mu > 0.5`);
@@ -103,9 +103,7 @@ def log_likelihood(
         images_per_batch = int(min(10, max(1, chunk_rows // num_samples)))
     k_chunk = int(max(1, min(num_samples, chunk_rows // images_per_batch)))
     fn = weight_function(model, jit_compile, hard_gates)
-    if progress is None:
-        progress = sys.stderr.isatty()
-    bar = keras.utils.Progbar(n, unit_name="image") if progress else None
+    bar = Progress(n, f"log-likelihood (K = {num_samples})", enabled=progress is not False)
 
     ll = np.empty(n, np.float64)
     elbo = np.empty(n, np.float64)
@@ -128,8 +126,7 @@ def log_likelihood(
         ll[start:end] = running - math.log(num_samples)
         elbo[start:end] = elbo_sum / num_samples
         kl[start:end] = kl_sum / num_samples
-        if bar is not None:
-            bar.update(end)
+        bar.update(end)
     return (ll, elbo, kl) if return_terms else ll
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 EVENT_SHAPE = (28, 28, 1)
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-# The default networks of `GraphVAE` (DESIGN §6), spelled out for the report and the peer.
+# The default networks of `GraphVAE` (docs/design.md §6), spelled out for the report and the peer.
 NUM_NODES = 5
 NODE_DIM = 10
 ENCODER_UNITS = (512, 512, 256)

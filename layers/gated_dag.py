@@ -1,4 +1,4 @@
-"""The gated DAG prior and the top-down (ladder) inference pass that shares it (DESIGN §1)."""
+"""The gated DAG prior and the top-down (ladder) inference pass that shares it (docs/design.md §1)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def precision_weighted_merge(
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """The ladder posterior `q_j` from the top-down prior and the bottom-up estimate.
 
-    `s^-2 = ŝ^-2 + s̃^-2` and `m = (m̂ ŝ^-2 + m̃ s̃^-2) s^2` (DESIGN §1). With the prior's
+    `s^-2 = ŝ^-2 + s̃^-2` and `m = (m̂ ŝ^-2 + m̃ s̃^-2) s^2` (docs/design.md §1). With the prior's
     share of the precision `w = s^2 / ŝ^2 = s̃^2 / (ŝ^2 + s̃^2) = sigmoid(log s̃^2 - log ŝ^2)`:
     `m = w m̂ + (1 - w) m̃` and `log s^2 = log ŝ^2 + log w = log ŝ^2 - softplus(log ŝ^2 -
     log s̃^2)`. Both are computed from the difference of log-variances, so no precision
@@ -196,7 +196,7 @@ class GatedDAG(keras.layers.Layer):
         return global_rows(draw, tf.shape(like)[0], row_offset, total_rows)
 
     def posterior(self, data_mean, data_log_var, gates, seed, row_offset=0, total_rows=None):
-        """The top-down inference pass, root first (DESIGN §1).
+        """The top-down inference pass, root first (docs/design.md §1).
 
         Args:
             data_mean, data_log_var: bottom-up estimates `(m̃, log s̃²)`, each `[B, N, N']`.

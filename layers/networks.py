@@ -27,7 +27,7 @@ class Encoder(keras.layers.Layer):
     """`h = Enc(x)`: images `[B, H, W, C]` to a feature vector `[B, units[-1]]`.
 
     Args:
-        units: widths of the dense ELU layers (DESIGN §6: 512-512-256).
+        units: widths of the dense ELU layers (docs/design.md §6: 512-512-256).
         network: `"mlp"` (flatten, then the dense layers) or `"conv"` (three stride-2
             4x4 convolutions with 32/64/128 filters first; for 32x32 colour images).
 
@@ -90,7 +90,7 @@ class Decoder(keras.layers.Layer):
         event_shape: `(H, W, C)` of the images.
         params_per_channel: `k`, parameters per sub-pixel (1 for Bernoulli logits,
             2 for the discretised logistic's location and scale).
-        units: widths of the dense ELU layers (DESIGN §6: 256-512-512).
+        units: widths of the dense ELU layers (docs/design.md §6: 256-512-512).
         network: `"mlp"` (dense layers, then a linear layer to `H*W*C*k`) or `"conv"`
             (dense layers, a 4x4x128 map, then three stride-2 transposed convolutions;
             needs `H` and `W` divisible by 8).

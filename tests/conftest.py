@@ -29,7 +29,7 @@ def digits() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def binary_digits(digits) -> np.ndarray:
-    """The digits binarised once with seed 0, as a test set is (DESIGN §3)."""
+    """The digits binarised once with seed 0, as a test set is (docs/design.md §3)."""
     return (np.random.default_rng(0).random(digits.shape) < digits).astype(np.float32)
 
 

@@ -1,4 +1,4 @@
-"""Gates: Eq. (2), hard gates, the structure masks of DESIGN §2, gradients."""
+"""Gates: Eq. (2), hard gates, the structure masks of docs/design.md §2, gradients."""
 
 from __future__ import annotations
 

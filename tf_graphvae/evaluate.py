@@ -1,4 +1,4 @@
-"""Importance-weighted test log-likelihood, the paper's Table 1 metric (DESIGN §4).
+"""Importance-weighted test log-likelihood, the paper's Table 1 metric (docs/design.md §4).
 
     log p(x) ≈ logmeanexp_k [ log p(x | z_k) + log p(z_k | c_k) − log q(z_k | x, c_k) ]
 

@@ -49,7 +49,7 @@ class GraphVAE(keras.Model):
 
     `N = num_nodes` latent nodes of dimension `N' = node_dim`; a possible edge `i -> j`
     for every `i > j`, gated by `c[i, j] ~ Bernoulli(mu[i, j])`. The four structures of
-    the paper's Table 1 share everything but the gates (DESIGN §2):
+    the paper's Table 1 share everything but the gates (docs/design.md §2):
     `"independent"` (VAE), `"chain"` (Ladder VAE), `"full"` (FC-VAE) and `"learned"`
     (Graph VAE). Training maximises the expected ELBO of Eq. (1),
     `E_{c ~ p(c)} [E_q log p(x | z) - KL(q(z | x, c) || p(z | c))]`, with relaxed gates
@@ -64,7 +64,7 @@ class GraphVAE(keras.Model):
             or `"discretized_logistic"` (8-bit images with values in [0, 255]).
         network: `"mlp"` or `"conv"`; default `"conv"` for the discretised logistic on
             images with sides divisible by 8, `"mlp"` otherwise.
-        encoder_units, decoder_units, top_down_units: network widths (DESIGN §6).
+        encoder_units, decoder_units, top_down_units: network widths (docs/design.md §6).
         temperature: initial gate temperature `tau > 0` (anneal it with
             `tf_graphvae.trainers.TemperatureAnnealing`).
         hard_gates: evaluation gates, `"sample"` (Bernoulli draws) or `"map"` (`mu > 0.5`).
@@ -74,7 +74,7 @@ class GraphVAE(keras.Model):
         gate_learning_rate: when set, the gate logits have their own Adam optimizer at
             this learning rate (Adam's steps do not scale with the gradient, so a
             separate optimizer is the way to let the gates move faster than the networks;
-            DESIGN §7); None: they share the compiled optimizer.
+            docs/design.md §7); None: they share the compiled optimizer.
         gate_samples: Monte Carlo samples of the gates (and latents) per training example:
             each example enters the training step this many times, each copy with its
             own draw, and the objective averages them (a lower-variance estimate of
@@ -311,7 +311,7 @@ class GraphVAE(keras.Model):
             self.check_images(x)
 
     def binarize(self, x, seed, row_offset=0, total_rows=None):
-        """A Bernoulli draw of each pixel's intensity (DESIGN §3), with a stateless seed."""
+        """A Bernoulli draw of each pixel's intensity (docs/design.md §3), with a stateless seed."""
 
         def draw(rows):
             return stateless_uniform(tf.concat([[rows], tf.shape(x)[1:]], 0), seed)
@@ -397,7 +397,7 @@ class GraphVAE(keras.Model):
 
         Returns:
             `(log_w, elbo, kl)`, each `[K, B]`: `log_w = log p(x|z) + log p(z|c) - log q(z|x,c)`
-            (DESIGN §4), and the ELBO and KL of each sample.
+            (docs/design.md §4), and the ELBO and KL of each sample.
         """
         batch = tf.shape(x)[0]
         data_mean, data_log_var = self.bottom_up(x)
@@ -485,7 +485,7 @@ class GraphVAE(keras.Model):
     def train_step(self, data):
         x = self._images(data)
         if self.likelihood_name == "bernoulli":
-            # Dynamic binarisation (DESIGN §3), a fresh draw every step.
+            # Dynamic binarisation (docs/design.md §3), a fresh draw every step.
             x = self.binarize(x, self._next_seed(), *self._shard(tf.shape(x)[0]))
         if self.gate_samples > 1:
             x = _repeat(x, self.gate_samples)  # S copies, each with its own c and z draws

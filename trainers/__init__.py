@@ -1,5 +1,6 @@
-"""Orchestration of Graph VAE training: callbacks, strategies and tuning."""
+"""Orchestration of Graph VAE training: callbacks, training runs, strategies and tuning."""
 
+from tf_graphvae.config import TrainConfig
 from tf_graphvae.trainers.callbacks import (
     EdgeProbabilityHistory,
     GateHold,
@@ -7,11 +8,15 @@ from tf_graphvae.trainers.callbacks import (
     TemperatureAnnealing,
     temperature_at,
 )
+from tf_graphvae.trainers.experiment import recipe_callbacks, train
 
 __all__ = [
     "EdgeProbabilityHistory",
     "GateHold",
     "KLWarmup",
     "TemperatureAnnealing",
+    "TrainConfig",
+    "recipe_callbacks",
     "temperature_at",
+    "train",
 ]

@@ -1,4 +1,7 @@
-"""The gated DAG prior and the top-down (ladder) inference pass that shares it (docs/design.md §1)."""
+"""The gated DAG prior and the top-down (ladder) inference pass that shares it.
+
+See docs/design.md §1.
+"""
 
 from __future__ import annotations
 

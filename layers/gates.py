@@ -64,7 +64,7 @@ def validate_edges(structure: str, num_nodes: int, edges) -> list[list[int]] | N
 
 
 def structure_mask(structure: str, num_nodes: int, edges=None) -> np.ndarray:
-    """The fixed 0/1 gate matrix `[N, N]` of a structure (docs/design.md §2); entry `[i, j]` is c[i, j].
+    """The fixed 0/1 gate matrix `[N, N]` of a structure (docs/design.md §2), `[i, j]` = c[i, j].
 
     `learned` returns the mask of possible edges (all `i > j`); `fixed` that of `edges`.
     """

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tf_graphvae.config import GATE_ESTIMATORS, GATE_OPTIMIZERS  # noqa: F401  (re-exported)
+from tf_graphvae.model_config import GATE_ESTIMATORS, GATE_OPTIMIZERS  # noqa: F401
 
 
 def bernoulli_log_prob(edges: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:

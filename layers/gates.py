@@ -7,8 +7,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_graphvae.config import HARD_GATES, STRUCTURES
 from tf_graphvae.layers.noise import global_rows
+from tf_graphvae.model_config import HARD_GATES, STRUCTURES
+from tf_graphvae.model_config import check_edges as validate_edges
 
 tfd = tfp.distributions
 
@@ -40,27 +41,6 @@ def edge_indices(num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
             parents.append(i)
             children.append(j)
     return np.asarray(parents, np.int32), np.asarray(children, np.int32)
-
-
-def validate_edges(structure: str, num_nodes: int, edges) -> list[list[int]] | None:
-    """`edges` as `[[i, j], ...]` for `structure="fixed"` (each `i > j`, nodes < N), else None.
-
-    Raises:
-        ValueError: `fixed` without edges, edges with another structure, or a bad edge.
-    """
-    if structure != "fixed":
-        if edges is not None:
-            raise ValueError(f'edges are only for structure="fixed", not {structure!r}.')
-        return None
-    if edges is None:
-        raise ValueError('structure="fixed" needs edges, a list of [parent, child] pairs.')
-    out = []
-    for edge in edges:
-        i, j = (int(v) for v in edge)
-        if not num_nodes > i > j >= 0:
-            raise ValueError(f"Edge {list(edge)} is not a possible edge: need N > i > j >= 0.")
-        out.append([i, j])
-    return [list(e) for e in sorted(set(map(tuple, out)), key=lambda e: (-e[0], e[1]))]
 
 
 def structure_mask(structure: str, num_nodes: int, edges=None) -> np.ndarray:

@@ -11,10 +11,10 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_graphvae.model_config import LIKELIHOODS
+
 tfd = tfp.distributions
 tfb = tfp.bijectors
-
-LIKELIHOODS = ("bernoulli", "discretized_logistic")
 
 
 def validate_likelihood(likelihood: str) -> str:

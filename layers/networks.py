@@ -6,7 +6,7 @@ import math
 
 import keras
 
-NETWORKS = ("mlp", "conv")
+from tf_graphvae.model_config import NETWORKS
 
 
 def validate_network(network: str) -> str:

@@ -168,7 +168,7 @@ def test_tracing_helper_sees_a_retrace(digits):
     model = _fit_model("learned", prebuild_optimizer=True)
     model.fit(digits[:128], batch_size=64, epochs=1, verbose=0)
     before = _tracing_counts(model)["one_step_on_data"]
-    model.fit(digits[:100], batch_size=100, epochs=1, verbose=0)
+    model.fit(digits[:100], batch_size=50, epochs=1, verbose=0)  # 2 steps per epoch again
     assert _tracing_counts(model)["one_step_on_data"] > before
 
 

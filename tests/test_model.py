@@ -178,8 +178,10 @@ def test_gate_learning_rate_moves_the_gates_faster(tmp_path, digits):
     np.testing.assert_array_equal(
         loaded.gate_optimizer.variables[1].numpy(), model.gate_optimizer.variables[1].numpy()
     )
+    # 0 means what it means on the command line: the gates share the compiled optimizer.
+    assert tiny_model("learned", gate_learning_rate=0.0).gate_optimizer is None
     with pytest.raises(ValueError, match="gate_learning_rate"):
-        tiny_model("learned", gate_learning_rate=0.0)
+        tiny_model("learned", gate_learning_rate=-1e-3)
 
 
 def test_bernoulli_log_prob_is_tfp_bernoulli_and_broadcasts():

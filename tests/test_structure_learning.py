@@ -115,3 +115,49 @@ def test_a_fixed_graph_trains_and_round_trips(binary_digits, tmp_path):
         tiny_model("full", edges=[[1, 0]])
     with pytest.raises(ValueError, match="possible edge"):
         tiny_model("fixed", num_nodes=3, edges=[[0, 1]])
+
+
+def test_the_python_defaults_are_the_commands_recipe(binary_digits):
+    import dataclasses
+
+    from tf_graphvae.config import TrainConfig
+    from tf_graphvae.model_config import GraphVAEConfig
+
+    model = tiny_model("learned")
+    train = TrainConfig()
+    for f in dataclasses.fields(GraphVAEConfig):
+        if hasattr(train, f.name) and f.name not in ("seed", "num_nodes", "node_dim"):
+            assert getattr(model.config, f.name) == getattr(train, f.name), f.name
+    assert model.gate_optimizer is not None and model.config.kl_warmup_epochs == 5
+    # Trained with fit alone, the schedules of the recipe run: beta rises over 5 epochs
+    # of this data, tau anneals.
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+    history = model.fit(binary_digits[:512], batch_size=128, epochs=2, verbose=0).history
+    np.testing.assert_allclose(history["kl_weight"], [3 / 20, 7 / 20], rtol=1e-6)
+    expected = [temperature_at(step, 1.0, 0.5, 1e-4) for step in (3, 7)]
+    np.testing.assert_allclose(history["temperature"], expected, rtol=1e-5)
+
+
+def test_schedules_are_exact_with_steps_per_execution(binary_digits):
+    logs = {}
+    for per_call in (1, 4):
+        model = tiny_model("learned", kl_warmup_epochs=1, gate_hold_epochs=1, anneal_rate=0.05)
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=per_call, jit_compile=False
+        )
+        history = model.fit(binary_digits[:1024], batch_size=128, epochs=2, verbose=0).history
+        logs[per_call] = (history["kl_weight"], history["temperature"])
+        assert float(model.gate_optimizer.learning_rate.numpy()) == pytest.approx(1e-2)
+    np.testing.assert_allclose(logs[1], logs[4], rtol=1e-6)
+    np.testing.assert_allclose(logs[1][0], [7 / 8, 1.0])
+
+
+def test_a_model_saved_before_the_schedules_were_settings_loads_without_them():
+    from tf_graphvae.model import GraphVAE
+
+    config = tiny_model("learned").get_config()
+    for key in ("kl_warmup_epochs", "gate_hold_epochs", "anneal_rate", "min_temperature"):
+        config.pop(key)
+    config["format_version"] = "1.0"
+    legacy = GraphVAE.from_config(config)
+    assert legacy.config.kl_warmup_epochs == 0 and legacy.config.anneal_rate == 0.0

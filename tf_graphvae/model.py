@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import keras
@@ -9,22 +10,19 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_graphvae.config import DECODE_FROM
-from tf_graphvae.layers import gate_estimators
-from tf_graphvae.layers.gate_estimators import GATE_ESTIMATORS, GATE_OPTIMIZERS
+from tf_graphvae.layers import gate_estimators, schedules
 from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, diag_normal
-from tf_graphvae.layers.gates import (
-    Gates,
-    validate_edges,
-    validate_structure,
-    validate_temperature,
-)
-from tf_graphvae.layers.likelihoods import make_likelihood, validate_likelihood
-from tf_graphvae.layers.networks import Decoder, Encoder, validate_network
+from tf_graphvae.layers.gates import Gates
+from tf_graphvae.layers.likelihoods import make_likelihood
+from tf_graphvae.layers.networks import Decoder, Encoder
 from tf_graphvae.layers.noise import global_rows, stateless_uniform
+from tf_graphvae.model_config import MODEL_FIELDS, GraphVAEConfig
 
 # Version of the saved configuration; a model whose major version differs is refused.
-FORMAT_VERSION = "1.0"
+# 1.1: the schedules are model settings (a 1.0 model ran them as callbacks).
+FORMAT_VERSION = "1.1"
+# What a 1.0 model's missing settings mean: its schedules were callbacks, not the model's.
+_LEGACY_SCHEDULES = {"kl_warmup_epochs": 0, "gate_hold_epochs": 0, "anneal_rate": 0.0}
 
 
 # Seed of the fixed binarisation of evaluation batches in `test_step` (binary images are
@@ -48,56 +46,32 @@ class GraphVAE(keras.Model):
     """Graph VAE (He et al., "Variational Latent Dependency Learning") and its baselines.
 
     `N = num_nodes` latent nodes of dimension `N' = node_dim`; a possible edge `i -> j`
-    for every `i > j`, gated by `c[i, j] ~ Bernoulli(mu[i, j])`. The four structures of
-    the paper's Table 1 share everything but the gates (docs/design.md §2):
-    `"independent"` (VAE), `"chain"` (Ladder VAE), `"full"` (FC-VAE) and `"learned"`
-    (Graph VAE). Training maximises the expected ELBO of Eq. (1),
+    for every `i > j`, gated by `c[i, j] ~ Bernoulli(mu[i, j])`. The structures share
+    everything but the gates (docs/design.md §2): `"independent"` (VAE), `"chain"`,
+    `"full"` (FC-VAE), `"learned"` (Graph VAE) and `"fixed"` (given `edges`). Training
+    maximises the expected ELBO of Eq. (1),
     `E_{c ~ p(c)} [E_q log p(x | z) - KL(q(z | x, c) || p(z | c))]`, with relaxed gates
     (Eq. 2) so that `mu` is learned jointly with the networks.
 
+    The training recipe is part of the model: the gate temperature, KL warm-up and gate
+    hold follow the optimizer's step counter inside the compiled training step, with
+    lengths in epochs of the data given to `fit` (docs/design.md §6). So
+    `GraphVAE(event_shape)` trained with `fit` runs what `tfgvae-train` runs, with any
+    `steps_per_execution`, and a resumed run continues its schedules exactly.
+
     Args:
         event_shape: `(H, W, C)` of the images.
-        num_nodes: `N >= 1`.
-        node_dim: `N' >= 1`.
-        structure: `"independent"`, `"chain"`, `"full"`, `"learned"` or `"fixed"` (`edges`).
-        likelihood: `"bernoulli"` (images in [0, 1], binarised dynamically in training)
-            or `"discretized_logistic"` (8-bit images with values in [0, 255]).
-        network: `"mlp"` or `"conv"`; default `"conv"` for the discretised logistic on
-            images with sides divisible by 8, `"mlp"` otherwise.
-        encoder_units, decoder_units, top_down_units: network widths (docs/design.md §6).
-        temperature: initial gate temperature `tau > 0` (anneal it with
-            `tf_graphvae.trainers.TemperatureAnnealing`).
-        hard_gates: evaluation gates, `"sample"` (Bernoulli draws) or `"map"` (`mu > 0.5`).
-        per_example_gates: one gate sample per example (default) or one per batch.
-        straight_through_gates: train with hard gates in the forward pass and relaxed
-            gradients (straight-through Gumbel-softmax) instead of relaxed gates.
-        gate_learning_rate: when set, the gate logits have their own Adam optimizer at
-            this learning rate (Adam's steps do not scale with the gradient, so a
-            separate optimizer is the way to let the gates move faster than the networks;
-            docs/design.md §7); None: they share the compiled optimizer.
-        gate_samples: Monte Carlo samples of the gates (and latents) per training example:
-            each example enters the training step this many times, each copy with its
-            own draw, and the objective averages them (a lower-variance estimate of
-            Eq. 1 at that many times the compute).
-        edges: for `structure="fixed"`, the present edges `[[i, j], ...]` (`i > j`), e.g.
-            a learned run's MAP graph (`structure_seed<k>.json`) retrained from scratch.
-        gates_follow_elbo: during KL warm-up (beta < 1) the networks follow
-            `recon - beta KL` but the gate logits the ELBO itself (beta = 1): warm-up is a
-            device for the networks, and under it every edge is a free inference path.
-        edge_cost: nats per edge per example charged to the objective,
-            `edge_cost * sum mu` (a structure prior that charges edges): an edge survives
-            only when it buys more ELBO than it costs. 0: none (the paper).
-        gate_estimator: `"concrete"` (relaxed gates, Eq. 2) or `"score_function"` (hard
-            gates in the forward pass, unbiased leave-one-out score-function gradient for
-            the logits; needs `gate_samples >= 2`).
-        gate_optimizer: `"adam"` or `"sgd"`, the gate logits' own optimizer (with
-            `gate_learning_rate`).
-        decode_from: `"all_nodes"` (default: the decoder reads `concat(z_0, ..., z_{N-1})`)
-            or `"bottom_node"` (it reads `z_0` alone, as in Sønderby et al.'s Ladder VAE,
-            whose generative model reaches `x` through the lowest layer only). Only for
-            the fixed structures: with learned gates the bottom node could be cut off
-            from the rest.
-        seed: seed of the model's random stream (gates, latents, binarisation).
+        **options: any field of `tf_graphvae.model_config.GraphVAEConfig` (each documented
+            there, with its default): `num_nodes`, `node_dim`, `structure`, `edges`,
+            `likelihood` (`"bernoulli"`: images in [0, 1], binarised afresh every training
+            step; `"discretized_logistic"`: 8-bit images in [0, 255]), `network`,
+            `encoder_units`, `decoder_units`, `top_down_units`, `temperature`,
+            `min_temperature`, `anneal_rate`, `temperature_anneal_epochs`, `hard_gates`,
+            `per_example_gates`, `gate_learning_rate` (the gate logits' own optimizer;
+            None: the compiled one), `gate_optimizer`, `kl_warmup_epochs`,
+            `gate_hold_epochs`, `straight_through_gates`, `gate_samples`,
+            `gates_follow_elbo`, `edge_cost`, `gate_estimator`, `decode_from`, `seed`;
+            other keyword arguments go to `keras.Model` (`name`, ...).
 
     Example:
     >>> model = GraphVAE(event_shape=(8, 8, 1), num_nodes=3, node_dim=2)
@@ -106,127 +80,45 @@ class GraphVAE(keras.Model):
     TensorShape([4])
     """
 
-    def __init__(
-        self,
-        event_shape: Sequence[int],
-        num_nodes: int = 5,
-        node_dim: int = 10,
-        structure: str = "learned",
-        likelihood: str = "bernoulli",
-        network: str | None = None,
-        encoder_units: Sequence[int] = (512, 512, 256),
-        decoder_units: Sequence[int] = (256, 512, 512),
-        top_down_units: int = 128,
-        temperature: float = 1.0,
-        hard_gates: str = "sample",
-        per_example_gates: bool = True,
-        gate_learning_rate: float | None = None,
-        straight_through_gates: bool = False,
-        gate_samples: int = 1,
-        edges: Sequence[Sequence[int]] | None = None,
-        gates_follow_elbo: bool = False,
-        edge_cost: float = 0.0,
-        gate_estimator: str = "concrete",
-        gate_optimizer: str = "adam",
-        decode_from: str = "all_nodes",
-        seed: int | None = None,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        event_shape = tuple(event_shape)
-        if len(event_shape) != 3 or any(int(s) < 1 for s in event_shape):
-            raise ValueError(f"event_shape must be (height, width, channels), got {event_shape!r}.")
-        self.event_shape = tuple(int(s) for s in event_shape)
-        self.num_nodes = _positive_int(num_nodes, "num_nodes")
-        self.node_dim = _positive_int(node_dim, "node_dim")
-        self.structure = validate_structure(structure)
-        self.edges = validate_edges(self.structure, self.num_nodes, edges)
-        self.likelihood_name = validate_likelihood(likelihood)
-        if network is None:
-            h, w, _ = self.event_shape
-            conv_ok = h % 8 == 0 and w % 8 == 0
-            network = "conv" if likelihood == "discretized_logistic" and conv_ok else "mlp"
-        self.network = validate_network(network)
-        self.encoder_units = tuple(int(u) for u in encoder_units)
-        self.decoder_units = tuple(int(u) for u in decoder_units)
-        self.top_down_units = int(top_down_units)
-        self.temperature = validate_temperature(temperature)
-        self.hard_gates = hard_gates
-        self.per_example_gates = bool(per_example_gates)
-        if gate_learning_rate is not None and not float(gate_learning_rate) > 0:
-            raise ValueError(f"gate_learning_rate must be > 0, got {gate_learning_rate!r}.")
-        self.gate_learning_rate = None if gate_learning_rate is None else float(gate_learning_rate)
-        self.straight_through_gates = bool(straight_through_gates)
-        self.gate_samples = _positive_int(gate_samples, "gate_samples")
-        if decode_from not in DECODE_FROM:
-            raise ValueError(f"Unknown decode_from {decode_from!r}; expected one of {DECODE_FROM}.")
-        if decode_from == "bottom_node" and self.structure == "learned":
-            raise ValueError(
-                'decode_from="bottom_node" is for the fixed structures; with learned gates '
-                'the bottom node may lose its parents. Use decode_from="all_nodes".'
-            )
-        self.decode_from = decode_from
-        self.gates_follow_elbo = bool(gates_follow_elbo)
-        if not np.isfinite(float(edge_cost)) or float(edge_cost) < 0:
-            raise ValueError(f"edge_cost must be finite and >= 0, got {edge_cost!r}.")
-        self.edge_cost = float(edge_cost)
-        if gate_estimator not in GATE_ESTIMATORS:
-            raise ValueError(
-                f"Unknown gate_estimator {gate_estimator!r}; expected one of {GATE_ESTIMATORS}."
-            )
-        if gate_estimator == "score_function" and self.gate_samples < 2:
-            raise ValueError(
-                'gate_estimator="score_function" needs gate_samples >= 2 (its leave-one-out '
-                f"baseline), got gate_samples={self.gate_samples}."
-            )
-        self.gate_estimator = gate_estimator
-        if gate_optimizer not in GATE_OPTIMIZERS:
-            raise ValueError(
-                f"Unknown gate_optimizer {gate_optimizer!r}; expected one of {GATE_OPTIMIZERS}."
-            )
-        self.gate_optimizer_name = gate_optimizer
-        self.seed = seed
+    # Model settings whose attribute on the model has another name.
+    _ATTRIBUTE = {"likelihood": "likelihood_name", "gate_optimizer": "gate_optimizer_name"}
 
-        n, d = self.num_nodes, self.node_dim
-        self.likelihood = make_likelihood(likelihood, name="likelihood")
-        self.encoder = Encoder(self.encoder_units, self.network, name="encoder")
+    def __init__(self, event_shape: Sequence[int], **kwargs):
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in MODEL_FIELDS}
+        super().__init__(**kwargs)
+        self.config = GraphVAEConfig(event_shape=tuple(event_shape), **options).validate()
+        for name in MODEL_FIELDS:
+            setattr(self, self._ATTRIBUTE.get(name, name), getattr(self.config, name))
+        c = self.config
+        self.likelihood = make_likelihood(c.likelihood, name="likelihood")
+        self.encoder = Encoder(c.encoder_units, c.network, name="encoder")
         # BU_j for every node at once: one linear map h -> (m̃_j, log s̃_j²) for all j.
-        self.bottom_up_layer = keras.layers.Dense(2 * n * d, name="bottom_up")
+        self.bottom_up_layer = keras.layers.Dense(2 * c.num_nodes * c.node_dim, name="bottom_up")
         self.gates = Gates(
-            n,
-            structure,
-            temperature,
-            hard_gates,
-            per_example_gates,
-            self.straight_through_gates,
-            seed=seed,
-            edges=self.edges,
-            name="gates",
+            c.num_nodes, c.structure, c.temperature, c.hard_gates, c.per_example_gates,
+            c.straight_through_gates, seed=c.seed, edges=c.edges, name="gates",
+        )  # fmt: skip
+        self.dag = GatedDAG(
+            c.num_nodes, c.node_dim, c.structure, c.top_down_units, name="gated_dag"
         )
-        self.dag = GatedDAG(n, d, structure, self.top_down_units, name="gated_dag")
         self.decoder = Decoder(
-            self.event_shape,
-            self.likelihood.params_per_channel,
-            self.decoder_units,
-            self.network,
+            c.event_shape, self.likelihood.params_per_channel, c.decoder_units, c.network,
             name="decoder",
-        )
-        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        )  # fmt: skip
+        self.seed_generator = keras.random.SeedGenerator(c.seed, name="seed_generator")
         self.gate_optimizer = None
-        if self.gate_learning_rate is not None and self.gates.num_edges and structure == "learned":
-            if gate_optimizer == "sgd":
-                self.gate_optimizer = keras.optimizers.SGD(self.gate_learning_rate, name="gate_sgd")
-            else:
-                self.gate_optimizer = keras.optimizers.Adam(
-                    self.gate_learning_rate, name="gate_adam"
-                )
+        if c.gate_learning_rate is not None and self.gates.num_edges and c.structure == "learned":
+            optimizer = keras.optimizers.SGD if c.gate_optimizer == "sgd" else keras.optimizers.Adam
+            self.gate_optimizer = optimizer(c.gate_learning_rate, name=f"gate_{c.gate_optimizer}")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.elbo_tracker = keras.metrics.Mean(name="elbo")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.recon_tracker = keras.metrics.Mean(name="recon")
-        # beta of KL warm-up, set by `trainers.KLWarmup`; 1 is the plain ELBO.
+        # beta of KL warm-up, set by the training step's schedule; 1 is the plain ELBO.
         self.kl_weight = keras.Variable(1.0, trainable=False, name="kl_weight")
-        self.build((None, *self.event_shape))
+        # Batches per epoch of the data given to `fit` (the schedules' unit), set by `fit`.
+        self.steps_per_epoch = 1
+        self.build((None, *c.event_shape))
 
     # ----------------------------------------------------------------- structure
     def build(self, input_shape):
@@ -470,12 +362,30 @@ class GraphVAE(keras.Model):
         return np.asarray(images)
 
     # ----------------------------------------------------------------- training
-    def _update_metrics(self, loss, terms):
+    def _apply_schedules(self):
+        """Sets tau, beta and the gates' learning rate for this step (docs/design.md §6)."""
+        c, step, epoch = self.config, self.optimizer.iterations, float(self.steps_per_epoch)
+        floor = min(c.min_temperature, c.temperature)
+        tau = schedules.temperature(
+            step, c.temperature, floor, c.anneal_rate, c.temperature_anneal_epochs * epoch
+        )
+        self.gates.temperature.assign(tf.cast(tau, self.gates.temperature.dtype))
+        self.kl_weight.assign(schedules.kl_weight(step, c.kl_warmup_epochs * epoch))
+        if self.gate_optimizer is not None and c.gate_hold_epochs:
+            rate = schedules.gate_learning_rate(
+                step, c.gate_learning_rate, c.gate_hold_epochs * epoch
+            )
+            self.gate_optimizer.learning_rate.assign(rate)
+
+    def _update_metrics(self, loss, terms, training=False):
         self.loss_tracker.update_state(loss)
         self.elbo_tracker.update_state(terms["elbo"])
         self.kl_tracker.update_state(terms["kl"])
         self.recon_tracker.update_state(terms["recon"])
         results = {m.name: m.result() for m in self.metrics}
+        if training:  # the schedules' values of the step, as the epoch logs show them
+            results["temperature"] = tf.cast(self.gates.temperature, tf.float32)
+            results["kl_weight"] = tf.cast(self.kl_weight, tf.float32)
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras 3 averages multi-worker replica results with reduce(MEAN, axis=0), which
             # needs a leading axis (tensorflow/tensorflow#72388); it returns scalars.
@@ -483,6 +393,7 @@ class GraphVAE(keras.Model):
         return results
 
     def train_step(self, data):
+        self._apply_schedules()
         x = self._images(data)
         if self.likelihood_name == "bernoulli":
             # Dynamic binarisation (docs/design.md §3), a fresh draw every step.
@@ -522,7 +433,7 @@ class GraphVAE(keras.Model):
                 [g for g, gate in zip(grads, is_gate, strict=True) if gate],
                 [self.gates.gate_logits],
             )
-        return self._update_metrics(loss, terms)
+        return self._update_metrics(loss, terms, training=True)
 
     @property
     def _gate_gradient_apart(self) -> bool:
@@ -555,6 +466,11 @@ class GraphVAE(keras.Model):
 
     def fit(self, x=None, *args, **kwargs):
         self._check_inputs(x)
+        steps = _steps_per_epoch(x, args, kwargs)
+        if steps != self.steps_per_epoch:
+            # The schedules' epoch length is a constant of the compiled step: retrace it.
+            self.steps_per_epoch = steps
+            self.train_function = None
         if self.optimizer is not None and not self.optimizer.built:
             # Built lazily, Keras creates the slot variables inside the first trace of the
             # step, which makes tf.function trace (and XLA compile) it twice.
@@ -576,32 +492,27 @@ class GraphVAE(keras.Model):
                 f"This model was saved in GraphVAE format {saved}; this tf_graphvae reads "
                 f"format {FORMAT_VERSION}. Load it with the tf_graphvae release that wrote it."
             )
+        if saved == "1.0":
+            config = {**_LEGACY_SCHEDULES, **config}
         return cls(**config)
 
     def get_config(self):
-        return {
-            "format_version": FORMAT_VERSION,
-            "event_shape": list(self.event_shape),
-            "num_nodes": self.num_nodes,
-            "node_dim": self.node_dim,
-            "structure": self.structure,
-            "edges": self.edges,
-            "likelihood": self.likelihood_name,
-            "network": self.network,
-            "encoder_units": list(self.encoder_units),
-            "decoder_units": list(self.decoder_units),
-            "top_down_units": self.top_down_units,
-            "temperature": self.temperature,
-            "hard_gates": self.hard_gates,
-            "per_example_gates": self.per_example_gates,
-            "gate_learning_rate": self.gate_learning_rate,
-            "straight_through_gates": self.straight_through_gates,
-            "gate_samples": self.gate_samples,
-            "gates_follow_elbo": self.gates_follow_elbo,
-            "edge_cost": self.edge_cost,
-            "gate_estimator": self.gate_estimator,
-            "gate_optimizer": self.gate_optimizer_name,
-            "decode_from": self.decode_from,
-            "seed": self.seed,
-            "name": self.name,
-        }
+        config = dataclasses.asdict(self.config)
+        for key in ("event_shape", "encoder_units", "decoder_units"):
+            config[key] = list(config[key])
+        return {"format_version": FORMAT_VERSION, **config, "name": self.name}
+
+
+def _steps_per_epoch(x, args, kwargs) -> int:
+    """Batches per epoch of what `fit` is given: the schedules' unit."""
+    if kwargs.get("steps_per_epoch"):
+        return int(kwargs["steps_per_epoch"])
+    if isinstance(x, tf.data.Dataset):
+        steps = int(x.cardinality().numpy())
+        if steps == tf.data.INFINITE_CARDINALITY:
+            raise ValueError("An infinite dataset needs fit(..., steps_per_epoch=n).")
+        return steps if steps > 0 else max(1, sum(1 for _ in x))
+    if x is None or isinstance(x, dict) or not hasattr(x, "__len__"):
+        return 1
+    batch_size = kwargs.get("batch_size") or (args[1] if len(args) > 1 else None) or 32
+    return max(1, -(-len(x) // int(batch_size)))

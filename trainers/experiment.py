@@ -22,11 +22,8 @@ from tf_graphvae.trainers import distribute
 from tf_graphvae.trainers.callbacks import (
     AtomicBackupAndRestore,
     EdgeProbabilityHistory,
-    GateHold,
     GraphVAETensorBoard,
-    KLWarmup,
     StopOnNonFiniteLoss,
-    TemperatureAnnealing,
     TimeBudget,
 )
 
@@ -55,25 +52,7 @@ def make_datasets(config: TrainConfig) -> tuple[tf.data.Dataset, tf.data.Dataset
 
 def build_model(config: TrainConfig) -> GraphVAE:
     """A compiled GraphVAE for `config`'s dataset (under the current strategy's scope)."""
-    model = GraphVAE(
-        event_shape=tgv_data.event_shape(config.dataset),
-        num_nodes=config.num_nodes,
-        node_dim=config.node_dim,
-        structure=config.structure,
-        edges=config.edges,
-        likelihood=config.likelihood,
-        temperature=config.temperature,
-        gate_learning_rate=config.gate_learning_rate,
-        straight_through_gates=config.straight_through_gates,
-        per_example_gates=config.per_example_gates,
-        gate_samples=config.gate_samples,
-        decode_from=config.decode_from,
-        gates_follow_elbo=config.gates_follow_elbo,
-        edge_cost=config.edge_cost,
-        gate_estimator=config.gate_estimator,
-        gate_optimizer=config.gate_optimizer,
-        seed=config.seed,
-    )
+    model = GraphVAE(event_shape=tgv_data.event_shape(config.dataset), **config.model_options())
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         jit_compile=config.jit_compile and _use_xla(),
@@ -166,32 +145,6 @@ def train(
     return result
 
 
-def steps_per_epoch(dataset: tf.data.Dataset) -> int:
-    """Batches per epoch of a batched dataset (counted once when its cardinality is unknown)."""
-    steps = int(dataset.cardinality().numpy())
-    return steps if steps >= 0 else sum(1 for _ in dataset)
-
-
-def recipe_callbacks(
-    config: TrainConfig, model: GraphVAE, steps: int
-) -> list[keras.callbacks.Callback]:
-    """The training recipe's per-step schedules (temperature, KL warm-up, gate hold), the
-    same for every command that trains (train, compare, ablation, tune)."""
-    schedules = [
-        TemperatureAnnealing(
-            config.temperature,
-            min(config.min_temperature, config.temperature),
-            config.anneal_rate,
-            config.temperature_anneal_epochs * steps,
-        )
-    ]
-    if config.kl_warmup_epochs:
-        schedules.append(KLWarmup(config.kl_warmup_epochs * steps))
-    if config.gate_hold_epochs and model.gate_optimizer is not None:
-        schedules.append(GateHold(config.gate_hold_epochs * steps))
-    return schedules
-
-
 def _fit_and_save(
     config, model_dir, datasets, extra, verbose, time_budget, tensorboard, strategy
 ) -> TrainResult:
@@ -208,11 +161,9 @@ def _fit_and_save(
             extra.append(GraphVAETensorBoard(model_dir / "logs", seed=config.seed))
     if time_budget is not None:
         extra.append(TimeBudget(time_budget))
-    steps = steps_per_epoch(train_ds)
     start = time.monotonic()
     guard = StopOnNonFiniteLoss(model_dir / CHECKPOINT_DIR if model_dir else None)
-    # Schedules first: they add their values to the logs that the history records.
-    callbacks = [guard, *recipe_callbacks(config, model, steps), edges, *extra]
+    callbacks = [guard, edges, *extra]
     # shuffle=False: the dataset reshuffles itself every epoch.
     model.fit(train_ds, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
     train_seconds = time.monotonic() - start

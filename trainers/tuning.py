@@ -190,7 +190,8 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
         return self._ll_images
 
     def fit(self, hp: keras_tuner.HyperParameters, model: GraphVAE, *args, **kwargs):
-        """Trains `model` with the recipe's schedules; returns what the objective needs.
+        """Trains `model` (its recipe's schedules are the model's); returns what the objective
+        needs.
 
         Without training data in `args`/`kwargs` the trial's data are made as
         `experiment.make_datasets` makes them (the test split, binarised once with the
@@ -207,10 +208,6 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
             kwargs.setdefault("validation_data", validation_ds)
             kwargs.setdefault("shuffle", False)  # the dataset shuffles itself
         kwargs.setdefault("epochs", config.epochs)
-        schedules = experiment.recipe_callbacks(
-            config, model, experiment.steps_per_epoch(args[0] if args else kwargs["x"])
-        )
-        kwargs["callbacks"] = [*schedules, *(kwargs.get("callbacks") or [])]
         history = model.fit(*args, **kwargs)
         if self.objective.name != "val_ll":
             return history

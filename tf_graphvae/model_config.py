@@ -1,0 +1,215 @@
+"""`GraphVAEConfig`: every argument of `GraphVAE`, its default, help and checks, in one place.
+
+Beside the model as pythae keeps a model's configuration; no TensorFlow here, so the
+commands can build their flags and check them before TensorFlow starts
+(`tf_graphvae.config.TrainConfig` takes its model fields from this class).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+STRUCTURES = ("independent", "chain", "full", "learned", "fixed")
+LIKELIHOODS = ("bernoulli", "discretized_logistic")
+NETWORKS = ("mlp", "conv")
+HARD_GATES = ("sample", "map")
+DECODE_FROM = ("all_nodes", "bottom_node")
+GATE_ESTIMATORS = ("concrete", "score_function")
+GATE_OPTIMIZERS = ("adam", "sgd")
+
+
+def setting(default: Any, help: str, **meta: Any) -> Any:
+    """A dataclass field whose metadata also makes its command-line flag: `help`, and
+    optionally `choices`, `minimum` (inclusive), `positive` (> 0), `flag=False` (no flag),
+    `zero_means_none` (a flag value 0 stands for None)."""
+    return dataclasses.field(default=default, metadata={"help": help, **meta})
+
+
+def field_kind(f: dataclasses.Field) -> str:
+    """`"int"`, `"float"`, `"bool"`, `"str"`, `"list"` or `"tuple"`: the type without None."""
+    return str(f.type).split("|")[0].split("[")[0].strip()
+
+
+def check_field(f: dataclasses.Field, value: Any) -> None:
+    """Raises a ValueError naming the field when `value` breaks its metadata."""
+    meta = f.metadata
+    if value is None:
+        if f.default is None or meta.get("zero_means_none"):
+            return
+        raise ValueError(f"{f.name} must be set, got None.")
+    kind = field_kind(f)
+    if "choices" in meta and value not in meta["choices"]:
+        raise ValueError(f"Unknown {f.name} {value!r}; expected one of {meta['choices']}.")
+    if kind == "bool" and not isinstance(value, bool):
+        raise ValueError(f"{f.name} must be True or False, got {value!r}.")
+    if kind == "int" and (isinstance(value, bool) or int(value) != value):
+        raise ValueError(f"{f.name} must be an integer, got {value!r}.")
+    if kind in ("int", "float"):
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{f.name} must be finite, got {value!r}.")
+        if meta.get("positive") and number <= 0:
+            raise ValueError(f"{f.name} must be > 0, got {value!r}.")
+        if "minimum" in meta and number < meta["minimum"]:
+            raise ValueError(f"{f.name} must be >= {meta['minimum']}, got {value!r}.")
+
+
+def check_edges(structure: str, num_nodes: int, edges) -> list[list[int]] | None:
+    """`edges` as sorted `[[i, j], ...]` for `structure="fixed"` (each `N > i > j >= 0`).
+
+    Raises:
+        ValueError: `fixed` without edges, edges with another structure, or a bad edge.
+    """
+    if structure != "fixed":
+        if edges is not None:
+            raise ValueError(f'edges are only for structure="fixed", not {structure!r}.')
+        return None
+    if edges is None:
+        raise ValueError('structure="fixed" needs edges, a list of [parent, child] pairs.')
+    out = set()
+    for edge in edges:
+        i, j = (int(v) for v in edge)
+        if not num_nodes > i > j >= 0:
+            raise ValueError(f"Edge {list(edge)} is not a possible edge: need N > i > j >= 0.")
+        out.add((i, j))
+    return [list(e) for e in sorted(out, key=lambda e: (-e[0], e[1]))]
+
+
+@dataclasses.dataclass
+class GraphVAEConfig:
+    """The arguments of `GraphVAE` (docs/design.md §6 says why each default is what it is).
+
+    The defaults are the training recipe of the `tfgvae-*` commands: `GraphVAE(event_shape)`
+    trained with `fit` runs what `tfgvae-train` runs (the schedules are part of the model's
+    training step, counted in epochs of the data given to `fit`).
+    """
+
+    event_shape: tuple = setting(None, "(H, W, C) of the images.", flag=False)
+    num_nodes: int = setting(5, "Number of latent nodes N.", minimum=1)
+    node_dim: int = setting(10, "Dimension N' of every node.", minimum=1)
+    structure: str = setting(
+        "learned", "Latent dependency structure (fixed: --structure_file).", choices=STRUCTURES
+    )
+    edges: list | None = setting(
+        None, "structure=fixed: the present edges [[i, j], ...], i > j.", flag=False
+    )
+    likelihood: str = setting("bernoulli", "Likelihood.", choices=LIKELIHOODS, flag=False)
+    network: str | None = setting(
+        None, "mlp or conv; default conv for 8-bit images with sides divisible by 8.",
+        choices=(*NETWORKS, None), flag=False,
+    )  # fmt: skip
+    encoder_units: tuple = setting((512, 512, 256), "Encoder widths.", flag=False)
+    decoder_units: tuple = setting((256, 512, 512), "Decoder widths.", flag=False)
+    top_down_units: int = setting(128, "Width of every top-down network TD_j.", minimum=1)
+    temperature: float = setting(1.0, "Initial gate temperature tau.", positive=True)
+    min_temperature: float = setting(0.5, "Floor of the annealed tau.", positive=True)
+    anneal_rate: float = setting(1e-4, "tau = max(floor, tau0 * exp(-rate * step)).", minimum=0)
+    temperature_anneal_epochs: int = setting(
+        0,
+        "> 0: tau falls geometrically to --min_temperature over this many epochs "
+        "(--anneal_rate unused); 0: the exponential schedule.",
+        minimum=0,
+    )
+    hard_gates: str = setting(
+        "sample", "Evaluation gates: a Bernoulli draw, or the MAP graph.", choices=HARD_GATES
+    )
+    per_example_gates: bool = setting(
+        True, "In training, one gate sample per example (--noper_example_gates: per batch)."
+    )
+    gate_learning_rate: float | None = setting(
+        1e-2,
+        "Learning rate of the gate logits' own optimizer; 0: they share the main optimizer.",
+        minimum=0,
+        zero_means_none=True,
+    )
+    gate_optimizer: str = setting(
+        "adam", "The gate logits' own optimizer.", choices=GATE_OPTIMIZERS
+    )
+    kl_warmup_epochs: int = setting(
+        5, "Epochs over which the KL weight rises from 0 to 1 (0: off).", minimum=0
+    )
+    gate_hold_epochs: int = setting(
+        0,
+        "Epochs at the start during which the gates do not move (needs --gate_learning_rate).",
+        minimum=0,
+    )
+    straight_through_gates: bool = setting(
+        False, "Train the learned gates straight-through: hard 0/1 forward, relaxed backward."
+    )
+    gate_samples: int = setting(
+        1, "Gate and latent samples per training example (that many times the compute).", minimum=1
+    )
+    gates_follow_elbo: bool = setting(
+        False,
+        "During KL warm-up the gate logits follow the ELBO (beta = 1), the networks "
+        "recon - beta KL.",
+    )
+    edge_cost: float = setting(
+        0.0, "Nats per edge per example charged to the objective (learned).", minimum=0
+    )
+    gate_estimator: str = setting(
+        "concrete",
+        "Gate gradient: relaxed (Concrete) or score function with a leave-one-out baseline "
+        "(hard gates; needs --gate_samples >= 2).",
+        choices=GATE_ESTIMATORS,
+    )
+    decode_from: str = setting(
+        "all_nodes",
+        "What the decoder reads: every node, or the bottom node only (Sønderby's Ladder VAE; "
+        "fixed structures only).",
+        choices=DECODE_FROM,
+    )
+    seed: int | None = setting(None, "Seed of the model's random stream.", flag=False)
+
+    def validate(self) -> GraphVAEConfig:
+        """A checked copy with normalised values (tuples, sorted edges, the network chosen);
+        raises a ValueError naming the first bad argument."""
+        shape = tuple(self.event_shape or ())
+        if len(shape) != 3 or any(int(s) != s or s < 1 for s in shape):
+            raise ValueError(f"event_shape must be (height, width, channels), got {shape!r}.")
+        for f in dataclasses.fields(self):
+            if f.name != "event_shape":
+                check_field(f, getattr(self, f.name))
+        check_model_rules(self)
+        network = self.network
+        if network is None:
+            conv_ok = shape[0] % 8 == 0 and shape[1] % 8 == 0
+            network = "conv" if self.likelihood == "discretized_logistic" and conv_ok else "mlp"
+        return dataclasses.replace(
+            self,
+            event_shape=tuple(int(s) for s in shape),
+            edges=check_edges(self.structure, self.num_nodes, self.edges),
+            network=network,
+            encoder_units=_units(self.encoder_units, "encoder_units"),
+            decoder_units=_units(self.decoder_units, "decoder_units"),
+            gate_learning_rate=self.gate_learning_rate or None,
+        )
+
+
+def check_model_rules(config: Any) -> None:
+    """The rules between settings (for `GraphVAEConfig` and `TrainConfig` alike)."""
+    check_edges(config.structure, config.num_nodes, config.edges)
+    if config.decode_from == "bottom_node" and config.structure == "learned":
+        raise ValueError(
+            'decode_from="bottom_node" is for the fixed structures; with learned gates '
+            'the bottom node may lose its parents. Use decode_from="all_nodes".'
+        )
+    if config.gate_estimator == "score_function" and config.gate_samples < 2:
+        raise ValueError(
+            'gate_estimator="score_function" needs gate_samples >= 2 (its leave-one-out '
+            f"baseline), got gate_samples={config.gate_samples}."
+        )
+    if config.gate_hold_epochs and not config.gate_learning_rate:
+        raise ValueError("gate_hold_epochs needs the gates' own optimizer: set gate_learning_rate.")
+
+
+def _units(units, name: str) -> tuple[int, ...]:
+    units = tuple(int(u) for u in units)
+    if not units or min(units) < 1:
+        raise ValueError(f"{name} must be a non-empty sequence of positive widths, got {units!r}.")
+    return units
+
+
+MODEL_FIELDS = {f.name: f for f in dataclasses.fields(GraphVAEConfig)}

@@ -105,29 +105,33 @@ def log_likelihood(
     fn = weight_function(model, jit_compile, hard_gates)
     bar = Progress(n, f"log-likelihood (K = {num_samples})", enabled=progress is not False)
 
-    ll = np.empty(n, np.float64)
-    elbo = np.empty(n, np.float64)
-    kl = np.empty(n, np.float64)
+    ll, elbo, kl = (np.empty(n, np.float64) for _ in range(3))
     for start in range(0, n, images_per_batch):
         x = tf.constant(images[start : start + images_per_batch])
-        running = np.full(len(x), -np.inf)  # log sum_k w_k so far
-        elbo_sum = np.zeros(len(x))
-        kl_sum = np.zeros(len(x))
-        done = 0
-        while done < num_samples:
-            k = min(k_chunk, num_samples - done)
-            chunk_seed = tf.constant([seed, start * num_samples + done], tf.int32)
-            log_w, e, d = (t.numpy().astype(np.float64) for t in fn(x, tf.constant(k), chunk_seed))
-            running = np.logaddexp(running, _logsumexp(log_w))
-            elbo_sum += e.sum(axis=0)
-            kl_sum += d.sum(axis=0)
-            done += k
         end = start + len(x)
-        ll[start:end] = running - math.log(num_samples)
-        elbo[start:end] = elbo_sum / num_samples
-        kl[start:end] = kl_sum / num_samples
+        ll[start:end], elbo[start:end], kl[start:end] = _block_terms(
+            fn, x, num_samples, k_chunk, [seed, start * num_samples]
+        )
         bar.update(end)
     return (ll, elbo, kl) if return_terms else ll
+
+
+def _block_terms(fn, x, num_samples: int, k_chunk: int, seed: list[int]):
+    """LL, mean ELBO and mean KL of a block of images over `num_samples` samples, drawn in
+    chunks of `k_chunk` and folded into a running log-sum-exp (float64)."""
+    running = np.full(len(x), -np.inf)  # log sum_k w_k so far
+    elbo_sum = np.zeros(len(x))
+    kl_sum = np.zeros(len(x))
+    done = 0
+    while done < num_samples:
+        k = min(k_chunk, num_samples - done)
+        chunk_seed = tf.constant([seed[0], seed[1] + done], tf.int32)
+        log_w, e, d = (t.numpy().astype(np.float64) for t in fn(x, tf.constant(k), chunk_seed))
+        running = np.logaddexp(running, _logsumexp(log_w))
+        elbo_sum += e.sum(axis=0)
+        kl_sum += d.sum(axis=0)
+        done += k
+    return running - math.log(num_samples), elbo_sum / num_samples, kl_sum / num_samples
 
 
 def _logsumexp(log_w: np.ndarray) -> np.ndarray:

@@ -252,9 +252,7 @@ def compare(
 
     records: dict[str, list[dict]] = {name: [] for name in structures}
     for seed in sorted({s for row in seeds_of.values() for s in row}):
-        for name in structures:
-            if seed not in seeds_of[name]:
-                continue
+        for name in (n for n in structures if seed in seeds_of[n]):
             structure, decode_from = ROWS[name]
             config = dataclasses.replace(
                 base, structure=structure, decode_from=decode_from, seed=seed
@@ -266,10 +264,7 @@ def compare(
             )
             records[name].append(record)
             m = record["metrics"]
-            log(
-                f"   LL {m['ll']:.2f} ± {m['ll_sem']:.2f}  KL {m['kl']:.2f}  "
-                f"ELBO {m['elbo']:.2f} {m['unit']}"
-            )
+            log(f"   LL {m['ll']:.2f} ± {m['ll_sem']:.2f}  KL {m['kl']:.2f}  ELBO {m['elbo']:.2f}")
 
     table = summarise(records)
     write_json(output_dir / "table1.json", table)

@@ -1,13 +1,19 @@
-"""Likelihood heads `p(x | z)`: Bernoulli for binary images, discretised logistic for 8-bit.
+"""Likelihood heads `p(x | z)`: Bernoulli (binary data), discretised logistic (8-bit images),
+Gaussian (continuous data), or a user's function that returns a TFP distribution.
 
-A head turns the decoder's raw output `[B, H, W, C * k]` into a TFP distribution over
-images `[B, H, W, C]` whose event is the whole image, so `log_prob` is one number
-per example.
+A head turns the decoder's raw output into a TFP distribution whose event is one whole
+example of shape `event_shape`, so `log_prob` is one number per example. The decoder's
+output has the shape `params_shape(event_shape)`: the event shape with its last axis
+multiplied by the head's `params_per_channel` (1 for Bernoulli logits, 2 for a location
+and a scale).
 """
 
 from __future__ import annotations
 
+import math
+
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -17,28 +23,58 @@ tfd = tfp.distributions
 tfb = tfp.bijectors
 
 
-def validate_likelihood(likelihood: str) -> str:
+def validate_likelihood(likelihood) -> str:
+    if callable(likelihood):
+        return likelihood
     if likelihood not in LIKELIHOODS:
-        raise ValueError(f"Unknown likelihood {likelihood!r}; expected one of {LIKELIHOODS}.")
+        raise ValueError(
+            f"Unknown likelihood {likelihood!r}; expected one of {LIKELIHOODS} or a function "
+            "from decoder outputs to a TFP distribution."
+        )
     return likelihood
 
 
+class _Head(keras.layers.Layer):
+    """What every head shares: the event rank and the decoder's output shape."""
+
+    params_per_channel = 1
+    value_range = (-math.inf, math.inf)
+
+    def __init__(self, event_ndims: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.event_ndims = int(event_ndims)
+
+    def params_shape(self, event_shape) -> tuple[int, ...]:
+        event_shape = tuple(event_shape)
+        return (*event_shape[:-1], event_shape[-1] * self.params_per_channel)
+
+    def _split(self, params):
+        """`[..., 2 C]` -> two `[..., C]` tensors (the pairs are adjacent)."""
+        shape = tf.shape(params)
+        params = tf.reshape(params, tf.concat([shape[:-1], [shape[-1] // 2, 2]], 0))
+        return params[..., 0], params[..., 1]
+
+    def get_config(self):
+        return {**super().get_config(), "event_ndims": self.event_ndims}
+
+
 @keras.saving.register_keras_serializable(package="tf_graphvae")
-class BernoulliLikelihood(keras.layers.Layer):
+class BernoulliLikelihood(_Head):
     """Independent Bernoulli pixels with logits from the decoder; images in {0, 1}.
 
     Call arguments:
-        params: decoder output `[B, H, W, C]` (logits).
+        params: decoder output `[B, *event_shape]` (logits).
 
     Output:
-        the mean image `sigmoid(logits)`, `[B, H, W, C]`.
+        the mean `sigmoid(logits)`, `[B, *event_shape]`.
     """
 
     params_per_channel = 1
     value_range = (0.0, 1.0)
 
     def distribution(self, params) -> tfd.Distribution:
-        return tfd.Independent(tfd.Bernoulli(logits=params, dtype=params.dtype), 3)
+        bernoulli = tfd.Bernoulli(logits=params, dtype=params.dtype)
+        return tfd.Independent(bernoulli, self.event_ndims)
 
     def log_prob(self, params, x) -> tf.Tensor:
         """`log p(x | z)` per example, `[B]`, in nats.
@@ -53,8 +89,9 @@ class BernoulliLikelihood(keras.layers.Layer):
         x = tf.cast(x, params.dtype)
         # One flat pixel axis: XLA then fuses the elementwise terms into the reduction
         # (over [H, W, C] it wrote every term to memory and summed it single-threaded).
-        logits = tf.reshape(params, tf.concat([tf.shape(params)[:-3], [-1]], 0))
-        x = tf.reshape(x, tf.concat([tf.shape(x)[:-3], [-1]], 0))
+        n = self.event_ndims
+        logits = tf.reshape(params, tf.concat([tf.shape(params)[:-n], [-1]], 0))
+        x = tf.reshape(x, tf.concat([tf.shape(x)[:-n], [-1]], 0))
         return tf.reduce_sum(x * logits - tf.nn.softplus(logits), axis=-1)
 
     def call(self, params):
@@ -62,7 +99,7 @@ class BernoulliLikelihood(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tf_graphvae")
-class DiscretizedLogisticLikelihood(keras.layers.Layer):
+class DiscretizedLogisticLikelihood(_Head):
     """A logistic per sub-pixel, discretised on the 256 bins of 8-bit images.
 
     Images take the integer values 0..255. The bin of value `x` is `[x - 0.5, x + 0.5]`;
@@ -85,16 +122,14 @@ class DiscretizedLogisticLikelihood(keras.layers.Layer):
     value_range = (0.0, 255.0)
 
     def _loc_scale(self, params):
-        shape = tf.shape(params)
-        params = tf.reshape(params, tf.concat([shape[:-1], [shape[-1] // 2, 2]], 0))
-        loc = 255.0 * tf.sigmoid(params[..., 0])
-        scale = tf.nn.softplus(params[..., 1] + 2.0) + 0.01
-        return loc, scale
+        raw_loc, raw_scale = self._split(params)
+        return 255.0 * tf.sigmoid(raw_loc), tf.nn.softplus(raw_scale + 2.0) + 0.01
 
     def distribution(self, params) -> tfd.Distribution:
         loc, scale = self._loc_scale(params)
         shifted = tfd.TransformedDistribution(tfd.Logistic(loc, scale), tfb.Shift(-0.5))
-        return tfd.Independent(tfd.QuantizedDistribution(shifted, low=0.0, high=255.0), 3)
+        quantized = tfd.QuantizedDistribution(shifted, low=0.0, high=255.0)
+        return tfd.Independent(quantized, self.event_ndims)
 
     def log_prob(self, params, x) -> tf.Tensor:
         """`log p(x | z)` per example, `[B]`, in nats."""
@@ -104,8 +139,99 @@ class DiscretizedLogisticLikelihood(keras.layers.Layer):
         return self._loc_scale(params)[0]
 
 
-def make_likelihood(likelihood: str, **kwargs) -> keras.layers.Layer:
-    """The head layer named `likelihood`."""
+@keras.saving.register_keras_serializable(package="tf_graphvae")
+class GaussianLikelihood(_Head):
+    """Independent Gaussians with a learned variance per dimension, for continuous data.
+
+    The decoder's two outputs per dimension are the mean and a raw scale mapped to
+    `softplus(raw) + 1e-3` (never 0). For data of unit scale (standardise first).
+
+    Call arguments:
+        params: decoder output `[B, ..., 2 * C]`.
+
+    Output:
+        the mean, `[B, *event_shape]`.
+    """
+
+    params_per_channel = 2
+
+    def distribution(self, params) -> tfd.Distribution:
+        loc, raw_scale = self._split(params)
+        normal = tfd.Normal(loc, tf.nn.softplus(raw_scale) + 1e-3)
+        return tfd.Independent(normal, self.event_ndims)
+
+    def log_prob(self, params, x) -> tf.Tensor:
+        """`log p(x | z)` per example, `[B]`, in nats (a density)."""
+        return self.distribution(params).log_prob(tf.cast(x, params.dtype))
+
+    def call(self, params):
+        return self._split(params)[0]
+
+
+@keras.saving.register_keras_serializable(package="tf_graphvae")
+class CustomLikelihood(_Head):
+    """A user's likelihood: `make_distribution(decoder_output)` returns a TFP distribution
+    whose batch shape is `[B]` and whose event is one example (`event_shape`).
+
+    The function must be serialisable to save the model (`keras.saving.register_keras_
+    serializable` on it); `params_shape` is whatever the decoder gives it, checked when
+    the model is built.
+    """
+
+    def __init__(self, make_distribution, event_ndims: int = 3, **kwargs):
+        super().__init__(event_ndims=event_ndims, **kwargs)
+        self.make_distribution = make_distribution
+
+    def params_shape(self, event_shape):
+        return None  # the decoder's own; checked through the distribution's event shape
+
+    def distribution(self, params) -> tfd.Distribution:
+        return self.make_distribution(params)
+
+    def log_prob(self, params, x) -> tf.Tensor:
+        return self.distribution(params).log_prob(tf.cast(x, params.dtype))
+
+    def call(self, params):
+        return self.distribution(params).mean()
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "make_distribution": keras.saving.serialize_keras_object(self.make_distribution),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["make_distribution"] = keras.saving.deserialize_keras_object(
+            config["make_distribution"]
+        )
+        return cls(**config)
+
+
+_HEADS = {
+    "bernoulli": BernoulliLikelihood,
+    "discretized_logistic": DiscretizedLogisticLikelihood,
+    "gaussian": GaussianLikelihood,
+}
+
+
+def make_likelihood(likelihood, event_ndims: int = 3, **kwargs) -> keras.layers.Layer:
+    """The head layer named `likelihood`, or a `CustomLikelihood` around a function."""
     validate_likelihood(likelihood)
-    cls = BernoulliLikelihood if likelihood == "bernoulli" else DiscretizedLogisticLikelihood
-    return cls(**kwargs)
+    if callable(likelihood):
+        return CustomLikelihood(likelihood, event_ndims=event_ndims, **kwargs)
+    return _HEADS[likelihood](event_ndims=event_ndims, **kwargs)
+
+
+def check_distribution(head, params, event_shape) -> None:
+    """Raises a ValueError unless `head` makes from `params` a distribution over examples of
+    `event_shape` with one batch axis."""
+    dist = head.distribution(params)
+    got = tuple(dist.event_shape)
+    if got != tuple(event_shape) or len(dist.batch_shape) != 1:
+        raise ValueError(
+            f"The likelihood must give one distribution per example with event shape "
+            f"{tuple(event_shape)}; from decoder outputs {list(np.shape(params))} it gives "
+            f"batch shape {list(dist.batch_shape)} and event shape {list(got)}."
+        )

@@ -84,10 +84,11 @@ class Encoder(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="tf_graphvae")
 class Decoder(keras.layers.Layer):
-    """`decoder(z)`: latent vectors `[B, M]` to likelihood parameters `[B, H, W, C * k]`.
+    """`decoder(z)`: latent vectors `[B, M]` to likelihood parameters `[B, ..., C * k]`.
 
     Args:
-        event_shape: `(H, W, C)` of the images.
+        event_shape: the shape of one example, `(H, W, C)` for images or `(D,)` for vectors
+            (the parameters have its shape with the last axis times `k`).
         params_per_channel: `k`, parameters per sub-pixel (1 for Bernoulli logits,
             2 for the discretised logistic's location and scale).
         units: widths of the dense ELU layers (docs/design.md §6: 256-512-512).
@@ -113,22 +114,25 @@ class Decoder(keras.layers.Layer):
         self.params_per_channel = int(params_per_channel)
         self.units = _check_units(units, "decoder units")
         self.network = validate_network(network)
-        h, w, c = self.event_shape
+        *spatial, c = self.event_shape
         out_channels = c * self.params_per_channel
+        self.params_shape = (*spatial, out_channels)
         self.dense = [
             keras.layers.Dense(u, activation="elu", name=f"dense{k}")
             for k, u in enumerate(self.units)
         ]
         if self.network == "mlp":
             self.head = [
-                keras.layers.Dense(h * w * out_channels, name="output"),
-                keras.layers.Reshape((h, w, out_channels)),
+                keras.layers.Dense(math.prod(self.params_shape), name="output"),
+                keras.layers.Reshape(self.params_shape),
             ]
         else:
-            if h % 8 or w % 8:
+            if len(spatial) != 2 or spatial[0] % 8 or spatial[1] % 8:
                 raise ValueError(
-                    f"The conv decoder needs H and W divisible by 8, got {self.event_shape}."
+                    "The conv decoder needs images (H, W, C) with H and W divisible by 8, "
+                    f"got {self.event_shape}."
                 )
+            h, w = spatial
             self.head = [
                 keras.layers.Dense((h // 8) * (w // 8) * 128, activation="elu", name="project"),
                 keras.layers.Reshape((h // 8, w // 8, 128)),
@@ -154,11 +158,7 @@ class Decoder(keras.layers.Layer):
         return z
 
     def compute_output_shape(self, input_shape):
-        return (
-            input_shape[0],
-            *self.event_shape[:2],
-            self.event_shape[2] * self.params_per_channel,
-        )
+        return (input_shape[0], *self.params_shape)
 
     def get_config(self):
         config = super().get_config()
@@ -169,3 +169,36 @@ class Decoder(keras.layers.Layer):
             network=self.network,
         )
         return config
+
+
+def check_networks(model, input_shape) -> int:
+    """Builds `model.encoder` and `model.decoder` and checks the contract between them and
+    the likelihood (docs/design.md §1); returns the encoder's feature size `F`.
+
+    The encoder maps `[B, *event_shape]` to `[B, F]`; the decoder maps `[B, M]` (the
+    concatenated nodes it reads) to the likelihood's parameters. User networks are run
+    once on zeros, so a mismatch is a ValueError naming both shapes now, not in `fit`.
+    """
+    import numpy as np
+
+    from tf_graphvae.layers.likelihoods import check_distribution
+
+    event_shape = tuple(model.event_shape)
+    features = model.encoder(np.zeros((1, *event_shape), np.float32))
+    if len(features.shape) != 2:
+        raise ValueError(
+            f"The encoder must map [B, {', '.join(map(str, event_shape))}] to features [B, F]; "
+            f"it gives {list(features.shape)}."
+        )
+    inputs = model._decoder_input_dim
+    params = model.decoder(np.zeros((1, inputs), np.float32))
+    expected = model.likelihood.params_shape(event_shape)
+    if expected is not None and tuple(params.shape[1:]) != tuple(expected):
+        raise ValueError(
+            f"The decoder maps [B, {inputs}] to {['B', *params.shape[1:]]}; the "
+            f"{model.likelihood_name} likelihood needs {['B', *expected]} for examples of "
+            f"shape {list(event_shape)}."
+        )
+    check_distribution(model.likelihood, params, event_shape)
+    del input_shape  # the event shape is the model's
+    return int(features.shape[-1])

@@ -126,10 +126,11 @@ def test_cifar_shaped_model_trains_a_step():
         ({"node_dim": 0}, "node_dim"),
         ({"num_nodes": -2}, "num_nodes"),
         ({"structure": "tree"}, "structure"),
-        ({"likelihood": "gaussian"}, "likelihood"),
+        ({"likelihood": "poisson"}, "likelihood"),
         ({"temperature": 0.0}, "temperature"),
         ({"temperature": -0.5}, "temperature"),
-        ({"event_shape": (28, 28)}, "event_shape"),
+        ({"event_shape": (28, 0)}, "event_shape"),
+        ({"event_shape": ()}, "event_shape"),
     ],
 )
 def test_bad_constructor_arguments_name_the_problem(kwargs, match):

@@ -9,6 +9,7 @@ here once; the model, the layers and the commands take their choices from these 
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 from tf_graphvae.model_config import (  # noqa: F401  (the choices, re-exported)
@@ -18,6 +19,7 @@ from tf_graphvae.model_config import (  # noqa: F401  (the choices, re-exported)
     HARD_GATES,
     LIKELIHOODS,
     MODEL_FIELDS,
+    NETWORKS,
     STRUCTURES,
     check_field,
     check_model_rules,
@@ -28,6 +30,28 @@ from tf_graphvae.model_config import (  # noqa: F401  (the choices, re-exported)
 DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "omniglot", "cifar10")
 BINARY_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "omniglot")
 STRATEGIES = ("default", "mirrored", "multi_worker")
+NPZ_PREFIX = "npz:"  # --dataset=npz:<path>: a user's arrays x_train, x_test
+
+
+def dataset_label(name: str) -> str:
+    """A dataset's name for file names: `npz:<path>` gives the file's stem."""
+    if name.startswith(NPZ_PREFIX):
+        return os.path.splitext(os.path.basename(name[len(NPZ_PREFIX) :]))[0]
+    return name
+
+
+def check_dataset(name: str) -> None:
+    """Raises a ValueError unless `name` is a known dataset or `npz:<path>` of a file (the
+    file's contents are checked when it is loaded)."""
+    if name.startswith(NPZ_PREFIX):
+        path = os.path.expanduser(name[len(NPZ_PREFIX) :])
+        if not os.path.isfile(path):
+            raise ValueError(f"dataset {name!r}: no npz file {path!r}.")
+    elif name not in DATASETS:
+        raise ValueError(
+            f"Unknown dataset {name!r}; expected one of {DATASETS} or {NPZ_PREFIX}<path>."
+        )
+
 
 # The rows of `tfgvae-compare`: name -> (structure, decode_from), in the paper's order.
 # `chain` is a chain prior with ladder inference whose decoder reads every node; `ladder`
@@ -62,7 +86,23 @@ def _model(name: str) -> Any:
 class TrainConfig:
     """Everything that defines a training run (the flags of `tfgvae-train`)."""
 
-    dataset: str = setting("digits", "Dataset.", choices=DATASETS)
+    dataset: str = setting(
+        "digits",
+        f"Dataset: one of {', '.join(DATASETS)}, or npz:<path> (a file with arrays x_train "
+        "and x_test of any example shape).",
+        check=check_dataset,
+    )
+    likelihood: str | None = setting(
+        None,
+        "Likelihood; default the data's: bernoulli for values in [0, 1], "
+        "discretized_logistic for 8-bit, gaussian otherwise.",
+        choices=(*LIKELIHOODS, None),
+    )
+    network: str | None = setting(
+        None,
+        "Built-in networks; default conv for 8-bit images with sides divisible by 8, else mlp.",
+        choices=(*NETWORKS, None),
+    )
     structure: str = _model("structure")
     num_nodes: int = _model("num_nodes")
     node_dim: int = _model("node_dim")
@@ -107,10 +147,16 @@ class TrainConfig:
     def model_options(self) -> dict[str, Any]:
         """The `GraphVAE` arguments of this run (every model field, the run's seed)."""
         options = {name: getattr(self, name) for name in MODEL_FIELDS if hasattr(self, name)}
-        return options | {"likelihood": self.likelihood, "seed": self.seed}
+        return options | {"likelihood": self.data_likelihood(), "seed": self.seed}
 
-    @property
-    def likelihood(self) -> str:
+    def data_likelihood(self) -> str:
+        """`likelihood`, or by default the one the dataset's values call for."""
+        if self.likelihood is not None:
+            return self.likelihood
+        if self.dataset.startswith(NPZ_PREFIX):
+            from tf_graphvae.data import default_likelihood  # reads the file (imports TF)
+
+            return default_likelihood(self.dataset)
         return "bernoulli" if self.dataset in BINARY_DATASETS else "discretized_logistic"
 
 

@@ -96,7 +96,7 @@ def log_likelihood(
         raise ValueError(f"num_samples must be an integer >= 1, got {num_samples!r}.")
     if int(chunk_rows) < 1:
         raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows!r}.")
-    images = _as_array(dataset)
+    images = _as_array(dataset, len(model.event_shape))
     model.check_images(images)
     n = len(images)
     if images_per_batch is None:
@@ -140,17 +140,19 @@ def _logsumexp(log_w: np.ndarray) -> np.ndarray:
     return top + np.log(np.sum(np.exp(log_w - top), axis=0))
 
 
-def _as_array(dataset) -> np.ndarray:
+def _as_array(dataset, event_ndims: int) -> np.ndarray:
+    """Examples `[n, *event_shape]` (float32) from a dataset of examples or batches (labels
+    dropped) or an array; a single example gets a batch axis."""
     if isinstance(dataset, tf.data.Dataset):
         parts = []
         for element in dataset.as_numpy_iterator():
             element = element[0] if isinstance(element, tuple) else element
-            parts.append(element if element.ndim == 4 else element[None])
+            parts.append(element if element.ndim == event_ndims + 1 else element[None])
         if not parts:
             raise ValueError("The dataset to evaluate is empty.")
         return np.concatenate(parts).astype(np.float32)
     array = np.asarray(dataset, np.float32)
-    if array.ndim == 3:
+    if array.ndim == event_ndims:
         array = array[None]
     if len(array) == 0:
         raise ValueError("No images to evaluate.")

@@ -13,7 +13,7 @@ import tensorflow_probability as tfp
 from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, diag_normal
 from tf_graphvae.layers.gates import Gates
 from tf_graphvae.layers.likelihoods import make_likelihood
-from tf_graphvae.layers.networks import Decoder, Encoder
+from tf_graphvae.layers.networks import Decoder, Encoder, check_networks
 from tf_graphvae.layers.noise import global_rows, stateless_uniform
 from tf_graphvae.model_config import MODEL_FIELDS, GraphVAEConfig
 from tf_graphvae.training_step import TrainingStep, repeat_rows
@@ -80,8 +80,11 @@ class GraphVAE(TrainingStep, keras.Model):
         for name in MODEL_FIELDS:
             setattr(self, self._ATTRIBUTE.get(name, name), getattr(self.config, name))
         c = self.config
-        self.likelihood = make_likelihood(c.likelihood, name="likelihood")
-        self.encoder = Encoder(c.encoder_units, c.network, name="encoder")
+        self.likelihood_name = c.likelihood if isinstance(c.likelihood, str) else "custom"
+        self.likelihood = make_likelihood(
+            c.likelihood, event_ndims=len(c.event_shape), name="likelihood"
+        )
+        self.encoder = c.encoder or Encoder(c.encoder_units, c.network, name="encoder")
         # BU_j for every node at once: one linear map h -> (m̃_j, log s̃_j²) for all j.
         self.bottom_up_layer = keras.layers.Dense(2 * c.num_nodes * c.node_dim, name="bottom_up")
         self.gates = Gates(
@@ -91,7 +94,7 @@ class GraphVAE(TrainingStep, keras.Model):
         self.dag = GatedDAG(
             c.num_nodes, c.node_dim, c.structure, c.top_down_units, name="gated_dag"
         )
-        self.decoder = Decoder(
+        self.decoder = c.decoder or Decoder(
             c.event_shape, self.likelihood.params_per_channel, c.decoder_units, c.network,
             name="decoder",
         )  # fmt: skip
@@ -112,11 +115,10 @@ class GraphVAE(TrainingStep, keras.Model):
 
     # ----------------------------------------------------------------- structure
     def build(self, input_shape):
-        self.encoder.build(input_shape)
-        self.bottom_up_layer.build((None, self.encoder_units[-1]))
+        features = check_networks(self, input_shape)
+        self.bottom_up_layer.build((None, features))
         self.gates.build()
         self.dag.build()
-        self.decoder.build((None, self._decoder_input_dim))
         self.likelihood.build(None)
         if self.gate_optimizer is not None:
             # Built now, so that a saved model's gate optimizer state has somewhere to load.
@@ -166,7 +168,7 @@ class GraphVAE(TrainingStep, keras.Model):
     def check_images(self, x) -> None:
         """Raises a ValueError unless concrete images `x` have the model's shape and range."""
         x = np.asarray(x)
-        if x.ndim != 4 or tuple(x.shape[1:]) != self.event_shape:
+        if x.ndim != 1 + len(self.event_shape) or tuple(x.shape[1:]) != self.event_shape:
             raise ValueError(
                 f"Expected images of shape [batch, {', '.join(map(str, self.event_shape))}], "
                 f"got {list(x.shape)}."
@@ -363,10 +365,16 @@ class GraphVAE(TrainingStep, keras.Model):
             )
         if saved == "1.0":
             config = {**_LEGACY_SCHEDULES, **config}
+        for key in ("encoder", "decoder", "likelihood"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
     def get_config(self):
-        config = dataclasses.asdict(self.config)
+        config = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(self.config)}
         for key in ("event_shape", "encoder_units", "decoder_units"):
             config[key] = list(config[key])
+        for key in ("encoder", "decoder", "likelihood"):  # user objects, as Keras saves them
+            if config[key] is not None and not isinstance(config[key], str):
+                config[key] = keras.saving.serialize_keras_object(config[key])
         return {"format_version": FORMAT_VERSION, **config, "name": self.name}

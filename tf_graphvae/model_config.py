@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 STRUCTURES = ("independent", "chain", "full", "learned", "fixed")
-LIKELIHOODS = ("bernoulli", "discretized_logistic")
+LIKELIHOODS = ("bernoulli", "discretized_logistic", "gaussian")
 NETWORKS = ("mlp", "conv")
 HARD_GATES = ("sample", "map")
 DECODE_FROM = ("all_nodes", "bottom_node")
@@ -22,7 +22,8 @@ GATE_OPTIMIZERS = ("adam", "sgd")
 
 def setting(default: Any, help: str, **meta: Any) -> Any:
     """A dataclass field whose metadata also makes its command-line flag: `help`, and
-    optionally `choices`, `minimum` (inclusive), `positive` (> 0), `flag=False` (no flag),
+    optionally `choices`, `check` (a function that raises a ValueError), `minimum`
+    (inclusive), `positive` (> 0), `flag=False` (no flag),
     `zero_means_none` (a flag value 0 stands for None)."""
     return dataclasses.field(default=default, metadata={"help": help, **meta})
 
@@ -40,6 +41,8 @@ def check_field(f: dataclasses.Field, value: Any) -> None:
             return
         raise ValueError(f"{f.name} must be set, got None.")
     kind = field_kind(f)
+    if "check" in meta:
+        meta["check"](value)
     if "choices" in meta and value not in meta["choices"]:
         raise ValueError(f"Unknown {f.name} {value!r}; expected one of {meta['choices']}.")
     if kind == "bool" and not isinstance(value, bool):
@@ -86,7 +89,9 @@ class GraphVAEConfig:
     training step, counted in epochs of the data given to `fit`).
     """
 
-    event_shape: tuple = setting(None, "(H, W, C) of the images.", flag=False)
+    event_shape: tuple = setting(
+        None, "The shape of one example: (H, W, C) for images, (D,) for vectors.", flag=False
+    )
     num_nodes: int = setting(5, "Number of latent nodes N.", minimum=1)
     node_dim: int = setting(10, "Dimension N' of every node.", minimum=1)
     structure: str = setting(
@@ -95,11 +100,30 @@ class GraphVAEConfig:
     edges: list | None = setting(
         None, "structure=fixed: the present edges [[i, j], ...], i > j.", flag=False
     )
-    likelihood: str = setting("bernoulli", "Likelihood.", choices=LIKELIHOODS, flag=False)
+    likelihood: str = setting(
+        "bernoulli",
+        "bernoulli (data in [0, 1]), discretized_logistic (8-bit, 0..255), gaussian "
+        "(continuous, learned variance), or a function from decoder outputs to a TFP "
+        "distribution over one example.",
+        choices=LIKELIHOODS,
+        flag=False,
+    )
     network: str | None = setting(
         None, "mlp or conv; default conv for 8-bit images with sides divisible by 8.",
         choices=(*NETWORKS, None), flag=False,
     )  # fmt: skip
+    encoder: Any = setting(
+        None,
+        "A Keras layer or model from a batch of examples to features [B, F] (replaces the "
+        "built-in encoder; the model adds the bottom-up heads).",
+        flag=False,
+    )
+    decoder: Any = setting(
+        None,
+        "A Keras layer or model from the concatenated nodes [B, N * N'] to the likelihood's "
+        "parameters (replaces the built-in decoder).",
+        flag=False,
+    )
     encoder_units: tuple = setting((512, 512, 256), "Encoder widths.", flag=False)
     decoder_units: tuple = setting((256, 512, 512), "Decoder widths.", flag=False)
     top_down_units: int = setting(128, "Width of every top-down network TD_j.", minimum=1)
@@ -167,15 +191,18 @@ class GraphVAEConfig:
         """A checked copy with normalised values (tuples, sorted edges, the network chosen);
         raises a ValueError naming the first bad argument."""
         shape = tuple(self.event_shape or ())
-        if len(shape) != 3 or any(int(s) != s or s < 1 for s in shape):
-            raise ValueError(f"event_shape must be (height, width, channels), got {shape!r}.")
+        if not shape or any(int(s) != s or s < 1 for s in shape):
+            raise ValueError(
+                f"event_shape must be a non-empty shape of positive sizes, got {shape!r}."
+            )
         for f in dataclasses.fields(self):
-            if f.name != "event_shape":
-                check_field(f, getattr(self, f.name))
+            if f.name == "event_shape" or (f.name == "likelihood" and callable(self.likelihood)):
+                continue
+            check_field(f, getattr(self, f.name))
         check_model_rules(self)
         network = self.network
         if network is None:
-            conv_ok = shape[0] % 8 == 0 and shape[1] % 8 == 0
+            conv_ok = len(shape) == 3 and shape[0] % 8 == 0 and shape[1] % 8 == 0
             network = "conv" if self.likelihood == "discretized_logistic" and conv_ok else "mlp"
         return dataclasses.replace(
             self,

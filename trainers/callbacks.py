@@ -206,7 +206,8 @@ class GraphVAETensorBoard(keras.callbacks.Callback):
             for i, j in zip(*edge_indices(mu.shape[0]), strict=True):
                 tf.summary.scalar(f"gates/mu_{i}_{j}", mu[i, j])
             tf.summary.scalar("gates/temperature", self.model.gates.temperature.numpy())
-            tf.summary.image("samples", _grid(images), max_outputs=1)
+            if images.ndim == 4:  # images; other examples (vectors) have no picture
+                tf.summary.image("samples", _grid(images), max_outputs=1)
         self._writer.flush()
 
     def on_train_end(self, logs=None):

@@ -43,7 +43,7 @@ def factorisations(latent_dim: int) -> list[tuple[int, int]]:
 def load_test_images(config: TrainConfig, max_images: int | None = None) -> np.ndarray:
     """The test split as evaluated: binary sets binarised once (`data.TEST_SEED`, the
     images of `make_datasets`), then a fixed random subset of `max_images` of them."""
-    binary = config.likelihood == "bernoulli"
+    binary = config.data_likelihood() == "bernoulli"
     images = tgv_data.load_numpy(
         config.dataset, config.test_split, config.data_dir, binarize=binary
     )

@@ -36,7 +36,7 @@ CHECKPOINT_DIR = "checkpoint"
 
 def make_datasets(config: TrainConfig) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """Batched training (grey, shuffled per epoch) and test (binarised once) sets."""
-    binary = config.likelihood == "bernoulli"
+    binary = config.data_likelihood() == "bernoulli"
     train = tgv_data.load(config.dataset, config.train_split, config.data_dir)
     # Test images binarised once (data.TEST_SEED): the images of Table 1, for every seed.
     test = tgv_data.load(config.dataset, config.test_split, config.data_dir, binarize=binary)

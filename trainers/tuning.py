@@ -305,7 +305,7 @@ def _finished_trials(search, project_dir: Path, log: Callable[[str], None]):
 def _write_results(directory, hypermodel, done, failed, settings, tuner, objective) -> list[dict]:
     """The best trial of each factorisation, written as JSON, markdown and Figure 3."""
     config = hypermodel.config
-    unit = "bits/dim" if config.likelihood == "discretized_logistic" else "nats"
+    unit = "bits/dim" if config.data_likelihood() == "discretized_logistic" else "nats"
     all_rows = sorted(
         (_row(t, hypermodel, unit) for t in done), key=lambda r: (r["node_dim"], r["trial_id"])
     )

@@ -47,7 +47,8 @@ def _parse_flags(argv: list[str], doc: str | None = None) -> list[str]:
     try:
         return flags.FLAGS(argv)
     except flags.Error as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
+        first = str(error).splitlines()[0]  # absl lists every failed validator; one suffices
+        print(f"{prog}: error: {first}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -27,14 +27,28 @@ _DEFINE = {
 def _define(f: dataclasses.Field) -> flags.FlagHolder:
     meta = f.metadata
     if "choices" in meta:
-        return flags.DEFINE_enum(f.name, f.default, list(meta["choices"]), meta["help"])
+        choices = [c for c in meta["choices"] if c is not None]  # None: the flag's default
+        return flags.DEFINE_enum(f.name, f.default, choices, meta["help"])
     kwargs = {}
     if "minimum" in meta:
         kwargs["lower_bound"] = meta["minimum"]
     holder = _DEFINE[field_kind(f)](f.name, f.default, meta["help"], **kwargs)
+    if "check" in meta:
+        flags.register_validator(f.name, _validator(f.name, meta["check"]))
     if meta.get("positive"):
         flags.register_validator(f.name, lambda v: v is None or v > 0, f"--{f.name} must be > 0.")
     return holder
+
+
+def _validator(name: str, check):
+    def validate(value) -> bool:
+        try:
+            check(value)
+        except ValueError as error:
+            raise flags.ValidationError(str(error)) from None
+        return True
+
+    return validate
 
 
 FLAGS = {

@@ -9,7 +9,7 @@ from absl import flags
 
 from tf_graphvae.cli import _train_flags as tf_flags
 from tf_graphvae.cli._common import format_matrix, run_main
-from tf_graphvae.config import STRATEGIES
+from tf_graphvae.config import STRATEGIES, dataset_label
 
 _MODEL_DIR = flags.DEFINE_string(
     "model_dir",
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> None:
     from tf_graphvae.trainers import distribute, experiment
 
     strategy = distribute.make_strategy(_STRATEGY.value)  # first: before other TF work
-    model_dir = _MODEL_DIR.value or f"runs/{config.dataset}-{config.structure}"
+    model_dir = _MODEL_DIR.value or f"runs/{dataset_label(config.dataset)}-{config.structure}"
     result = experiment.train(config, model_dir=model_dir, verbose=2, strategy=strategy)
     if not distribute.is_chief():
         return

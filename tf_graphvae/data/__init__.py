@@ -14,6 +14,11 @@ name                      event shape   values
 
 All but ``cifar10`` have a Bernoulli likelihood (:data:`BINARY_DATASETS`).
 
+A user's own data: :func:`from_arrays` (numpy arrays to the same kind of pipeline), or the
+name ``npz:<path>`` wherever a dataset name is taken (an ``.npz`` file with arrays
+``x_train`` and ``x_test`` of any example shape, and optionally ``y_train``, ``y_test``).
+Their likelihood follows from the values (:func:`infer_likelihood`) unless it is given.
+
 Where the data come from, in this order:
 
 1. ``data_dir``, when given. It must hold the publishers' own files:
@@ -60,8 +65,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tf_graphvae.config import BINARY_DATASETS, DATASETS
-from tf_graphvae.data import _cache, _spec, _splits
+from tf_graphvae.config import BINARY_DATASETS, DATASETS, NPZ_PREFIX
+from tf_graphvae.data import _arrays, _cache, _spec, _splits
+from tf_graphvae.data._arrays import infer_likelihood
 from tf_graphvae.data._registry import REGISTRY as _REGISTRY
 
 __all__ = [
@@ -70,8 +76,11 @@ __all__ = [
     "TEST_SEED",
     "binarize_images",
     "clear_cache",
+    "default_likelihood",
     "evaluation_subset",
     "event_shape",
+    "from_arrays",
+    "infer_likelihood",
     "load",
     "load_numpy",
     "splits",
@@ -88,8 +97,8 @@ structure and training seed is evaluated on the same 0/1 images, so their LLs pa
 # --------------------------------------------------------------------------------------
 
 
-def event_shape(name: str) -> tuple[int, int, int]:
-    """Returns the shape ``(height, width, channels)`` of one image of a dataset.
+def event_shape(name: str) -> tuple[int, ...]:
+    """Returns the shape of one example of a dataset (``(height, width, channels)``).
 
     Args:
         name: A dataset name from :data:`DATASETS`.
@@ -100,8 +109,7 @@ def event_shape(name: str) -> tuple[int, int, int]:
     Raises:
         ValueError: If ``name`` is not a known dataset.
     """
-    _check_name(name)
-    return _REGISTRY[name].event_shape
+    return _spec_of(name).event_shape
 
 
 def splits(name: str) -> tuple[str, ...]:
@@ -116,8 +124,45 @@ def splits(name: str) -> tuple[str, ...]:
     Raises:
         ValueError: If ``name`` is not a known dataset.
     """
-    _check_name(name)
-    return _REGISTRY[name].splits
+    return _spec_of(name).splits
+
+
+def default_likelihood(name: str) -> str:
+    """The likelihood of a dataset's values: ``"bernoulli"`` for :data:`BINARY_DATASETS`,
+    ``"discretized_logistic"`` for ``cifar10``, inferred from ``x_train`` for
+    ``npz:<path>`` (see :func:`infer_likelihood`)."""
+    if name.startswith(NPZ_PREFIX):
+        return _arrays.npz_likelihood(name)
+    return "bernoulli" if _spec_of(name).binary else "discretized_logistic"
+
+
+def from_arrays(x, likelihood: str | None = None, *, labels=None) -> tf.data.Dataset:
+    """A user's examples as an unbatched ``tf.data.Dataset`` of float32, as :func:`load`
+    gives.
+
+    Args:
+        x: examples ``[n, *event_shape]``: images, vectors (``[n, D]``), any shape;
+            float or integer (uint8 images stay 0..255).
+        likelihood: the likelihood the data are for; default inferred from the values
+            (:func:`infer_likelihood`). The values are checked against it.
+        labels: optional ``[n]`` labels; the elements are then ``(example, label)``.
+
+    Raises:
+        ValueError: for an empty, non-numeric or non-finite array, values outside the
+            likelihood's range, or labels of another length.
+
+    Example:
+        >>> x = np.random.default_rng(0).normal(size=(100, 13))
+        >>> ds = from_arrays(x).shuffle(100).batch(32)
+        >>> model = tgv.GraphVAE(event_shape=(13,), likelihood="gaussian")  # doctest: +SKIP
+    """
+    examples, _ = _arrays.as_examples(x, likelihood)
+    if labels is None:
+        return tf.data.Dataset.from_tensor_slices(examples)
+    labels = np.asarray(labels).reshape(-1).astype(np.int64)
+    if len(labels) != len(examples):
+        raise ValueError(f"{len(labels)} labels for {len(examples)} examples.")
+    return tf.data.Dataset.from_tensor_slices((examples, labels))
 
 
 def load(
@@ -164,7 +209,6 @@ def load(
         FileNotFoundError: If ``data_dir`` lacks the split's files, or, without
             ``data_dir``, TFDS has no prepared copy of the dataset.
     """
-    _check_name(name)
     images, labels = _load_split(
         name, split, data_dir, need_labels=with_labels, binarize=bool(binarize), seed=seed
     )
@@ -198,7 +242,6 @@ def load_numpy(
         ValueError: On an unknown dataset, a bad split spec or a malformed data file.
         FileNotFoundError: If the data cannot be found (see :func:`load`).
     """
-    _check_name(name)
     images, _ = _load_split(name, split, data_dir, need_labels=False, binarize=binarize, seed=seed)
     return images
 
@@ -247,9 +290,16 @@ def binarize_images(images: np.ndarray, seed: int = TEST_SEED) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
-def _check_name(name: str) -> None:
+def _spec_of(name: str) -> _spec.DatasetSpec:
+    """The registry's record of `name`, or one made for an `npz:<path>` file."""
+    if isinstance(name, str) and name.startswith(NPZ_PREFIX):
+        return _arrays.npz_spec(name)
     if name not in _REGISTRY:
-        raise ValueError(f"Unknown dataset {name!r}; valid names are {', '.join(DATASETS)}.")
+        raise ValueError(
+            f"Unknown dataset {name!r}; valid names are {', '.join(DATASETS)} or "
+            f"{NPZ_PREFIX}<path>."
+        )
+    return _REGISTRY[name]
 
 
 def _load_split(
@@ -262,7 +312,7 @@ def _load_split(
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Returns fresh float32 images of a split spec, optionally binarised, and labels."""
-    spec = _REGISTRY[name]
+    spec = _spec_of(name)
     base, start, stop = _splits.parse_split(name, split, spec.splits)
     if binarize and not spec.binary:
         raise ValueError(

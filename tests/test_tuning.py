@@ -9,6 +9,7 @@ from pathlib import Path
 
 import keras
 import keras_tuner
+import numpy as np
 import pytest
 
 import tf_graphvae as tgv
@@ -211,3 +212,17 @@ def test_command_refuses_bad_latent_sizes(tmp_path, flags, message):
     errors = [line for line in result.stderr.splitlines() if line.startswith("tfgvae-tune:")]
     assert len(errors) == 1 and message in errors[0]
     assert not directory.exists()
+
+
+def test_the_tuner_scores_on_a_validation_split_cut_from_training():
+    from tf_graphvae.config import TrainConfig, hold_out
+
+    config = hold_out(TrainConfig(dataset="digits"), 10)
+    assert (config.train_split, config.test_split) == ("train[:90%]", "train[90%:]")
+    train = tgv.data.load_numpy("digits", config.train_split)
+    valid = tgv.data.load_numpy("digits", config.test_split)
+    whole = tgv.data.load_numpy("digits", "train")
+    np.testing.assert_array_equal(np.concatenate([train, valid]), whole)
+    assert hold_out(config, 0) is config
+    with pytest.raises(ValueError, match="whole training split"):
+        hold_out(config, 10)

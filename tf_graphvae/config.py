@@ -160,6 +160,24 @@ class TrainConfig:
         return "bernoulli" if self.dataset in BINARY_DATASETS else "discretized_logistic"
 
 
+def hold_out(config: TrainConfig, percent: int) -> TrainConfig:
+    """`config` trained on the first `100 - percent`% of its training split and scored on
+    the last `percent`% (a validation split: hyperparameters are chosen there, never on
+    the test split). `percent=0` returns `config` unchanged."""
+    if not percent:
+        return config
+    if not 0 < percent < 100:
+        raise ValueError(f"The validation percentage must be in 1..99, got {percent!r}.")
+    if "[" in config.train_split:
+        raise ValueError(
+            f"A validation split is cut from a whole training split, not {config.train_split!r}."
+        )
+    base, cut = config.train_split, 100 - int(percent)
+    return dataclasses.replace(
+        config, train_split=f"{base}[:{cut}%]", test_split=f"{base}[{cut}%:]"
+    )
+
+
 def with_defaults(saved: dict) -> dict:
     """A saved `TrainConfig` dict in which a field added after it was written counts as its
     default (the defaults of new fields keep the behaviour of older versions)."""

@@ -30,7 +30,15 @@ _OBJECTIVE = flags.DEFINE_enum(
     "objective",
     "val_elbo",
     list(tgv_config.TUNING_OBJECTIVES),
-    "Maximised on the test split: the ELBO, or the importance-weighted LL after training.",
+    "Maximised on the validation split: the ELBO, or the importance-weighted LL after training.",
+)
+_VALIDATION = flags.DEFINE_integer(
+    "validation_percent",
+    10,
+    "Trials train on the first 100 - this % of --train_split and are scored on the rest; "
+    "0: scored on --test_split.",
+    lower_bound=0,
+    upper_bound=99,
 )
 _TUNER = flags.DEFINE_enum("tuner", "grid", list(tgv_config.TUNERS), "Search algorithm.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Start afresh instead of resuming.")
@@ -53,7 +61,7 @@ _LL_SAMPLES = flags.DEFINE_integer(
     lower_bound=1,
 )
 _LL_IMAGES = flags.DEFINE_integer(
-    "ll_images", None, "--objective=val_ll on the first this many test images.", lower_bound=1
+    "ll_images", None, "--objective=val_ll on this many validation images.", lower_bound=1
 )
 
 
@@ -62,7 +70,7 @@ def main(argv: list[str]) -> None:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
     if not _DIRECTORY.value:
         raise ValueError("--directory is required.")
-    config = tf_flags.train_config()
+    config = tgv_config.hold_out(tf_flags.train_config(), _VALIDATION.value)
     from tf_graphvae.trainers import tuning
 
     tuning.tune(

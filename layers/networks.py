@@ -38,19 +38,20 @@ class Encoder(keras.layers.Layer):
 
     def __init__(self, units=(512, 512, 256), network: str = "mlp", **kwargs):
         super().__init__(**kwargs)
+        dt = {"dtype": self.dtype_policy}  # sublayers compute in the layer's policy
         self.units = _check_units(units, "encoder units")
         self.network = validate_network(network)
         self.convs = []
         if self.network == "conv":
             self.convs = [
                 keras.layers.Conv2D(
-                    f, 4, strides=2, padding="same", activation="elu", name=f"conv{k}"
+                    f, 4, strides=2, padding="same", activation="elu", name=f"conv{k}", **dt
                 )
                 for k, f in enumerate((32, 64, 128))
             ]
-        self.flatten = keras.layers.Flatten()
+        self.flatten = keras.layers.Flatten(**dt)
         self.dense = [
-            keras.layers.Dense(u, activation="elu", name=f"dense{k}")
+            keras.layers.Dense(u, activation="elu", name=f"dense{k}", **dt)
             for k, u in enumerate(self.units)
         ]
 
@@ -110,6 +111,7 @@ class Decoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        dt = {"dtype": self.dtype_policy}  # sublayers compute in the layer's policy
         self.event_shape = tuple(int(s) for s in event_shape)
         self.params_per_channel = int(params_per_channel)
         self.units = _check_units(units, "decoder units")
@@ -118,13 +120,13 @@ class Decoder(keras.layers.Layer):
         out_channels = c * self.params_per_channel
         self.params_shape = (*spatial, out_channels)
         self.dense = [
-            keras.layers.Dense(u, activation="elu", name=f"dense{k}")
+            keras.layers.Dense(u, activation="elu", name=f"dense{k}", **dt)
             for k, u in enumerate(self.units)
         ]
         if self.network == "mlp":
             self.head = [
-                keras.layers.Dense(math.prod(self.params_shape), name="output"),
-                keras.layers.Reshape(self.params_shape),
+                keras.layers.Dense(math.prod(self.params_shape), name="output", **dt),
+                keras.layers.Reshape(self.params_shape, **dt),
             ]
         else:
             if len(spatial) != 2 or spatial[0] % 8 or spatial[1] % 8:
@@ -134,15 +136,19 @@ class Decoder(keras.layers.Layer):
                 )
             h, w = spatial
             self.head = [
-                keras.layers.Dense((h // 8) * (w // 8) * 128, activation="elu", name="project"),
-                keras.layers.Reshape((h // 8, w // 8, 128)),
+                keras.layers.Dense(
+                    (h // 8) * (w // 8) * 128, activation="elu", name="project", **dt
+                ),
+                keras.layers.Reshape((h // 8, w // 8, 128), **dt),
                 keras.layers.Conv2DTranspose(
-                    64, 4, 2, padding="same", activation="elu", name="deconv0"
+                    64, 4, 2, padding="same", activation="elu", name="deconv0", **dt
                 ),
                 keras.layers.Conv2DTranspose(
-                    32, 4, 2, padding="same", activation="elu", name="deconv1"
+                    32, 4, 2, padding="same", activation="elu", name="deconv1", **dt
                 ),
-                keras.layers.Conv2DTranspose(out_channels, 4, 2, padding="same", name="deconv2"),
+                keras.layers.Conv2DTranspose(
+                    out_channels, 4, 2, padding="same", name="deconv2", **dt
+                ),
             ]
 
     def build(self, input_shape):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import types
@@ -13,6 +14,8 @@ import tensorflow as tf
 from conftest import ROOT, tiny_model
 
 from tf_graphvae import evaluate
+
+BENCH = ROOT / "bench"
 
 STRUCTURES = ("independent", "chain", "full", "learned")
 
@@ -222,3 +225,28 @@ def test_weight_function_ragged_batches_trace_at_most_twice(binary_digits, recor
     )
     assert len(recorded_weight_fns) == 1
     assert recorded_weight_fns[0].experimental_get_tracing_count() <= 2
+
+
+def test_the_gpu_benchmark_refuses_a_machine_without_gpu_and_its_parts_run_on_cpu():
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is visible: bench/gpu.py runs in full there")
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--device=gpu"],
+        capture_output=True, text=True, timeout=300, cwd=BENCH,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    assert result.returncode == 2 and "no GPU is visible" in result.stderr
+    sys.path.insert(0, str(BENCH))
+    import gpu
+
+    images = (np.random.default_rng(0).uniform(size=(64, 28, 28, 1)) < 0.3).astype("float32")
+    rows = gpu.bench_training(images, epochs=1, batches=(32,))
+    evaluation = gpu.bench_evaluation(images[:4], num_samples=20)
+    step = gpu.mirrored_step(images, devices=["/cpu:0"])
+    assert len(rows) == 4 and all(r["examples_per_s"] > 0 for r in rows)
+    assert evaluation["finite"] and step["max_weight_diff"] < 1e-5
+    results = {"date": "2026-01-01", "gpus": ["cpu"], "data": "random", "training": rows}
+    report = gpu.markdown(results | {"evaluation": evaluation, "mirrored_step": step})
+    assert "mixed_bfloat16" in report and "MirroredStrategy over 1" in report

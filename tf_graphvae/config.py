@@ -73,7 +73,7 @@ DEFAULT_TEMPERATURE_FLOORS = (0.1, 0.3, 0.5)
 DEFAULT_LL_SAMPLES = 100
 
 # Fields that may differ when a run is resumed (more epochs; the data location; XLA or not).
-RESUME_MAY_CHANGE = ("epochs", "data_dir", "jit_compile")
+RESUME_MAY_CHANGE = ("epochs", "data_dir", "jit_compile", "steps_per_execution")
 
 
 def _model(name: str) -> Any:
@@ -130,6 +130,13 @@ class TrainConfig:
         "Compile the train step and the evaluation with XLA (--nojit_compile: no compile "
         "time, for very short runs).",
     )
+    steps_per_execution: int = setting(
+        25,
+        "Training steps per compiled call (fewer Python round trips; the schedules run in "
+        "the step, so every logged value is the same for any setting).",
+        minimum=1,
+    )
+    mixed_precision: bool = _model("mixed_precision")
     decode_from: str = _model("decode_from")
     edges: list | None = _model("edges")
     gates_follow_elbo: bool = _model("gates_follow_elbo")

@@ -84,9 +84,14 @@ class GraphVAE(TrainingStep, keras.Model):
         self.likelihood = make_likelihood(
             c.likelihood, event_ndims=len(c.event_shape), name="likelihood"
         )
-        self.encoder = c.encoder or Encoder(c.encoder_units, c.network, name="encoder")
+        # Mixed precision (docs/design.md §6): the networks compute in bfloat16; the gates,
+        # the DAG's merge and KL, the likelihood and the log-sum-exp stay float32.
+        nets = "mixed_bfloat16" if c.mixed_precision else None
+        self.encoder = c.encoder or Encoder(c.encoder_units, c.network, name="encoder", dtype=nets)
         # BU_j for every node at once: one linear map h -> (m̃_j, log s̃_j²) for all j.
-        self.bottom_up_layer = keras.layers.Dense(2 * c.num_nodes * c.node_dim, name="bottom_up")
+        self.bottom_up_layer = keras.layers.Dense(
+            2 * c.num_nodes * c.node_dim, name="bottom_up", dtype=nets
+        )
         self.gates = Gates(
             c.num_nodes, c.structure, c.temperature, c.hard_gates, c.per_example_gates,
             c.straight_through_gates, seed=c.seed, edges=c.edges, name="gates",
@@ -96,7 +101,7 @@ class GraphVAE(TrainingStep, keras.Model):
         )
         self.decoder = c.decoder or Decoder(
             c.event_shape, self.likelihood.params_per_channel, c.decoder_units, c.network,
-            name="decoder",
+            name="decoder", dtype=nets,
         )  # fmt: skip
         self.seed_generator = keras.random.SeedGenerator(c.seed, name="seed_generator")
         self.gate_optimizer = None
@@ -227,7 +232,8 @@ class GraphVAE(TrainingStep, keras.Model):
     def bottom_up(self, x):
         """`(m̃, log s̃²)` of every node from images `x`, each `[B, N, N']`."""
         h = self.encoder(x)
-        bu = tf.reshape(self.bottom_up_layer(h), [-1, self.num_nodes, self.node_dim, 2])
+        bu = tf.cast(self.bottom_up_layer(h), tf.float32)  # float32 from here (mixed precision)
+        bu = tf.reshape(bu, [-1, self.num_nodes, self.node_dim, 2])
         return bu[..., 0], bound_log_variance(bu[..., 1])
 
     def _latents(self, bottom_up, gates, seed, row_offset=0, total_rows=None):
@@ -251,7 +257,8 @@ class GraphVAE(TrainingStep, keras.Model):
         """Decoder output for node values `z` `[B, N, N']` (all nodes, or `z_0` alone)."""
         if self.decode_from == "bottom_node":
             z = z[:, :1]
-        return self.decoder(tf.reshape(z, [-1, self._decoder_input_dim]))
+        params = self.decoder(tf.reshape(z, [-1, self._decoder_input_dim]))
+        return tf.cast(params, tf.float32)  # the likelihood is float32 (mixed precision)
 
     def infer(self, x, gates, seed, row_offset=0, total_rows=None):
         """One pass of the model on images `x` with the given gates `[B, N, N]`.

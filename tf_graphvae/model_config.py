@@ -185,6 +185,11 @@ class GraphVAEConfig:
         "fixed structures only).",
         choices=DECODE_FROM,
     )
+    mixed_precision: bool = setting(
+        False,
+        "Run the built-in encoder and decoder in bfloat16 (Keras policy mixed_bfloat16); "
+        "the likelihood, KL, gates and log-sum-exp stay float32. For GPUs.",
+    )
     seed: int | None = setting(None, "Seed of the model's random stream.", flag=False)
 
     def validate(self) -> GraphVAEConfig:

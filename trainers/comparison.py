@@ -63,7 +63,7 @@ def run_and_evaluate(
     if eval_path.exists():
         cached = json.loads(eval_path.read_text())
         # Where the data sit and whether XLA compiled do not change a finished evaluation.
-        ignore = ("data_dir", "jit_compile")
+        ignore = ("data_dir", "jit_compile", "steps_per_execution")
         saved = {
             k: v for k, v in with_defaults(cached.get("config", {})).items() if k not in ignore
         }

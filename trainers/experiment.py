@@ -56,6 +56,7 @@ def build_model(config: TrainConfig) -> GraphVAE:
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         jit_compile=config.jit_compile and _use_xla(),
+        steps_per_execution=config.steps_per_execution,
     )
     return model
 

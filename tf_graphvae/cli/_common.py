@@ -14,6 +14,21 @@ from absl import app, flags  # noqa: E402
 
 flags.DEFINE_bool("verbose", False, "Show full tracebacks for errors.")
 
+
+def validator(check):
+    """An absl flag validator from a check that raises a ValueError (None passes)."""
+
+    def validate(value) -> bool:
+        try:
+            if value is not None:
+                check(value)
+        except ValueError as error:
+            raise flags.ValidationError(str(error)) from None
+        return True
+
+    return validate
+
+
 USAGE_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, FileExistsError)
 
 

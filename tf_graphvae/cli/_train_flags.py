@@ -13,6 +13,7 @@ from pathlib import Path
 
 from absl import flags
 
+from tf_graphvae.cli._common import validator
 from tf_graphvae.config import TrainConfig
 from tf_graphvae.model_config import field_kind
 
@@ -34,21 +35,10 @@ def _define(f: dataclasses.Field) -> flags.FlagHolder:
         kwargs["lower_bound"] = meta["minimum"]
     holder = _DEFINE[field_kind(f)](f.name, f.default, meta["help"], **kwargs)
     if "check" in meta:
-        flags.register_validator(f.name, _validator(f.name, meta["check"]))
+        flags.register_validator(f.name, validator(meta["check"]))
     if meta.get("positive"):
         flags.register_validator(f.name, lambda v: v is None or v > 0, f"--{f.name} must be > 0.")
     return holder
-
-
-def _validator(name: str, check):
-    def validate(value) -> bool:
-        try:
-            check(value)
-        except ValueError as error:
-            raise flags.ValidationError(str(error)) from None
-        return True
-
-    return validate
 
 
 FLAGS = {

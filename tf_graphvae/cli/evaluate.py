@@ -11,13 +11,14 @@ from pathlib import Path
 
 from absl import flags
 
-from tf_graphvae.cli._common import run_main
-from tf_graphvae.config import DATASETS, TrainConfig, with_defaults
+from tf_graphvae.cli._common import run_main, validator
+from tf_graphvae.config import TrainConfig, check_dataset, with_defaults
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "A folder written by tfgvae-train.")
-_DATASET = flags.DEFINE_enum(
-    "dataset", None, DATASETS, "Dataset (default: the one the model was trained on)."
+_DATASET = flags.DEFINE_string(
+    "dataset", None, "Dataset or npz:<path> (default: the one the model was trained on)."
 )
+flags.register_validator("dataset", validator(check_dataset))
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder with the publishers' data files.")
 _TEST_SPLIT = flags.DEFINE_string("test_split", None, "Split (default: the run's test split).")
 _NUM_SAMPLES = flags.DEFINE_integer(
@@ -50,12 +51,40 @@ def main(argv: list[str]) -> None:
     from tf_graphvae import evaluate
     from tf_graphvae.io import write_json, write_text
     from tf_graphvae.trainers.comparison import load_test_images, write_edge_values
-    from tf_graphvae.trainers.experiment import CONFIG_FILE, MODEL_FILE
+    from tf_graphvae.trainers.experiment import MODEL_FILE
 
     model_dir = Path(_MODEL_DIR.value)
     model_path = model_dir / MODEL_FILE
     if not model_path.is_file():
         raise FileNotFoundError(f"{model_dir} holds no model ({MODEL_FILE}); train one first.")
+    config = _run_config(model_dir)
+    model = keras.saving.load_model(model_path)
+    images = load_test_images(config, _EVAL_IMAGES.value)
+    options = dict(seed=config.seed, jit_compile=config.jit_compile)
+    metrics = evaluate.table1_metrics(model, images, _NUM_SAMPLES.value, **options)
+    stem = Path(_OUTPUT.value) if _OUTPUT.value else model_dir / "evaluation"
+    record = {"model_dir": str(model_dir), "dataset": config.dataset,
+              "test_split": config.test_split, **metrics}  # fmt: skip
+    if model.structure == "learned":
+        record["map_graph"] = evaluate.table1_metrics(
+            model, images, _NUM_SAMPLES.value, hard_gates="map", **options
+        )
+    write_json(stem.with_suffix(".json"), record)
+    table = _table(config, model.structure, metrics, record.get("map_graph"))
+    if _EDGE_VALUES.value and model.num_nodes > 1:
+        write_edge_values(
+            model, images, stem.parent, stem.name, f"{config.dataset}, {model.structure}",
+            config.jit_compile, config.seed,
+        )  # fmt: skip
+        table += "\n" + (stem.parent / f"edge_values_{stem.name}.md").read_text()
+    write_text(stem.with_suffix(".md"), table)
+    print(table)
+
+
+def _run_config(model_dir: Path) -> TrainConfig:
+    """The run's saved configuration, with the flags that override it."""
+    from tf_graphvae.trainers.experiment import CONFIG_FILE
+
     config = TrainConfig()
     if (model_dir / CONFIG_FILE).exists():
         config = TrainConfig(**with_defaults(json.loads((model_dir / CONFIG_FILE).read_text())))
@@ -65,47 +94,23 @@ def main(argv: list[str]) -> None:
         "test_split": _TEST_SPLIT.value,
         "seed": _SEED.value,
     }
-    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
-    model = keras.saving.load_model(model_path)
-    images = load_test_images(config, _EVAL_IMAGES.value)
-    metrics = evaluate.table1_metrics(
-        model, images, _NUM_SAMPLES.value, seed=config.seed, jit_compile=config.jit_compile
-    )
-    unit = metrics["unit"]
-    stem = Path(_OUTPUT.value) if _OUTPUT.value else model_dir / "evaluation"
-    record = {
-        "model_dir": str(model_dir),
-        "dataset": config.dataset,
-        "test_split": config.test_split,
-        **metrics,
-    }
-    write_json(stem.with_suffix(".json"), record)
+    return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _table(config: TrainConfig, structure: str, metrics: dict, map_metrics: dict | None) -> str:
     table = (
         f"{config.dataset} {config.test_split} ({metrics['num_images']} images), "
-        f"K = {metrics['num_samples']}, structure {model.structure}\n\n"
-        f"| LL ({unit}) | KL | ELBO |\n|---|---|---|\n"
+        f"K = {metrics['num_samples']}, structure {structure}\n\n"
+        f"| LL ({metrics['unit']}) | KL | ELBO |\n|---|---|---|\n"
         f"| {metrics['ll']:.2f} ± {metrics['ll_sem']:.2f} | {metrics['kl']:.2f} | "
         f"{metrics['elbo']:.2f} |\n"
     )
-    if model.structure == "learned":
-        map_metrics = evaluate.table1_metrics(
-            model, images, _NUM_SAMPLES.value, seed=config.seed, jit_compile=config.jit_compile,
-            hard_gates="map",
-        )  # fmt: skip
-        record["map_graph"] = map_metrics
-        write_json(stem.with_suffix(".json"), record)
+    if map_metrics is not None:
         table += (
             f"\nMAP graph (mu > 0.5): LL {map_metrics['ll']:.2f} ± {map_metrics['ll_sem']:.2f}, "
             f"KL {map_metrics['kl']:.2f}, ELBO {map_metrics['elbo']:.2f}\n"
         )
-    if _EDGE_VALUES.value and model.num_nodes > 1:
-        write_edge_values(
-            model, images, stem.parent, stem.name, f"{config.dataset}, {model.structure}",
-            config.jit_compile, config.seed,
-        )  # fmt: skip
-        table += "\n" + (stem.parent / f"edge_values_{stem.name}.md").read_text()
-    write_text(stem.with_suffix(".md"), table)
-    print(table)
+    return table
 
 
 def run() -> None:

@@ -1,0 +1,120 @@
+"""Tables of the structure-learning study (README "Structure learning"), from run records.
+
+    python scripts/structure_study.py choose results/mnist_structure/cost_*   > choice.md
+    python scripts/structure_study.py paired --baseline=results/mnist --baseline_row=full \
+        --runs=results/mnist_final --row=learned
+
+`choose`: each folder is a `tfgvae-compare` output of the learned structure with one
+`--edge_cost` (seed 0, validation split). The chosen cost is the largest whose validation
+LL is within one paired standard error (same images) of the best: the one-standard-error
+rule, which prefers the sparser structure when the data cannot tell them apart. Prints a
+Markdown table and, on the last line, `edge_cost=<value>`.
+
+`paired`: the per-seed LL differences of `--row` runs to `--baseline_row` runs of
+another output folder (same seeds, same test images), and which edges each seed's MAP
+graph drops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _eval(run_dir: Path) -> dict:
+    return json.loads((run_dir / "eval.json").read_text())
+
+
+def _dropped(record: dict, run_dir: Path) -> list[list[int]]:
+    """The edges `[i, j]` whose final `mu <= 0.5` (the MAP graph leaves them out)."""
+    path = run_dir / "edge_probabilities.json"
+    mu = np.asarray(json.loads(path.read_text())["edge_probabilities"][-1], np.float64)
+    n = mu.shape[0]
+    return [[i, j] for i in range(n) for j in range(i) if mu[i, j] <= 0.5]
+
+
+def _mean_sem(x) -> tuple[float, float]:
+    x = np.asarray(x, np.float64)
+    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x)))
+
+
+def choose(folders: list[str]) -> str:
+    rows = []
+    for folder in folders:
+        run = Path(folder) / "runs" / "learned-seed0"
+        record = _eval(run)
+        rows.append((float(record["config"]["edge_cost"]), record, run))
+    rows.sort(key=lambda r: r[0])
+    best = max(rows, key=lambda r: r[1]["metrics"]["ll"])
+    best_ll = np.asarray(best[1]["ll_per_image"])
+    lines = ["| edge_cost | validation LL | to the best (paired) | KL | MAP LL | edges dropped |",
+             "|---:|---|---|---:|---|---|"]  # fmt: skip
+    chosen = best[0]
+    for cost, record, run in rows:
+        m, mm = record["metrics"], record.get("metrics_map", {})
+        diff, sem = _mean_sem(np.asarray(record["ll_per_image"]) - best_ll)
+        if diff >= -sem and cost > chosen:
+            chosen = cost
+        dropped = _dropped(record, run)
+        lines.append(
+            f"| {cost:g} | {m['ll']:.2f} ± {m['ll_sem']:.2f} | {diff:+.2f} ± {sem:.2f} "
+            f"| {m['kl']:.2f} | {mm.get('ll', float('nan')):.2f} "
+            f"| {len(dropped)}: {', '.join(f'z{i}→z{j}' for i, j in dropped) or '-'} |"
+        )
+    return "\n".join(lines) + f"\n\nedge_cost={chosen:g}\n"
+
+
+def paired(baseline: str, baseline_row: str, runs: str, row: str) -> str:
+    lines = ["| seed | LL | baseline LL | difference (paired) | edges dropped |",
+             "|---:|---|---|---|---|"]  # fmt: skip
+    diffs, drops = [], {}
+    for run_dir in sorted((Path(runs) / "runs").glob(f"{row}-seed*")):
+        seed = run_dir.name.rsplit("seed", 1)[1]
+        base_dir = Path(baseline) / "runs" / f"{baseline_row}-seed{seed}"
+        if not (run_dir / "eval.json").exists() or not (base_dir / "eval.json").exists():
+            continue
+        record, base = _eval(run_dir), _eval(base_dir)
+        diff, sem = _mean_sem(np.asarray(record["ll_per_image"]) - base["ll_per_image"])
+        diffs.append(diff)
+        dropped = _dropped(record, run_dir)
+        for edge in dropped:
+            drops[tuple(edge)] = drops.get(tuple(edge), 0) + 1
+        lines.append(
+            f"| {seed} | {record['metrics']['ll']:.2f} ± {record['metrics']['ll_sem']:.2f} "
+            f"| {base['metrics']['ll']:.2f} ± {base['metrics']['ll_sem']:.2f} "
+            f"| {diff:+.2f} ± {sem:.2f} "
+            f"| {len(dropped)}: {', '.join(f'z{i}→z{j}' for i, j in dropped) or '-'} |"
+        )
+    if len(diffs) > 1:
+        mean, sem = _mean_sem(diffs)
+        lines += ["", f"Mean of the {len(diffs)} per-seed differences: {mean:+.2f} ± {sem:.2f} "
+                  f"(standard error over seeds)."]  # fmt: skip
+    stable = ", ".join(f"z{i}→z{j} in {k}" for (i, j), k in sorted(drops.items())) or "none"
+    lines += ["", f"Edges dropped, in how many of the {len(diffs)} seeds: {stable}."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("choose")
+    c.add_argument("folders", nargs="+")
+    p = sub.add_parser("paired")
+    p.add_argument("--baseline", required=True)
+    p.add_argument("--baseline_row", default="full")
+    p.add_argument("--runs", required=True)
+    p.add_argument("--row", default="learned")
+    args = parser.parse_args(argv)
+    if args.command == "choose":
+        print(choose(args.folders), end="")
+    else:
+        print(paired(args.baseline, args.baseline_row, args.runs, args.row), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""scripts/structure_study.py: the one-standard-error choice of edge_cost and paired tables."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("study", ROOT / "scripts" / "structure_study.py")
+study = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(study)
+
+
+def _run(folder: Path, cost: float, ll: np.ndarray, mu_off: list[tuple[int, int]], seed=0):
+    run = folder / "runs" / f"learned-seed{seed}"
+    run.mkdir(parents=True)
+    metrics = {"ll": float(ll.mean()), "ll_sem": 0.1, "kl": 20.0}
+    record = {"config": {"edge_cost": cost, "seed": seed}, "metrics": metrics,
+              "ll_per_image": ll.tolist()}  # fmt: skip
+    (run / "eval.json").write_text(json.dumps(record))
+    mu = np.tril(np.ones((3, 3)), -1)
+    for i, j in mu_off:
+        mu[i, j] = 0.2
+    (run / "edge_probabilities.json").write_text(json.dumps({"edge_probabilities": [mu.tolist()]}))
+
+
+def test_the_largest_cost_within_one_paired_standard_error_of_the_best_is_chosen(tmp_path):
+    rng = np.random.default_rng(0)
+    base = rng.normal(-90.0, 5.0, size=400)  # per-image LLs shared by every run: pairing
+    noise = lambda: rng.normal(0.0, 0.5, size=400)  # noqa: E731
+    _run(tmp_path / "a", 0.0, base + noise(), [])
+    _run(tmp_path / "b", 0.3, base + noise(), [(2, 0)])  # within noise of the best
+    _run(tmp_path / "c", 1.0, base - 1.0 + noise(), [(2, 0), (2, 1)])  # 1 nat worse: 40 SE
+    text = study.choose([str(tmp_path / name) for name in "abc"])
+    assert text.strip().endswith("edge_cost=0.3")
+    assert "z2→z0, z2→z1" in text
+
+
+def test_paired_differences_and_edge_counts_over_seeds(tmp_path):
+    ll = np.linspace(-100, -80, 50)
+    for seed in (0, 1):
+        _run(tmp_path / "runs_dir", 1.0, ll + 0.5 + seed, [(1, 0)], seed=seed)
+        base = tmp_path / "base" / "runs" / f"full-seed{seed}"
+        base.mkdir(parents=True)
+        (base / "eval.json").write_text(json.dumps(
+            {"metrics": {"ll": float(ll.mean()), "ll_sem": 1.0}, "ll_per_image": ll.tolist()}
+        ))  # fmt: skip
+    text = study.paired(str(tmp_path / "base"), "full", str(tmp_path / "runs_dir"), "learned")
+    assert "Mean of the 2 per-seed differences: +1.00 ± 0.50" in text
+    assert "z1→z0 in 2" in text

@@ -72,8 +72,10 @@ def main(argv):
     loss = history.history["loss"]
     ll = tgv.evaluate.log_likelihood(model, test, num_samples=200, seed=0, progress=False)
     print(f"loss: first epoch {loss[0]:.2f}, last {loss[-1]:.2f} nats per image")
-    print(f"test LL (K = 200) {ll.mean():.2f} ± {ll.std(ddof=1) / np.sqrt(len(ll)):.2f} "
-          f"nats per image ({len(ll)} images)")
+    print(
+        f"test LL (K = 200) {ll.mean():.2f} ± {ll.std(ddof=1) / np.sqrt(len(ll)):.2f} "
+        f"nats per image ({len(ll)} images)"
+    )
     print("edge probabilities mu[i, j] (parent i -> child j):")
     print(np.round(model.edge_probabilities(), 2))
 

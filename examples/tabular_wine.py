@@ -81,8 +81,10 @@ def main(argv):
     ll = tgv.evaluate.log_likelihood(model, test, num_samples=500, seed=0, progress=False)
     elbo = model.evaluate(tgv.data.from_arrays(test).batch(36), verbose=0, return_dict=True)
     print(f"loss: first epoch {loss[0]:.2f}, last {loss[-1]:.2f} nats per wine")
-    print(f"test ELBO {elbo['elbo']:.2f}, LL (K = 500) {ll.mean():.2f} ± "
-          f"{ll.std(ddof=1) / np.sqrt(len(ll)):.2f} nats per wine ({len(ll)} wines)")
+    print(
+        f"test ELBO {elbo['elbo']:.2f}, LL (K = 500) {ll.mean():.2f} ± "
+        f"{ll.std(ddof=1) / np.sqrt(len(ll)):.2f} nats per wine ({len(ll)} wines)"
+    )
     print("edge probabilities mu[i, j] (parent i -> child j):")
     print(np.round(model.edge_probabilities(), 2))
     if _MODEL_PATH.value:

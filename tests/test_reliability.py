@@ -87,8 +87,9 @@ class _PoisonWeights(keras.callbacks.Callback):
 
 def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path):
     config = experiment.TrainConfig(
-        dataset="digits", num_nodes=3, node_dim=2, batch_size=64, epochs=4, jit_compile=False
-    )
+        dataset="digits", num_nodes=3, node_dim=2, batch_size=64, epochs=4, jit_compile=False,
+        steps_per_execution=1,  # the fault is injected before one exact step
+    )  # fmt: skip
     poison_step = STEPS_PER_EPOCH + 5  # inside epoch 2
     with pytest.raises(NonFiniteLossError, match=rf"step {poison_step + 1}\b.*epoch 2"):
         experiment.train(config, tmp_path, callbacks=[_PoisonWeights(poison_step)], verbose=0)
@@ -196,3 +197,15 @@ def test_a_burst_of_requests_to_the_served_sampler_keeps_memory_flat(tmp_path):
     images = np.full((1, 8, 8, 1), np.nan, np.float32)
     with pytest.raises(tf.errors.InvalidArgumentError):
         served.signatures["log_likelihood"](images=tf.constant(images))
+
+
+def test_a_non_finite_loss_inside_a_multi_step_call_names_the_steps_it_may_be_in():
+    import types
+
+    from tf_graphvae.trainers.callbacks import StopOnNonFiniteLoss
+
+    callback = StopOnNonFiniteLoss()
+    optimizer = types.SimpleNamespace(iterations=types.SimpleNamespace(numpy=lambda: 50))
+    callback.set_model(types.SimpleNamespace(optimizer=optimizer, steps_per_execution=25))
+    with pytest.raises(NonFiniteLossError, match=r"optimizer steps 26\.\.50 \(epoch 1, batch 2\)"):
+        callback.on_train_batch_end(1, {"loss": float("nan")})

@@ -125,9 +125,12 @@ def test_the_python_defaults_are_the_commands_recipe(binary_digits):
 
     model = tiny_model("learned")
     train = TrainConfig()
+    # TrainConfig's likelihood and network are None: "as the data call for" (then checked).
+    from_data = ("likelihood", "network")
     for f in dataclasses.fields(GraphVAEConfig):
-        if hasattr(train, f.name) and f.name not in ("seed", "num_nodes", "node_dim"):
+        if hasattr(train, f.name) and f.name not in ("seed", "num_nodes", "node_dim", *from_data):
             assert getattr(model.config, f.name) == getattr(train, f.name), f.name
+    assert train.data_likelihood() == model.likelihood_name == "bernoulli"
     assert model.gate_optimizer is not None and model.config.kl_warmup_epochs == 5
     # Trained with fit alone, the schedules of the recipe run: beta rises over 5 epochs
     # of this data, tau anneals.

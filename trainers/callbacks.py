@@ -80,6 +80,8 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             step = int(self.model.optimizer.iterations.numpy())
+            per_call = int(getattr(self.model, "steps_per_execution", 1) or 1)
+            where = f"step {step}" if per_call == 1 else f"steps {step - per_call + 1}..{step}"
             kept = (
                 f"; the last good checkpoint (end of epoch {self._epoch}) is kept in "
                 f"{self.checkpoint_dir}"
@@ -87,7 +89,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                 else ""
             )
             raise NonFiniteLossError(
-                f"Non-finite loss ({loss}) at optimizer step {step} "
+                f"Non-finite loss ({loss}) at optimizer {where} "
                 f"(epoch {self._epoch + 1}, batch {batch + 1}){kept}."
             )
 

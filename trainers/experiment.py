@@ -56,9 +56,18 @@ def build_model(config: TrainConfig) -> GraphVAE:
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         jit_compile=config.jit_compile and _use_xla(),
-        steps_per_execution=config.steps_per_execution,
+        steps_per_execution=_steps_per_execution(config),
     )
     return model
+
+
+def _steps_per_execution(config: TrainConfig) -> int:
+    """The config's, except 1 across workers: Keras's multi-step loop does not build under
+    `MultiWorkerMirroredStrategy` (a collective inside its while loop fails)."""
+    strategy = tf.distribute.get_strategy()
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return 1
+    return config.steps_per_execution
 
 
 def _use_xla() -> bool:

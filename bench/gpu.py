@@ -42,7 +42,9 @@ def _model(structure: str, mixed: bool = False, strategy=None):
     return model
 
 
-def bench_training(images: np.ndarray, epochs: int, batches=(128, 1024)) -> list[dict]:
+def bench_training(
+    images: np.ndarray, epochs: int, batches=(128, 1024), structures=("independent", "learned")
+) -> list[dict]:
     """Examples/s per structure, precision and batch size: epoch times after the first."""
     import tensorflow as tf
 
@@ -51,7 +53,7 @@ def bench_training(images: np.ndarray, epochs: int, batches=(128, 1024)) -> list
         ds = tf.data.Dataset.from_tensor_slices(images).batch(batch, drop_remainder=True)
         ds = ds.cache().prefetch(tf.data.AUTOTUNE)
         steps = len(images) // batch
-        for structure in ("independent", "learned"):
+        for structure in structures:
             for mixed in (False, True):
                 model = _model(structure, mixed)
                 times = []

@@ -174,7 +174,7 @@ def test_train_command_on_an_npz_file_infers_gaussian_and_mlp(tmp_path):
     code = "from tf_graphvae.cli.train import run; run()"
     result = _run(
         ["-c", code, f"--dataset=npz:{npz}", "--epochs=2", "--batch_size=32", "--num_nodes=2",
-         "--node_dim=2", f"--model_dir={model_dir}"]
+         "--node_dim=2", "--nojit_compile", f"--model_dir={model_dir}"]
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     model = keras.models.load_model(next(model_dir.glob("*.keras")))

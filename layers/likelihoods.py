@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_graphvae.model_config import LIKELIHOODS
+from tf_graphvae.model_config import LIKELIHOODS, VALUE_RANGES
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
@@ -70,7 +70,7 @@ class BernoulliLikelihood(_Head):
     """
 
     params_per_channel = 1
-    value_range = (0.0, 1.0)
+    value_range = VALUE_RANGES["bernoulli"]
 
     def distribution(self, params) -> tfd.Distribution:
         bernoulli = tfd.Bernoulli(logits=params, dtype=params.dtype)
@@ -119,7 +119,7 @@ class DiscretizedLogisticLikelihood(_Head):
     """
 
     params_per_channel = 2
-    value_range = (0.0, 255.0)
+    value_range = VALUE_RANGES["discretized_logistic"]
 
     def _loc_scale(self, params):
         raw_loc, raw_scale = self._split(params)
@@ -154,6 +154,7 @@ class GaussianLikelihood(_Head):
     """
 
     params_per_channel = 2
+    value_range = VALUE_RANGES["gaussian"]
 
     def distribution(self, params) -> tfd.Distribution:
         loc, raw_scale = self._split(params)

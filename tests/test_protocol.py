@@ -12,7 +12,7 @@ from conftest import SHARED_DATA as SHARED
 from conftest import tiny_model
 
 from tf_graphvae import data as tgv_data
-from tf_graphvae.trainers import comparison
+from tf_graphvae.trainers import comparison, table1
 from tf_graphvae.trainers.experiment import TrainConfig, make_datasets
 
 
@@ -74,14 +74,14 @@ def test_paired_difference_pairs_by_seed_and_image():
         _record(s, np.asarray(b["ll_per_image"]) + d)
         for s, b, d in zip(range(3), base, shift, strict=True)
     ]
-    diff = comparison.paired_difference(runs[::-1], base)
+    diff = table1.paired_difference(runs[::-1], base)
     np.testing.assert_allclose(sorted(diff["per_seed"]), sorted(shift))
     np.testing.assert_allclose(diff["mean"], 0.6)
     np.testing.assert_allclose(diff["sem"], np.std(shift, ddof=1) / np.sqrt(3))
     assert diff["verdict"] == "better" and diff["sem_over"] == "seeds"
     # One seed: the standard error over images of the per-image differences.
     noisy = [_record(0, np.asarray(base[0]["ll_per_image"]) + rng.normal(0, 1, 400))]
-    one = comparison.paired_difference(noisy, base)
+    one = table1.paired_difference(noisy, base)
     assert one["sem_over"] == "test images" and 0.03 < one["sem"] < 0.07  # 1 / sqrt(400)
     assert one["verdict"] == "within 2 SE"
 

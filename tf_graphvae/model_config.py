@@ -13,6 +13,12 @@ from typing import Any
 
 STRUCTURES = ("independent", "chain", "full", "learned", "fixed")
 LIKELIHOODS = ("bernoulli", "discretized_logistic", "gaussian")
+# The values each likelihood models: the heads' `value_range` and the data checks read this.
+VALUE_RANGES = {
+    "bernoulli": (0.0, 1.0),
+    "discretized_logistic": (0.0, 255.0),
+    "gaussian": (-math.inf, math.inf),
+}
 NETWORKS = ("mlp", "conv")
 HARD_GATES = ("sample", "map")
 DECODE_FROM = ("all_nodes", "bottom_node")

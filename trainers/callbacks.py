@@ -22,7 +22,8 @@ class EdgeProbabilityHistory(keras.callbacks.Callback):
 
     `self.history` is a list of `[N, N]` arrays, entry `e` after epoch `e` (entry 0
     before training): the trajectories of the paper's Figure 2a. `self.metrics` holds
-    the epoch logs (loss, elbo, kl, recon, temperature, ...), one value per epoch. With
+    the epoch logs (loss, elbo, kl, recon, temperature, ...), one value per epoch, and
+    `epoch_seconds`, each epoch's wall time (the throughput a user gets). With
     `path`, both are written atomically after every epoch and read back when training
     resumes; entries are indexed by epoch, so a resumed run has no gap and no duplicate.
     """
@@ -41,10 +42,14 @@ class EdgeProbabilityHistory(keras.callbacks.Callback):
         if not self.history:
             self.history.append(self.model.edge_probabilities())
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+
     def on_epoch_end(self, epoch, logs=None):
+        logs = {**(logs or {}), "epoch_seconds": time.perf_counter() - self._epoch_start}
         # Entry epoch + 1 belongs to this epoch, whatever a killed run left after it.
         self.history = self.history[: epoch + 1] + [self.model.edge_probabilities()]
-        for key, value in (logs or {}).items():
+        for key, value in logs.items():
             self.metrics[key] = self.metrics.get(key, [])[:epoch] + [float(value)]
         if self.path is not None:
             write_json(

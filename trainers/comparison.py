@@ -15,15 +15,8 @@ from tf_graphvae import edge_values, evaluate, figures
 from tf_graphvae.config import DEFAULT_ROWS, ROWS
 from tf_graphvae.io import write_json, write_text
 from tf_graphvae.trainers.experiment import MODEL_FILE, TrainConfig, train, with_defaults
+from tf_graphvae.trainers.table1 import edge_survival, mean_std, summarise, table1_markdown
 
-ROW_LABELS = {
-    "independent": "VAE",
-    "chain": "chain prior, decoder on all nodes",
-    "ladder": "Ladder VAE (decoder on z_0)",
-    "full": "FC-VAE",
-    "learned": "Graph VAE",
-}
-BASELINE_ROW = "full"  # paired differences are taken to FC-VAE
 EVAL_FILE = "eval.json"
 EDGE_VALUE_SAMPLES = 4  # latent draws per image of the per-edge values
 
@@ -99,120 +92,6 @@ def run_and_evaluate(
         record["ll_map_per_image"] = ll_map.tolist()
     write_json(eval_path, record)
     return record
-
-
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    values = np.asarray(values, np.float64)
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
-
-
-def paired_difference(
-    runs: Sequence[dict], baseline: Sequence[dict], key: str = "ll_per_image"
-) -> dict:
-    """LL of `runs` minus that of `baseline`, paired by seed and by test image.
-
-    Per seed, the mean over images of the per-image difference and its standard error
-    over images; across seeds, the mean of the per-seed differences and its standard
-    error over seeds (over images when there is one seed). `better` / `worse`: the mean
-    difference exceeds twice its standard error.
-    """
-    by_seed = {r["config"]["seed"]: np.asarray(r["ll_per_image"], np.float64) for r in baseline}
-    per_seed, per_seed_sem, seeds = [], [], []
-    for run in runs:
-        seed = run["config"]["seed"]
-        if seed not in by_seed or key not in run:
-            continue
-        diff = np.asarray(run[key], np.float64) - by_seed[seed]
-        mean, sem = evaluate.mean_sem(diff)
-        per_seed.append(mean)
-        per_seed_sem.append(sem)
-        seeds.append(seed)
-    if not per_seed:
-        return {}
-    mean, sem = evaluate.mean_sem(per_seed) if len(per_seed) > 1 else (per_seed[0], per_seed_sem[0])
-    verdict = "better" if mean > 2 * sem else "worse" if mean < -2 * sem else "within 2 SE"
-    return {
-        "mean": mean, "sem": sem, "seeds": seeds, "per_seed": per_seed,
-        "per_seed_sem": per_seed_sem, "verdict": verdict,
-        "sem_over": "seeds" if len(per_seed) > 1 else "test images",
-    }  # fmt: skip
-
-
-def _row_summary(runs: list[dict], metrics_key: str) -> dict:
-    row = {"seeds": [r["config"]["seed"] for r in runs], "unit": runs[0]["metrics"]["unit"]}
-    for key in ("ll", "kl", "elbo"):
-        values = [r[metrics_key][key] for r in runs]
-        row[key], row[f"{key}_std"] = _mean_std(values)
-        row[f"{key}_per_seed"] = values
-        row[f"{key}_sem_per_seed"] = [r[metrics_key].get(f"{key}_sem", 0.0) for r in runs]
-    row["ll_sem"] = float(np.sqrt(np.mean(np.square(row["ll_sem_per_seed"]))))
-    return row
-
-
-def summarise(records: dict[str, list[dict]]) -> dict[str, dict]:
-    """Per row: mean and std over seeds of LL, KL and ELBO, the per-seed standard errors
-    over test images, and the paired difference of the LL to FC-VAE (`vs_full`). The
-    learned structure also gets `learned (MAP)`: its MAP graph evaluated the same way."""
-    table = {}
-    baseline = records.get(BASELINE_ROW, [])
-    for name, runs in records.items():
-        if not runs:
-            continue
-        row = _row_summary(runs, "metrics")
-        if name != BASELINE_ROW and baseline:
-            row["vs_full"] = paired_difference(runs, baseline)
-        table[name] = row
-        if all("metrics_map" in r for r in runs):
-            row_map = _row_summary(runs, "metrics_map")
-            if baseline:
-                row_map["vs_full"] = paired_difference(runs, baseline, key="ll_map_per_image")
-            row_map["vs_mixture"] = paired_difference(runs, runs, key="ll_map_per_image")
-            table[f"{name} (MAP)"] = row_map
-    return table
-
-
-def table1_markdown(table: dict[str, dict], caption: str) -> str:
-    """The paper's Table 1 (LL / KL / ELBO per row), with standard errors and the paired
-    LL difference to FC-VAE."""
-
-    def cell(row, key):
-        text = f"{row[key]:.2f}"
-        if len(row["seeds"]) > 1:
-            text += f" ± {row[f'{key}_std']:.2f}"
-        return text
-
-    def diff_cell(row):
-        d = row.get("vs_full")
-        if not d:
-            return "—"
-        per_seed = ", ".join(f"{v:+.2f}" for v in d["per_seed"])
-        return f"{d['mean']:+.2f} ± {d['sem']:.2f} ({d['verdict']}; per seed {per_seed})"
-
-    unit = next(iter(table.values()))["unit"]
-    lines = [
-        f"| Model | seeds | LL ({unit}) | SE over images | KL | ELBO | LL − FC-VAE (paired) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, row in table.items():
-        base = name.removesuffix(" (MAP)")
-        label = ROW_LABELS.get(base, base) + (", MAP graph" if name.endswith("(MAP)") else "")
-        lines.append(
-            f"| {label} (`{name}`) | {len(row['seeds'])} | {cell(row, 'll')} | "
-            f"{row['ll_sem']:.2f} | {cell(row, 'kl')} | {cell(row, 'elbo')} | {diff_cell(row)} |"
-        )
-    notes = (
-        "LL: mean over seeds ± std over seeds; SE over images: the root mean square of the "
-        "per-seed standard errors of the mean over test images. LL − FC-VAE: the mean of the "
-        "per-seed paired differences (same seed, same test images) ± its standard error "
-        "(over seeds, or over images for one seed); 'better' or 'worse' when it exceeds "
-        "twice its standard error."
-    )
-    return caption + "\n\n" + "\n".join(lines) + "\n\n" + notes + "\n"
-
-
-def edge_survival(final_mus: Sequence[np.ndarray]) -> np.ndarray:
-    """Fraction of runs in which each edge survived (`mu > 0.5` at the end), `[N, N]`."""
-    return np.mean([np.asarray(mu) > 0.5 for mu in final_mus], axis=0).astype(np.float32)
 
 
 def compare(
@@ -384,7 +263,7 @@ def ablation(
             record = run_and_evaluate(config, run_dir, num_samples, eval_images, None, verbose)
             lls.append(record["metrics"]["ll"])
             log(f"   LL {record['metrics']['ll']:.2f}")
-        mean, std = _mean_std(lls)
+        mean, std = mean_std(lls)
         results.append(
             {
                 "latent_dim": int(latent_dim),

@@ -3,8 +3,9 @@
 `FactorisationHyperModel` is the search space (`node_dim` over every divisor `N'` of `M`,
 `N = M // N'`; optionally the learning rate and the gate temperature floor) and `tune`
 runs it with a grid (default: every factorisation once), random or Bayesian search.
-The objective is the validation ELBO (`val_elbo`, the last `fit` epoch logs it on the
-test split) or the importance-weighted log-likelihood (`val_ll`) after training.
+The objective is the validation ELBO (`val_elbo`, which `fit` logs on the config's
+`test_split`, there a validation split) or the importance-weighted log-likelihood
+(`val_ll`) after training.
 
 A search lives in `directory/project_name` and resumes when run again: completed trials
 are not retrained, an interrupted trial is run again, and (for the grid) the remaining
@@ -208,8 +209,10 @@ def tune(
     """Searches the factorisations `N x N' = M` of a latent size with KerasTuner.
 
     Every trial trains a GraphVAE as `experiment.train` would (same data, seed,
-    temperature schedule, `base_config.epochs` epochs) and is scored on the test split
-    (binarised once with the seed): by its best epoch's `val_elbo`, or by the
+    temperature schedule, `base_config.epochs` epochs) and is scored on
+    `base_config.test_split` (binarised once with the seed), which should be a validation
+    split cut from the training data (`tf_graphvae.config.hold_out(config, 10)`, as
+    `tfgvae-tune` does), never the test split: by its best epoch's `val_elbo`, or by the
     importance-weighted LL after training (`objective="val_ll"`, `num_samples` samples
     per image, `eval_images` first images). The search state lives in
     `directory/project_name`; running `tune` again with the same settings resumes it

@@ -16,9 +16,7 @@ import numpy as np
 from tf_graphvae.config import NPZ_PREFIX
 from tf_graphvae.data._cache import cached, file_key, readonly
 from tf_graphvae.data._spec import DatasetSpec, RawSplit
-from tf_graphvae.model_config import LIKELIHOODS
-
-_RANGES = {"bernoulli": (0.0, 1.0), "discretized_logistic": (0.0, 255.0)}
+from tf_graphvae.model_config import LIKELIHOODS, VALUE_RANGES
 
 
 def infer_likelihood(x) -> str:
@@ -41,7 +39,7 @@ def check_values(x, likelihood: str, what: str = "the data") -> None:
     """Raises a ValueError unless `x`'s values suit the named likelihood."""
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"Unknown likelihood {likelihood!r}; expected one of {LIKELIHOODS}.")
-    low, high = _RANGES.get(likelihood, (-np.inf, np.inf))
+    low, high = VALUE_RANGES[likelihood]
     if x.min() < low or x.max() > high:
         raise ValueError(
             f"The {likelihood} likelihood needs values in [{low:g}, {high:g}]; {what} has "

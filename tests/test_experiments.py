@@ -99,6 +99,11 @@ def test_training_resumes_from_the_last_epoch(tmp_path):
     second = experiment.train(config, tmp_path, verbose=0)
     assert int(second.model.optimizer.iterations.numpy()) == 4 * steps_per_epoch
     assert len(second.history["loss"]) == 4
+    # Every epoch's wall time is logged, the resumed ones included (the user's throughput).
+    assert len(second.history["epoch_seconds"]) == 4
+    assert all(t > 0 for t in second.history["epoch_seconds"])
+    saved = json.loads((tmp_path / experiment.HISTORY_FILE).read_text())["history"]
+    assert saved["epoch_seconds"] == second.history["epoch_seconds"]
     assert len(second.edge_history) == 5  # before training + 4 epochs, no gap, no duplicate
     np.testing.assert_array_equal(second.edge_history[2], first.edge_history[2])
     other = experiment.TrainConfig(**{**TINY, "structure": "chain"})

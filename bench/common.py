@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -75,8 +76,30 @@ def make_model(structure: str, jit_compile: bool = True, steps_per_execution: in
     return model
 
 
+def log(message: str) -> None:
+    """A time-stamped progress line on stderr (stdout stays for results)."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def median(values) -> float:
     return float(statistics.median(values))
+
+
+def epoch_summary(epoch_seconds: list[float], examples_per_epoch: int) -> dict:
+    """Throughput and spread of a run's epochs after its first two (compile, warm-up)."""
+    times = epoch_seconds[2:]
+    return {
+        "examples_per_s": examples_per_epoch / median(times),
+        "epoch_seconds": [round(t, 4) for t in times],
+        "epoch_seconds_min_median_max": [
+            round(min(times), 4),
+            round(median(times), 4),
+            round(max(times), 4),
+        ],  # fmt: skip
+        "epoch_spread": max(times) / min(times),
+        "first_epoch_seconds": round(epoch_seconds[0], 2),
+        "warmup_epoch_seconds": round(epoch_seconds[1], 4),
+    }
 
 
 def time_call(fn, reps: int) -> list[float]:

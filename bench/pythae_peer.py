@@ -65,7 +65,7 @@ def build_model():
     return VAE(config, encoder=Encoder(), decoder=Decoder())
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", required=True, help=".npy of grey training images [n,28,28,1]")
     parser.add_argument("--eval", required=True, help=".npy of binary evaluation images")
@@ -75,24 +75,15 @@ def main() -> None:
     parser.add_argument("--eval_reps", type=int, default=3)
     parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=None, help="default: os.cpu_count()")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    try:
-        import pythae
-        import torch
-        from pythae.data.datasets import DatasetOutput
-    except Exception as err:  # noqa: BLE001 - the peer is optional, never fail
-        print("RESULT " + json.dumps({"status": f"{NOT_INSTALLED} ({err})"}), flush=True)
-        return
 
-    threads = args.threads or os.cpu_count() or 1
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    model = build_model()
+def _time_training(model, train, args) -> list[float]:
+    """Seconds of `args.reps` repetitions of `args.steps` Adam steps, after a warm-up."""
+    import torch
+    from pythae.data.datasets import DatasetOutput
+
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    # Channels first, as pythae expects: [n, 1, 28, 28].
-    train = torch.from_numpy(np.load(args.train)).permute(0, 3, 1, 2).contiguous()
-    evaluation = torch.from_numpy(np.load(args.eval)).permute(0, 3, 1, 2).contiguous()
     b = args.batch_size
     num_batches = len(train) // b
     step = 0
@@ -115,11 +106,17 @@ def main() -> None:
         start = time.perf_counter()
         train_steps(args.steps)
         train_times.append(time.perf_counter() - start)
-    train_median = statistics.median(train_times)
+    return train_times
 
-    # get_nll draws K samples per image in batches of `batch_size` rows (it needs K to be a
-    # multiple of it); one batch of K rows per image, like tgv's default of 5,000 rows.
-    k = args.num_samples
+
+def _time_nll(model, evaluation, k: int, reps: int) -> tuple[list[float], float, int]:
+    """Seconds of `reps` calls of `get_nll` after a warm-up, its value, its batch size.
+
+    get_nll draws K samples per image in batches of `batch_size` rows (it needs K to be a
+    multiple of it); one batch of K rows per image, like tgv's default of 5,000 rows.
+    """
+    import torch
+
     nll_batch = k if k <= 5000 else 5000
     model.eval()
 
@@ -130,10 +127,35 @@ def main() -> None:
     nll()  # warm-up
     eval_times = []
     value = None
-    for _ in range(args.eval_reps):
+    for _ in range(reps):
         start = time.perf_counter()
         value = nll()
         eval_times.append(time.perf_counter() - start)
+    return eval_times, float(value), nll_batch
+
+
+def main() -> None:
+    args = _parse_args()
+    try:
+        import pythae
+        import torch
+        from pythae.data.datasets import DatasetOutput  # noqa: F401 - checks the install
+    except Exception as err:  # noqa: BLE001 - the peer is optional, never fail
+        print("RESULT " + json.dumps({"status": f"{NOT_INSTALLED} ({err})"}), flush=True)
+        return
+
+    threads = args.threads or os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = build_model()
+    # Channels first, as pythae expects: [n, 1, 28, 28].
+    train = torch.from_numpy(np.load(args.train)).permute(0, 3, 1, 2).contiguous()
+    evaluation = torch.from_numpy(np.load(args.eval)).permute(0, 3, 1, 2).contiguous()
+    b = args.batch_size
+    train_times = _time_training(model, train, args)
+    train_median = statistics.median(train_times)
+    k = args.num_samples
+    eval_times, value, nll_batch = _time_nll(model, evaluation, k, args.eval_reps)
     eval_median = statistics.median(eval_times)
 
     result = {
@@ -152,7 +174,7 @@ def main() -> None:
         "nll_reps": args.eval_reps,
         "nll_seconds": [round(t, 4) for t in eval_times],
         "nll_samples_per_s": len(evaluation) * k / eval_median,
-        "nll_value": float(value),
+        "nll_value": value,
         "notes": "get_nll runs the encoder on every importance sample (pythae's code); "
         "timed under torch.no_grad() in eval mode.",
     }

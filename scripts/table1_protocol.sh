@@ -13,7 +13,8 @@ tfgvae-compare --dataset=mnist --data_dir="$data/mnist" --epochs=30 $rows \
     --num_importance_samples=5000 --eval_images=2000 --output_dir="$out/mnist"
 tfgvae-compare --dataset=omniglot --data_dir="$data/omniglot" --epochs=30 $rows \
     --num_importance_samples=5000 --eval_images=2000 --output_dir="$out/omniglot_complete"
-# CIFAR-10: 4,000 training images; K and the test images are smaller (the conv decoder
-# costs ~30x the MLP per importance sample).
-tfgvae-compare --dataset=cifar10 --data_dir="$data/cifar10" --epochs=30 $rows \
+# CIFAR-10: 4,000 training images, one seed; K and the test images are smaller (the conv
+# decoder costs ~30x the MLP per importance sample). Add seeds with --seeds=0,1,2.
+tfgvae-compare --dataset=cifar10 --data_dir="$data/cifar10" --epochs=30 \
+    --structures=independent,chain,ladder,full,learned --seeds=0 \
     --num_importance_samples=1000 --eval_images=500 --output_dir="$out/cifar10_subset"

@@ -70,6 +70,7 @@ def test_quick_benchmark_runs_and_writes_its_files(tmp_path):
     assert _positive(memory["peak_ratio"])
 
     assert results["pythae"]["status"].startswith("skipped")
+    assert results["command_training"]["status"].startswith("skipped")
     assert "not measured" in results["wall_clock"]["test_suite"]["status"]
     assert {"learned_over_full_time", "eval_flops_over_matmul", "memory_peak_ratio"} <= set(
         results["targets"]
@@ -79,7 +80,38 @@ def test_quick_benchmark_runs_and_writes_its_files(tmp_path):
 
     table = (tmp_path / "bench.md").read_text()
     assert "| learned | yes |" in table and "### Targets" in table
+    assert "`tfgvae-train` command: skipped (quick mode)." in table
     assert not list(tmp_path.glob(".*tmp*")), "temporary files left behind"
+    _check_command_row(results, tmp_path)
+
+
+def _check_command_row(results, tmp_path):
+    """The full-mode `tfgvae-train` row and lines, rendered from the quick run's results."""
+    sys.path.insert(0, str(BENCH))
+    import processes
+    import report
+
+    missing = processes.command_training(tmp_path, 2, 1, tmp_path)  # no IDX files there
+    assert missing == {"status": "not run: Fashion-MNIST files missing"}
+    command = {
+        "status": "ok",
+        "command": "tfgvae-train --dataset=fashion_mnist --model_dir=<tmp>/command",
+        "structure": "learned",
+        "jit_compile": True,
+        "steps_per_execution": 25,
+        "examples_per_s": 2000.0,
+        "ms_per_step": 64.0,
+        "epoch_seconds_min_median_max": [0.1, 0.128, 0.14],
+        "epoch_spread": 1.4,
+        "first_epoch_seconds": 12.0,
+        "over_best_learned_fit": 0.5,
+    }
+    table = report.markdown(results | {"command_training": command})
+    assert "| `tfgvae-train` (command defaults: learned, steps_per_execution 25) | yes | 25 |" in (
+        table
+    )
+    assert "tfgvae-train / best model.fit row of the learned structure" in table
+    assert "0.50x" in table and "| epoch time max / min, `tfgvae-train`" in table
 
 
 # ------------------------------------------------------------------------- tracing

@@ -54,6 +54,9 @@ def _target_values(results: dict) -> dict:
         ok = peer.get(train_key) and peer.get(eval_key)
         values[f"train_tgv_over_pythae{suffix}"] = tgv_train / peer[train_key] if ok else None
         values[f"eval_tgv_over_pythae{suffix}"] = tgv_eval / peer[eval_key] if ok else None
+    suite = results["wall_clock"]["test_suite"]
+    passed = suite.get("seconds") is not None and not suite.get("exit_code")
+    values["test_suite_minutes"] = suite["seconds"] / 60 if passed else None
     return values
 
 

@@ -11,7 +11,7 @@ import math
 import time
 
 import numpy as np
-from common import DECODER_UNITS, log, median, time_call
+from common import DECODER_UNITS, NODE_DIM, NUM_NODES, log, median, time_call
 
 
 def _images_per_batch(chunk_rows: int, num_samples: int, images_per_batch: int | None) -> int:
@@ -209,5 +209,27 @@ def bench_matmul(reps: int, min_seconds: float, rows: int) -> dict:
         entry["iterations_per_rep"] = iters
         out[name] = entry
         log(f"matmul {name}: {entry['xla_gflops_per_s']:.1f} GFLOP/s (XLA)")
+    out["decoder_layers"] = _decoder_layers(rows, reps, min_seconds)
     out["reps"] = reps
     return out
+
+
+def _decoder_layers(rows: int, reps: int, min_seconds: float) -> dict:
+    """The decoder's own matmuls at the evaluation's rows per call, each alone under XLA:
+    the FLOP rate the decoder could reach if nothing but its matmuls ran (the ceiling of
+    the evaluation's FLOP rate, whose FLOPs are almost all the decoder's)."""
+    import tensorflow as tf
+
+    widths = [NUM_NODES * NODE_DIM, *DECODER_UNITS, 784]
+    fn = tf.function(lambda a, b: tf.matmul(a, b), jit_compile=True)
+    layers, total_seconds, total_flops = [], 0.0, 0
+    for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
+        a = tf.random.stateless_normal([rows, fan_in], seed=[1, 2])
+        b = tf.random.stateless_normal([fan_in, fan_out], seed=[3, 4])
+        seconds, _ = _matmul_seconds(fn, a, b, reps, min_seconds)
+        flops = 2 * rows * fan_in * fan_out
+        layers.append({"shape": [rows, fan_in, fan_out], "gflops_per_s": flops / seconds / 1e9})
+        total_seconds, total_flops = total_seconds + seconds, total_flops + flops
+    rate = total_flops / total_seconds / 1e9
+    log(f"matmul decoder layers together: {rate:.1f} GFLOP/s (XLA)")
+    return {"layers": layers, "ms": 1e3 * total_seconds, "xla_gflops_per_s": rate}

@@ -183,6 +183,20 @@ def _evaluation(results: dict) -> list[str]:
         f"| matmul {'x'.join(map(str, mm['decoder_output']['shape']))}, XLA (GFLOP/s) "
         f"| {_f(mm['decoder_output']['xla_gflops_per_s'], 1)} |",
     ]
+    layers = mm.get("decoder_layers")
+    if layers:  # absent from results written before it existed
+        shapes = ", ".join(
+            f"{'x'.join(map(str, x['shape'][1:]))}: {x['gflops_per_s']:.0f}"
+            for x in layers["layers"]
+        )
+        lines.append(
+            f"| the decoder's matmuls alone, one after another, XLA (GFLOP/s; {shapes}) "
+            f"| {_f(layers['xla_gflops_per_s'], 1)} |"
+        )
+        lines.append(
+            "| evaluation FLOP rate / the decoder's matmuls alone "
+            f"| {_f(ev['gflops_per_s'] / layers['xla_gflops_per_s'])} |"
+        )
     if "independent_samples_per_s" in ev:
         lines.append(
             f"| importance samples/s, independent structure "

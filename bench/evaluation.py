@@ -11,7 +11,7 @@ import math
 import time
 
 import numpy as np
-from common import DECODER_UNITS, NODE_DIM, NUM_NODES, log, median, time_call
+from common import DECODER_UNITS, EVENT_SHAPE, NODE_DIM, NUM_NODES, log, median, time_call
 
 
 def _images_per_batch(chunk_rows: int, num_samples: int, images_per_batch: int | None) -> int:
@@ -220,7 +220,7 @@ def _decoder_layers(rows: int, reps: int, min_seconds: float) -> dict:
     the evaluation's FLOP rate, whose FLOPs are almost all the decoder's)."""
     import tensorflow as tf
 
-    widths = [NUM_NODES * NODE_DIM, *DECODER_UNITS, 784]
+    widths = [NUM_NODES * NODE_DIM, *DECODER_UNITS, math.prod(EVENT_SHAPE)]
     fn = tf.function(lambda a, b: tf.matmul(a, b), jit_compile=True)
     layers, total_seconds, total_flops = [], 0.0, 0
     for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):

@@ -18,7 +18,7 @@ tfgvae-compare --dataset=omniglot --data_dir="$data/omniglot" --epochs=30 $rows 
 tfgvae-compare --dataset=fashion_mnist --data_dir="$fashion" --epochs=30 $rows \
     --num_importance_samples=5000 --eval_images=2000 --output_dir="$out/fashion_mnist_complete"
 # CIFAR-10: 4,000 training images, one seed; K and the test images are smaller (the conv
-# decoder costs ~30x the MLP per importance sample). Add seeds with --seeds=0,1,2.
+# decoder costs far more per importance sample than the MLP). Add seeds with --seeds=0,1,2.
 tfgvae-compare --dataset=cifar10 --data_dir="$data/cifar10" --epochs=30 \
     --structures=independent,chain,ladder,full,learned --seeds=0 \
     --num_importance_samples=1000 --eval_images=500 --output_dir="$out/cifar10_subset"

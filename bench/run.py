@@ -89,7 +89,9 @@ TARGETS = {
 
 MODES = {
     "full": dict(
-        steps_per_epoch=50,
+        # 200 steps (25,600 examples, 2-3 s): an epoch long enough that a sub-second stall
+        # of a shared machine does not decide its time (an MNIST epoch is 469 steps).
+        steps_per_epoch=200,
         train_reps=8,
         num_samples=5000,
         eval_images=20,

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_graphvae.layers.elementwise import softplus
 from tf_graphvae.model_config import LIKELIHOODS, VALUE_RANGES
 
 tfd = tfp.distributions
@@ -81,9 +82,10 @@ class BernoulliLikelihood(_Head):
 
         The Bernoulli log-mass in closed form, `x * l - softplus(l)` summed over pixels
         (`l` the logits): the value `distribution(params).log_prob(x)` returns
-        (`tests/test_model.py` checks it), at one softplus per pixel. This is the
-        innermost term of evaluation (every pixel of every importance sample), where
-        `tfd.Bernoulli.log_prob` took about twice as long under XLA on CPU. For `x` in
+        (`tests/test_model.py` checks it), at one softplus per pixel (the `exp`/`log` form
+        of `layers/elementwise.py`). This is the innermost term of evaluation (every
+        pixel of every importance sample), where `tfd.Bernoulli.log_prob` took about
+        twice as long under XLA on CPU. For `x` in
         [0, 1] it is the negative binary cross-entropy.
         """
         x = tf.cast(x, params.dtype)
@@ -92,7 +94,7 @@ class BernoulliLikelihood(_Head):
         n = self.event_ndims
         logits = tf.reshape(params, tf.concat([tf.shape(params)[:-n], [-1]], 0))
         x = tf.reshape(x, tf.concat([tf.shape(x)[:-n], [-1]], 0))
-        return tf.reduce_sum(x * logits - tf.nn.softplus(logits), axis=-1)
+        return tf.reduce_sum(x * logits - softplus(logits), axis=-1)
 
     def call(self, params):
         return tf.sigmoid(params)

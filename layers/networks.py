@@ -6,6 +6,7 @@ import math
 
 import keras
 
+from tf_graphvae.layers.elementwise import elu
 from tf_graphvae.model_config import NETWORKS
 
 
@@ -45,13 +46,13 @@ class Encoder(keras.layers.Layer):
         if self.network == "conv":
             self.convs = [
                 keras.layers.Conv2D(
-                    f, 4, strides=2, padding="same", activation="elu", name=f"conv{k}", **dt
+                    f, 4, strides=2, padding="same", activation=elu, name=f"conv{k}", **dt
                 )
                 for k, f in enumerate((32, 64, 128))
             ]
         self.flatten = keras.layers.Flatten(**dt)
         self.dense = [
-            keras.layers.Dense(u, activation="elu", name=f"dense{k}", **dt)
+            keras.layers.Dense(u, activation=elu, name=f"dense{k}", **dt)
             for k, u in enumerate(self.units)
         ]
 
@@ -120,7 +121,7 @@ class Decoder(keras.layers.Layer):
         out_channels = c * self.params_per_channel
         self.params_shape = (*spatial, out_channels)
         self.dense = [
-            keras.layers.Dense(u, activation="elu", name=f"dense{k}", **dt)
+            keras.layers.Dense(u, activation=elu, name=f"dense{k}", **dt)
             for k, u in enumerate(self.units)
         ]
         if self.network == "mlp":
@@ -136,15 +137,13 @@ class Decoder(keras.layers.Layer):
                 )
             h, w = spatial
             self.head = [
-                keras.layers.Dense(
-                    (h // 8) * (w // 8) * 128, activation="elu", name="project", **dt
-                ),
+                keras.layers.Dense((h // 8) * (w // 8) * 128, activation=elu, name="project", **dt),
                 keras.layers.Reshape((h // 8, w // 8, 128), **dt),
                 keras.layers.Conv2DTranspose(
-                    64, 4, 2, padding="same", activation="elu", name="deconv0", **dt
+                    64, 4, 2, padding="same", activation=elu, name="deconv0", **dt
                 ),
                 keras.layers.Conv2DTranspose(
-                    32, 4, 2, padding="same", activation="elu", name="deconv1", **dt
+                    32, 4, 2, padding="same", activation=elu, name="deconv1", **dt
                 ),
                 keras.layers.Conv2DTranspose(
                     out_channels, 4, 2, padding="same", name="deconv2", **dt

@@ -94,15 +94,9 @@ def edge_values(
     parents, children = edge_indices(n)
     if len(parents) == 0:
         raise ValueError("A model with one node has no possible edge.")
-    edge_gates = tf.constant(_edge_gate_matrices(map_graph))
     fn = _difference_fn(model, jit_compile)
-    per_image = np.zeros((len(parents), len(images)), np.float64)
-    for k in range(int(num_samples)):
-        for start in range(0, len(images), int(batch_size)):
-            x = tf.constant(images[start : start + int(batch_size)])
-            call_seed = tf.constant([seed, k * len(images) + start], tf.int32)
-            per_image[:, start : start + len(x)] += fn(x, edge_gates, call_seed).numpy()
-    per_image /= int(num_samples)
+    edge_gates = tf.constant(_edge_gate_matrices(map_graph))
+    per_image = _per_image_values(fn, edge_gates, images, int(num_samples), seed, int(batch_size))
     value = per_image.mean(axis=1)
     sem = per_image.std(axis=1, ddof=1) / math.sqrt(len(images)) if len(images) > 1 else 0 * value
     value_matrix = np.zeros((n, n))
@@ -120,6 +114,18 @@ def edge_values(
         "num_samples": int(num_samples),
         "unit": "nats per example",
     }
+
+
+def _per_image_values(fn, edge_gates, images: np.ndarray, num_samples: int, seed: int, batch: int):
+    """Every edge's ELBO difference per image, `[E, n]`, the mean over `num_samples` draws;
+    draw `k` of the batch at `start` uses the seed `[seed, k n + start]`."""
+    per_image = np.zeros((int(edge_gates.shape[0]), len(images)), np.float64)
+    for k in range(num_samples):
+        for start in range(0, len(images), batch):
+            x = tf.constant(images[start : start + batch])
+            call_seed = tf.constant([seed, k * len(images) + start], tf.int32)
+            per_image[:, start : start + len(x)] += fn(x, edge_gates, call_seed).numpy()
+    return per_image / num_samples
 
 
 def markdown_table(values: dict[str, Any], mu: np.ndarray | None = None) -> str:

@@ -10,7 +10,12 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, diag_normal
+from tf_graphvae.layers.gated_dag import (
+    GatedDAG,
+    bound_log_variance,
+    normal_kl,
+    normal_log_prob,
+)
 from tf_graphvae.layers.gates import Gates
 from tf_graphvae.layers.likelihoods import make_likelihood
 from tf_graphvae.layers.networks import Decoder, Encoder, check_networks
@@ -246,11 +251,10 @@ class GraphVAE(TrainingStep, keras.Model):
         """
         data_mean, data_log_var = bottom_up
         out = self.dag.posterior(data_mean, data_log_var, gates, seed, row_offset, total_rows)
-        q = diag_normal(out["q_mean"], out["q_log_var"])
-        p = diag_normal(out["p_mean"], out["p_log_var"])
-        out["kl_per_node"] = tfp.distributions.kl_divergence(q, p)
-        out["log_q"] = tf.reduce_sum(q.log_prob(out["z"]), axis=-1)
-        out["log_p"] = tf.reduce_sum(p.log_prob(out["z"]), axis=-1)
+        q, p = (out["q_mean"], out["q_log_var"]), (out["p_mean"], out["p_log_var"])
+        out["kl_per_node"] = normal_kl(*q, *p)
+        out["log_q"] = tf.reduce_sum(normal_log_prob(out["z"], *q), axis=-1)
+        out["log_p"] = tf.reduce_sum(normal_log_prob(out["z"], *p), axis=-1)
         return out
 
     def _decode(self, z):

@@ -262,31 +262,38 @@ def tune(
         objective=objective, num_samples=num_samples, eval_images=eval_images,
         model_fn=model_fn,
     )  # fmt: skip
+    search, project_dir, settings = _start_search(
+        hypermodel, tuner, max_trials, Path(directory), project_name, overwrite
+    )
+    log(
+        f"== {hypermodel.config.dataset}: N x N' = {hypermodel.latent_dim}, {tuner} search "
+        f"of {len(hypermodel.node_dims)} factorisations, objective {objective} -> {project_dir}"
+    )
+    search.search(epochs=hypermodel.config.epochs, verbose=verbose)
+    done, failed = _finished_trials(search, project_dir, log)
+    return _write_results(Path(directory), hypermodel, done, failed, settings, tuner, objective)
+
+
+def _start_search(hypermodel, tuner: str, max_trials, directory: Path, project_name, overwrite):
+    """The checked, resumable KerasTuner search, its folder and its recorded settings.
+
+    Missing data and a folder holding a search with other settings are refused before
+    anything is written.
+    """
     config = hypermodel.config
     if not project_name or Path(project_name).name != project_name:
         raise ValueError(f"project_name must be a plain folder name, got {project_name!r}.")
     if max_trials is None:
         max_trials = hypermodel.grid_size if tuner == "grid" else len(hypermodel.node_dims)
-    # Fail on missing data before anything is written.
     tgv_data.load_numpy(config.dataset, config.train_split, config.data_dir)
     load_test_images(config, 1)
-
-    directory = Path(directory)
     project_dir = directory / project_name
     search_config = hypermodel.search_config() | {"tuner": tuner}
     if not overwrite:
         _check_resumable(project_dir, search_config)
     search = _make_tuner(tuner, hypermodel, max_trials, directory, project_name, overwrite)
     write_json(project_dir / SEARCH_CONFIG, search_config)
-    log(
-        f"== {config.dataset}: N x N' = {hypermodel.latent_dim}, {tuner} search of "
-        f"{len(hypermodel.node_dims)} factorisations, objective {objective} "
-        f"-> {project_dir}"
-    )
-    search.search(epochs=config.epochs, verbose=verbose)
-    done, failed = _finished_trials(search, project_dir, log)
-    settings = search_config | {"max_trials": max_trials}
-    return _write_results(directory, hypermodel, done, failed, settings, tuner, objective)
+    return search, project_dir, search_config | {"max_trials": max_trials}
 
 
 def _finished_trials(search, project_dir: Path, log: Callable[[str], None]):

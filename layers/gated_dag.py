@@ -69,6 +69,12 @@ def normal_log_prob(z: tf.Tensor, mean: tf.Tensor, log_var: tf.Tensor) -> tf.Ten
     return -0.5 * tf.reduce_sum(terms, axis=-1)
 
 
+def reparameterised_log_prob(noise: tf.Tensor, log_var: tf.Tensor) -> tf.Tensor:
+    """`normal_log_prob(z, mean, log_var)` of the sample `z = mean + s * noise` it was drawn
+    as: `(z - m)^2 / s^2` is `noise^2`, so no exponential is needed (over the last axis)."""
+    return -0.5 * tf.reduce_sum(_LOG_2PI + log_var + tf.square(noise), axis=-1)
+
+
 def normal_kl(q_mean, q_log_var, p_mean, p_log_var) -> tf.Tensor:
     """`KL(diag_normal(q) || diag_normal(p))` over the last axis, in closed form.
 
@@ -237,8 +243,9 @@ class GatedDAG(keras.layers.Layer):
 
         Returns:
             A dict of `[B, N, N']` tensors: `z`, `q_mean`, `q_log_var`, `p_mean`,
-            `p_log_var`; the prior of each node is computed from the *posterior samples*
-            of its parents, as the analytic KL of each node requires.
+            `p_log_var` and `noise` (the standard normal draw behind `z`); the prior of
+            each node is computed from the *posterior samples* of its parents, as the
+            analytic KL of each node requires.
         """
         n = self.num_nodes
         noise = self._noise(seed, data_mean, row_offset, total_rows)
@@ -260,6 +267,7 @@ class GatedDAG(keras.layers.Layer):
                 out[key][j] = value
         result = {key: tf.stack(values, axis=1) for key, values in out.items()}
         result["z"] = tf.stack(zs, axis=1)
+        result["noise"] = noise
         return result
 
     def sample(self, gates, seed):

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_graphvae.layers.noise import global_rows
+from tf_graphvae.layers.noise import global_rows, stateless_uniform
 from tf_graphvae.model_config import HARD_GATES, STRUCTURES
 from tf_graphvae.model_config import check_edges as validate_edges
 
@@ -225,7 +225,11 @@ class Gates(keras.layers.Layer):
                 return edge
             if hard_gates == "map":
                 return tf.tile(tf.cast(logits > 0.0, dtype)[None], [n, 1])
-            return tf.cast(tfd.Bernoulli(logits=logits).sample(n, seed=seed), dtype)
+            # tfd.Bernoulli(logits).sample(n, seed)'s draw, `u < sigmoid(logits)`, with
+            # the generator named (layers/noise.py): under XLA TFP's default algorithm
+            # resolved it at run time, one thread, and the draw did not change.
+            uniform = stateless_uniform(tf.concat([[n], tf.shape(logits)], 0), seed, dtype)
+            return tf.cast(uniform < tf.sigmoid(logits), dtype)
 
         if not per_example:
             return tf.tile(self._scatter(draw(1)), [batch_size, 1, 1])

@@ -89,12 +89,14 @@ class BernoulliLikelihood(_Head):
         [0, 1] it is the negative binary cross-entropy.
         """
         x = tf.cast(x, params.dtype)
-        # One flat pixel axis: XLA then fuses the elementwise terms into the reduction
-        # (over [H, W, C] it wrote every term to memory and summed it single-threaded).
+        # One flat pixel axis, summed as a product with ones: XLA on CPU then computes
+        # the terms inside a multi-threaded dot; a reduce_sum wrote them all to memory
+        # for a separate reduction (`bench/profile_evaluation.py` shows the kernels).
         n = self.event_ndims
         logits = tf.reshape(params, tf.concat([tf.shape(params)[:-n], [-1]], 0))
         x = tf.reshape(x, tf.concat([tf.shape(x)[:-n], [-1]], 0))
-        return tf.reduce_sum(x * logits - softplus(logits), axis=-1)
+        terms = x * logits - softplus(logits)
+        return tf.linalg.matvec(terms, tf.ones(tf.shape(terms)[-1:], terms.dtype))
 
     def call(self, params):
         return tf.sigmoid(params)

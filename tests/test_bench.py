@@ -282,3 +282,28 @@ def test_the_gpu_benchmark_refuses_a_machine_without_gpu_and_its_parts_run_on_cp
     results = {"date": "2026-01-01", "gpus": ["cpu"], "data": "random", "training": rows}
     report = gpu.markdown(results | {"evaluation": evaluation, "mirrored_step": step})
     assert "mixed_bfloat16" in report and "MirroredStrategy over 1" in report
+
+
+def test_the_evaluation_profile_times_the_kernels_of_a_call(tmp_path):
+    """`bench/profile_evaluation.py` finds XLA's kernel events inside each compiled call."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "profile_evaluation.py"),
+            "--calls=2",
+            f"--output_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "profile_evaluation.json").read_text())
+    assert summary["calls"] == 2
+    assert 0 < summary["before_first_matmul_ms"] < summary["wall_ms"]
+    assert 0 < summary["matmul_ms"] < summary["wall_ms"]
+    kernels = summary["kernels_ms_per_call"]
+    assert any(name.startswith("MatMul") for name in kernels)
+    assert all(_positive(ms) for ms in kernels.values())
+    assert "| wall time |" in (tmp_path / "profile_evaluation.md").read_text()

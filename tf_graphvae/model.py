@@ -15,6 +15,7 @@ from tf_graphvae.layers.gated_dag import (
     bound_log_variance,
     normal_kl,
     normal_log_prob,
+    reparameterised_log_prob,
 )
 from tf_graphvae.layers.gates import Gates
 from tf_graphvae.layers.likelihoods import make_likelihood
@@ -253,7 +254,7 @@ class GraphVAE(TrainingStep, keras.Model):
         out = self.dag.posterior(data_mean, data_log_var, gates, seed, row_offset, total_rows)
         q, p = (out["q_mean"], out["q_log_var"]), (out["p_mean"], out["p_log_var"])
         out["kl_per_node"] = normal_kl(*q, *p)
-        out["log_q"] = tf.reduce_sum(normal_log_prob(out["z"], *q), axis=-1)
+        out["log_q"] = tf.reduce_sum(reparameterised_log_prob(out["noise"], q[1]), axis=-1)
         out["log_p"] = tf.reduce_sum(normal_log_prob(out["z"], *p), axis=-1)
         return out
 

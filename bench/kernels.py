@@ -7,13 +7,25 @@ is imported only when the benchmark runs.
 
 from __future__ import annotations
 
-from common import EVENT_SHAPE, NODE_DIM, NUM_NODES, log, make_model, median, time_call
+from common import (
+    DECODER_UNITS,
+    EVENT_SHAPE,
+    NODE_DIM,
+    NUM_NODES,
+    log,
+    make_model,
+    median,
+    time_call,
+)
 
 
 def _replaced_formulations() -> dict:
     """The formulations the package's kernels replaced, as functions of the same inputs."""
     import tensorflow as tf
     import tensorflow_probability as tfp
+
+    from tf_graphvae.layers.gated_dag import diag_normal
+    from tf_graphvae.layers.noise import stateless_normal
 
     def tfp_bernoulli(logits, x):
         bernoulli = tfp.distributions.Bernoulli(logits=logits, dtype=logits.dtype)
@@ -32,19 +44,44 @@ def _replaced_formulations() -> dict:
         )
         return mean, log_var
 
+    def tfp_densities(z, noise, q_mean, q_log_var, p_mean, p_log_var):
+        del noise  # TFP's log q is of the sample
+        q, p = diag_normal(q_mean, q_log_var), diag_normal(p_mean, p_log_var)
+        return tfp.distributions.kl_divergence(q, p), q.log_prob(z), p.log_prob(z)
+
+    def noise_per_node(seed, rows):
+        seeds = tfp.random.split_seed(seed, n=NUM_NODES)
+        draws = [stateless_normal([rows, NODE_DIM], s) for s in seeds]
+        return tf.stack(draws, axis=1)
+
     return {
         "tfp_bernoulli": tfp_bernoulli,
         "closed_form_image_axes": closed_form_image_axes,
         "default_alg_binarise": default_alg_binarise,
         "logsumexp_merge": logsumexp_merge,
+        "tf_elu": lambda h, bias: tf.nn.elu(h + bias),
+        "tfp_densities": tfp_densities,
+        "noise_per_node": noise_per_node,
     }
+
+
+def _closed_form_densities(z, noise, q_mean, q_log_var, p_mean, p_log_var):
+    """The package's node densities (`GraphVAE._latents`)."""
+    from tf_graphvae.layers import gated_dag
+
+    return (
+        gated_dag.normal_kl(q_mean, q_log_var, p_mean, p_log_var),
+        gated_dag.reparameterised_log_prob(noise, q_log_var),
+        gated_dag.normal_log_prob(z, p_mean, p_log_var),
+    )
 
 
 def _cases(rows: int) -> dict:
     """name -> (inputs, before, after) of every kernel compared."""
     import tensorflow as tf
 
-    from tf_graphvae.layers.gated_dag import precision_weighted_merge
+    from tf_graphvae.layers.elementwise import elu
+    from tf_graphvae.layers.gated_dag import GatedDAG, precision_weighted_merge
     from tf_graphvae.layers.likelihoods import BernoulliLikelihood
 
     old = _replaced_formulations()
@@ -55,11 +92,28 @@ def _cases(rows: int) -> dict:
     grey = tf.random.stateless_uniform([rows, *EVENT_SHAPE], seed=[1, 2])
     package = make_model("independent", jit_compile=False)  # for its binarize
     closed_form = old["closed_form_image_axes"]
+    hidden = tf.random.stateless_normal([rows, DECODER_UNITS[-1]], seed=[3, 1])
+    bias = tf.random.stateless_normal([DECODER_UNITS[-1]], seed=[3, 2])
+    noise = tf.random.stateless_normal(shape, seed=[9, 9])
+    z = gaussians[0] + tf.exp(0.5 * gaussians[1]) * noise
+    dag = GatedDAG(NUM_NODES, NODE_DIM, "learned")
+    seed = tf.constant([5, 7])
     return {
         "bernoulli": ((logits, x), old["tfp_bernoulli"], closed_form),
         "flat": ((logits, x), closed_form, BernoulliLikelihood().log_prob),
         "binarise": ((grey, tf.constant([3, 4])), old["default_alg_binarise"], package.binarize),
         "merge": (gaussians, old["logsumexp_merge"], precision_weighted_merge),
+        "elu": ((hidden, bias), old["tf_elu"], lambda h, b: elu(h + b)),
+        "densities": (
+            (z, noise, *gaussians),
+            old["tfp_densities"],
+            _closed_form_densities,
+        ),
+        "noise": (
+            (seed,),
+            lambda s: old["noise_per_node"](s, rows),
+            lambda s: dag._noise(s, z, 0, None),
+        ),
     }
 
 
@@ -84,11 +138,18 @@ def bench_kernels(rows: int, reps: int) -> dict:
       `tfd.Independent(tfd.Bernoulli(logits), 3).log_prob` against the closed form
       summed over the image axes.
     - `flat`: that closed form summed over the image axes `[H, W, C]` against the
-      package's (`BernoulliLikelihood.log_prob`, one flat pixel axis).
+      package's (`BernoulliLikelihood.log_prob`: the exp/log softplus, summed over one
+      flat pixel axis as a product with ones).
     - `binarise`: a Bernoulli draw of `rows` grey images with the default stateless
       algorithm against the package's (`GraphVAE.binarize`, Philox named).
     - `merge`: the precision-weighted merge of `rows x 5 x 10` Gaussians, the earlier
       `logsumexp` of stacked precisions against `gated_dag.precision_weighted_merge`.
+    - `elu`: bias and ELU of a `rows x 512` hidden layer, `tf.nn.elu` against
+      `elementwise.elu`.
+    - `densities`: the per-node KL, `log q` and `log p` of `rows x 5 x 10` node samples,
+      through `tfd.Normal` against the closed forms of `GraphVAE._latents`.
+    - `noise`: the latent noise of `rows` samples, a draw per node against one draw for
+      all nodes (`GatedDAG._noise`).
     """
     out = {"rows": rows, "reps": reps}
     for name, (args, before, after) in _cases(rows).items():
@@ -99,3 +160,21 @@ def bench_kernels(rows: int, reps: int) -> dict:
         out[name] = entry
         log(f"kernel {name}: {entry['before_ms']:.1f} -> {entry['after_ms']:.1f} ms")
     return out
+
+
+def main(argv=None) -> int:
+    """`python bench/kernels.py [--rows=5000] [--reps=9]`: the kernels table alone."""
+    import argparse
+
+    from report import kernel_lines
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--reps", type=int, default=9)
+    args = parser.parse_args(argv)
+    print("\n".join(kernel_lines(bench_kernels(args.rows, args.reps))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -217,16 +217,22 @@ def _evaluation(results: dict) -> list[str]:
 
 KERNEL_LABELS = {
     "bernoulli": "`log p(x|z)`: `tfd.Bernoulli` -> closed form",
-    "flat": "`log p(x|z)`: sum over [H, W, C] -> over one flat pixel axis",
+    "flat": "`log p(x|z)`: sum over [H, W, C] -> product with ones over one pixel axis",
     "binarise": "binarisation draw: default algorithm -> Philox named",
     "merge": "precision merge: logsumexp -> sigmoid/softplus",
+    "elu": "bias + ELU of a 512-unit layer: `tf.nn.elu` -> exp form",
+    "densities": "node KL, log q, log p: `tfd.Normal` -> closed forms",
+    "noise": "latent noise: a draw per node -> one draw",
 }
 
 
 def _kernels(results: dict) -> list[str]:
     kernels = results.get("kernels")
-    if not kernels:
-        return []
+    return kernel_lines(kernels) if kernels else []
+
+
+def kernel_lines(kernels: dict) -> list[str]:
+    """The kernels table of `kernels.bench_kernels`'s result."""
     lines = [
         "",
         f"### Kernels ({kernels['rows']} rows, XLA, median of {kernels['reps']})",

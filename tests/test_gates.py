@@ -43,6 +43,24 @@ def test_hard_gates_occur_with_frequency_mu(mu):
     assert np.all(np.abs(freq - mu) < 5 * np.sqrt(mu * (1 - mu) / N_SAMPLES))
 
 
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_hard_gates_are_tfps_bernoulli_draw(jit_compile):
+    """The hard draw `u < sigmoid(logits)` with the named generator is the draw
+    `tfd.Bernoulli(logits).sample(n, seed)` makes with the same seed."""
+    gates = _gates_with_mu(4, 0.5)
+    gates.gate_logits.assign(np.linspace(-2.0, 2.0, gates.num_edges).astype(np.float32))
+    parents, children = edge_indices(4)
+    seed = tf.constant([7, 11])
+
+    def both(seed):
+        ours = gates(tf.constant(500), training=False, seed=seed)
+        theirs = tfp.distributions.Bernoulli(logits=gates.gate_logits).sample(500, seed=seed)
+        return tf.gather(tf.reshape(ours, [500, -1]), parents * 4 + children, axis=1), theirs
+
+    ours, theirs = tf.function(both, jit_compile=jit_compile)(seed)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy().astype(np.float32))
+
+
 def test_map_gates_threshold_mu():
     gates = Gates(3, "learned", hard_gates="map")
     gates.build()

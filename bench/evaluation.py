@@ -233,3 +233,38 @@ def _decoder_layers(rows: int, reps: int, min_seconds: float) -> dict:
     rate = total_flops / total_seconds / 1e9
     log(f"matmul decoder layers together: {rate:.1f} GFLOP/s (XLA)")
     return {"layers": layers, "ms": 1e3 * total_seconds, "xla_gflops_per_s": rate}
+
+
+def bench_paired(model, images: np.ndarray, k: int, rounds: int, min_seconds: float) -> dict:
+    """The evaluation's FLOP rate over the 2048^3 matmul's, the two timed in alternation.
+
+    Each round times one `log_likelihood` call on `images` (compiled before) and then
+    the matmul repeated for at least `min_seconds`; the ratio is taken per round and its
+    median reported. A shared machine's speed drifts by 10% within minutes, and it moves
+    both numbers of a round alike, where measurements a minute apart need not agree.
+    """
+    import tensorflow as tf
+
+    from tf_graphvae import evaluate
+
+    size = 2048
+    a = tf.random.stateless_normal([size, size], seed=[1, 2])
+    b = tf.random.stateless_normal([size, size], seed=[3, 4])
+    matmul = tf.function(lambda a, b: tf.matmul(a, b), jit_compile=True)
+    eval_flops = dense_flops(model, k)["per_sample"] * len(images) * k
+    evaluate.log_likelihood(model, images, k, progress=False)  # compiled, warm
+    eval_rates, matmul_rates = [], []
+    for _ in range(rounds):
+        (seconds,) = time_call(lambda: evaluate.log_likelihood(model, images, k, progress=False), 1)
+        eval_rates.append(eval_flops / seconds / 1e9)
+        seconds, _ = _matmul_seconds(matmul, a, b, 1, min_seconds)
+        matmul_rates.append(2 * size**3 / seconds / 1e9)
+    ratios = [e / m for e, m in zip(eval_rates, matmul_rates, strict=True)]
+    log(f"evaluation / matmul, alternating: {median(ratios):.3f} (median of {rounds} rounds)")
+    return {
+        "rounds": rounds,
+        "eval_gflops_per_s": [round(r, 1) for r in eval_rates],
+        "matmul_gflops_per_s": [round(r, 1) for r in matmul_rates],
+        "ratios": [round(r, 4) for r in ratios],
+        "median_ratio": median(ratios),
+    }

@@ -10,6 +10,7 @@ import tensorflow_probability as tfp
 
 from tf_graphvae.layers.elementwise import elu, softplus
 from tf_graphvae.layers.gated_dag import LOG_VARIANCE_BOUND, normal_kl, normal_log_prob
+from tf_graphvae.layers.noise import normal_quantile, stateless_normal
 
 FLOAT32_ULP_OF_ONE = float(np.finfo(np.float32).eps)
 
@@ -97,3 +98,36 @@ def test_normal_kl_is_tfp_kl():
     assert got.shape == (50, 5)
     np.testing.assert_allclose(got, want, rtol=1e-9)
     np.testing.assert_allclose(normal_kl(q_mean, q_log_var, q_mean, q_log_var), 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_normal_quantile_is_float32_accurate(jit_compile):
+    """PPND7 against TFP's float64 quantile, over the whole float32 uniform grid's range:
+    the branch points, both extremes and 20,000 tail points."""
+    rng = np.random.default_rng(3)
+    u = np.concatenate(
+        [
+            [2.0**-24, 1 - 2.0**-24, 0.5, 0.075, 0.925, 0.0749, 0.9251],
+            rng.uniform(size=20_000),
+            np.exp(-rng.uniform(1.0, 16.6, size=20_000)),  # down to the grid's smallest
+        ]
+    ).astype(np.float32)
+    got = tf.function(normal_quantile, jit_compile=jit_compile)(tf.constant(u)).numpy()
+    want = tfp.distributions.Normal(np.float64(0), 1).quantile(u.astype(np.float64)).numpy()
+    # A few float32 ulps, relative (absolute near the median, where Phi^-1 is ~0).
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_stateless_normal_draws_a_standard_normal():
+    n = 200_000
+    draw = tf.function(lambda seed: stateless_normal([n], seed), jit_compile=True)
+    z = draw(tf.constant([1, 2])).numpy().astype(np.float64)
+    np.testing.assert_array_equal(z, draw(tf.constant([1, 2])).numpy())  # stateless
+    assert abs(z.mean()) < 5 / np.sqrt(n)
+    assert abs(z.var() - 1) < 5 * np.sqrt(2 / n)
+    assert np.abs(z).max() < 5.33  # the grid's extreme quantiles
+    # Kolmogorov-Smirnov: below the 0.1% critical value 1.95 / sqrt(n).
+    cdf = tfp.distributions.Normal(np.float64(0), 1).cdf(np.sort(z)).numpy()
+    ranks = np.arange(1, n + 1) / n
+    statistic = max(np.max(ranks - cdf), np.max(cdf - (ranks - 1 / n)))
+    assert statistic < 1.95 / np.sqrt(n)

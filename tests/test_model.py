@@ -227,8 +227,9 @@ def test_several_gate_samples_per_example(digits):
 
 def test_bulk_draws_name_philox_and_keep_their_values():
     """Binarisation and latent noise name Philox (a static algorithm under XLA, see
-    `layers/noise.py`) and draw what the default algorithm draws, with and without XLA."""
-    from tf_graphvae.layers.noise import stateless_normal
+    `layers/noise.py`) and use the uniforms the default algorithm draws, with and without
+    XLA (the noise is their normal quantile)."""
+    from tf_graphvae.layers.noise import normal_quantile, stateless_normal
 
     model = tiny_model("learned")
     x = tf.random.stateless_uniform([16, 8, 8, 1], seed=[0, 1])
@@ -242,7 +243,8 @@ def test_bulk_draws_name_philox_and_keep_their_values():
         np.testing.assert_array_equal(got, tf.function(default_binarize, jit_compile=jit)(seed))
         noise = tf.function(lambda s: stateless_normal([64, 3], s), jit_compile=jit)(seed)
         default = tf.function(
-            lambda s: tf.random.stateless_normal([64, 3], seed=s), jit_compile=jit
+            lambda s: normal_quantile(tf.random.stateless_uniform([64, 3], seed=s) + 2.0**-24),
+            jit_compile=jit,
         )(seed)
         np.testing.assert_array_equal(noise, default)
     # Both draws are random: a different seed gives different images.

@@ -9,6 +9,8 @@ log-sum-exp, so memory does not grow with `K`.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import math
 import weakref
 
@@ -22,6 +24,9 @@ DEFAULT_NUM_SAMPLES = 5000
 # Rows (images x importance samples) per compiled call: large enough to keep the matmuls
 # efficient, small enough that activations stay a few hundred MB.
 DEFAULT_CHUNK_ROWS = 5000
+# Compiled calls in flight at once: two overlap one call's small top-down kernels with the
+# other's matmuls (about 1.1x on 2 cores, `bench/run.py`); more only add memory.
+DEFAULT_PARALLEL_CALLS = 2
 
 
 def bits_per_dim(nats: np.ndarray | float, num_dims: int) -> np.ndarray | float:
@@ -67,6 +72,7 @@ def log_likelihood(
     progress: bool | None = None,
     jit_compile: bool = True,
     hard_gates: str | None = None,
+    parallel_calls: int = DEFAULT_PARALLEL_CALLS,
 ):
     """Per-example importance-weighted `log p(x)` in nats.
 
@@ -88,12 +94,14 @@ def log_likelihood(
         hard_gates: the gates of the importance samples: `"sample"` (a structure per
             sample: the mixture over structures) or `"map"` (the MAP graph `mu > 0.5`);
             default the model's `hard_gates`.
+        parallel_calls: compiled chunk evaluations in flight at once (threads); the
+            estimate is the same for every value. 1: one after another.
 
     Returns:
         `ll` `[n]`, or `(ll, elbo, kl)` when `return_terms`.
     """
-    if isinstance(num_samples, bool) or int(num_samples) != num_samples or num_samples < 1:
-        raise ValueError(f"num_samples must be an integer >= 1, got {num_samples!r}.")
+    _check_count(num_samples, "num_samples")
+    _check_count(parallel_calls, "parallel_calls")
     if int(chunk_rows) < 1:
         raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows!r}.")
     images = _as_array(dataset, len(model.event_shape))
@@ -106,32 +114,82 @@ def log_likelihood(
     bar = Progress(n, f"log-likelihood (K = {num_samples})", enabled=progress is not False)
 
     ll, elbo, kl = (np.empty(n, np.float64) for _ in range(3))
-    for start in range(0, n, images_per_batch):
-        x = tf.constant(images[start : start + images_per_batch])
-        end = start + len(x)
-        ll[start:end], elbo[start:end], kl[start:end] = _block_terms(
-            fn, x, num_samples, k_chunk, [seed, start * num_samples]
-        )
-        bar.update(end)
+    blocks = [(start, min(n, start + images_per_batch)) for start in range(0, n, images_per_batch)]
+    chunks = [
+        (block, done, min(k_chunk, num_samples - done))
+        for block in blocks
+        for done in range(0, num_samples, k_chunk)
+    ]
+    folds = {block: _Fold(block[1] - block[0]) for block in blocks}
+    for (block, _, _), terms in _run_chunks(fn, images, chunks, num_samples, seed, parallel_calls):
+        fold = folds[block]
+        fold.add(*terms)
+        if fold.samples == num_samples:  # chunks come back in order: the block is complete
+            start, end = block
+            ll[start:end], elbo[start:end], kl[start:end] = fold.result(num_samples)
+            del folds[block]
+            bar.update(end)
     return (ll, elbo, kl) if return_terms else ll
 
 
-def _block_terms(fn, x, num_samples: int, k_chunk: int, seed: list[int]):
-    """LL, mean ELBO and mean KL of a block of images over `num_samples` samples, drawn in
-    chunks of `k_chunk` and folded into a running log-sum-exp (float64)."""
-    running = np.full(len(x), -np.inf)  # log sum_k w_k so far
-    elbo_sum = np.zeros(len(x))
-    kl_sum = np.zeros(len(x))
-    done = 0
-    while done < num_samples:
-        k = min(k_chunk, num_samples - done)
-        chunk_seed = tf.constant([seed[0], seed[1] + done], tf.int32)
-        log_w, e, d = (t.numpy().astype(np.float64) for t in fn(x, tf.constant(k), chunk_seed))
-        running = np.logaddexp(running, _logsumexp(log_w))
-        elbo_sum += e.sum(axis=0)
-        kl_sum += d.sum(axis=0)
-        done += k
-    return running - math.log(num_samples), elbo_sum / num_samples, kl_sum / num_samples
+def _check_count(value, name: str) -> None:
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+
+
+def _run_chunks(fn, images: np.ndarray, chunks: list, num_samples: int, seed: int, calls: int):
+    """`(chunk, (log_w, elbo, kl))` of every chunk `((start, end), done, k)`, in order.
+
+    Up to `calls` compiled calls run at once, from a pool of threads (TensorFlow releases
+    the GIL while XLA runs): one call's sequential top-down pass, made of small kernels
+    that leave a core idle, then overlaps the other's decoder matmuls. Chunk `done` of
+    the block at `start` uses the stateless seed `[seed, start * K + done]` whichever
+    thread runs it, so the estimate does not depend on the concurrency.
+    """
+
+    def run(chunk):
+        (start, end), done, k = chunk
+        chunk_seed = tf.constant([seed, start * num_samples + done], tf.int32)
+        out = fn(tf.constant(images[start:end]), tf.constant(k), chunk_seed)
+        return chunk, tuple(t.numpy().astype(np.float64) for t in out)
+
+    if calls <= 1 or len(chunks) == 1:
+        yield from map(run, chunks)
+        return
+    yield run(chunks[0])  # traces and compiles once, before any concurrent call
+    with concurrent.futures.ThreadPoolExecutor(calls, thread_name_prefix="tgv-ll") as pool:
+        pending = collections.deque()
+        try:
+            for chunk in chunks[1:]:
+                pending.append(pool.submit(run, chunk))
+                if len(pending) > calls:  # a bounded window: memory stays flat
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:  # an error or an abandoned generator: stop the rest
+                future.cancel()
+
+
+class _Fold:
+    """A running log-sum-exp of importance weights (float64), and sums of ELBO and KL."""
+
+    def __init__(self, num_images: int):
+        self.log_sum = np.full(num_images, -np.inf)  # log sum_k w_k so far
+        self.elbo_sum = np.zeros(num_images)
+        self.kl_sum = np.zeros(num_images)
+        self.samples = 0
+
+    def add(self, log_w: np.ndarray, elbo: np.ndarray, kl: np.ndarray) -> None:
+        self.log_sum = np.logaddexp(self.log_sum, _logsumexp(log_w))
+        self.elbo_sum += elbo.sum(axis=0)
+        self.kl_sum += kl.sum(axis=0)
+        self.samples += len(log_w)
+
+    def result(self, num_samples: int):
+        """LL, mean ELBO and mean KL of the block's images."""
+        mean = 1.0 / num_samples
+        return self.log_sum - math.log(num_samples), self.elbo_sum * mean, self.kl_sum * mean
 
 
 def _logsumexp(log_w: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Where the time of one compiled evaluation call goes: XLA's kernels on a timeline.
 
-python bench/profile_evaluation.py [--calls=20] [--output_dir=bench/results]
+python bench/profile_evaluation.py [--calls=20] [--rounds=5] [--images=20]
+                                   [--output_dir=bench/results]
 
 Runs the package's compiled importance-weight function (`evaluate.weight_function`, one
 image, K = 5000 rows) of the benchmarked learned model under TensorFlow's profiler with
@@ -8,9 +9,10 @@ XLA's per-kernel trace events switched on (`--xla_cpu_enable_xprof_traceme`), an
 writes `profile_evaluation.json` and `profile_evaluation.md`: per call (medians over
 `--calls`), the wall time, the time before the decoder's first matmul (bottom-up
 parameters, gates, noise and the sequential top-down pass), the wall time of the
-decoder's matmuls, and the kernels that take longest. A kernel's time is the wall time
-of its trace event on the thread that ran it; a matmul spread over both threads of the
-intra-op pool is one event.
+decoder's matmuls, and the kernels that take longest; then `log_likelihood`'s samples/s
+on `--images` test images with one and with two compiled calls in flight, in
+alternation. A kernel's time is the wall time of its trace event on the thread that ran
+it; a matmul spread over both threads of the intra-op pool is one event.
 """
 
 from __future__ import annotations
@@ -70,6 +72,28 @@ def _events(tf, fn, x, calls: int) -> list[tuple[float, float, str, str]]:
     return sorted(events)
 
 
+def concurrency(model, images, rounds: int) -> dict:
+    """Samples/s of `log_likelihood` (K = 5000) with one and with two compiled calls in
+    flight, timed in alternation over `rounds` rounds (medians)."""
+    import time
+
+    import numpy as np
+
+    from tf_graphvae import evaluate
+
+    rates = {1: [], 2: []}
+    for calls in rates:  # compile and warm up
+        evaluate.log_likelihood(model, images, K, progress=False, parallel_calls=calls)
+    for _ in range(rounds):
+        for calls, out in rates.items():
+            start = time.perf_counter()
+            evaluate.log_likelihood(model, images, K, progress=False, parallel_calls=calls)
+            out.append(len(images) * K / (time.perf_counter() - start))
+    one, two = (float(np.median(rates[c])) for c in (1, 2))
+    return {"images": len(images), "rounds": rounds, "samples_per_s": {"1": one, "2": two},
+            "speedup": two / one}  # fmt: skip
+
+
 def _is_kernel(name: str) -> bool:
     return not any(word in name for word in ("Execute", "Await", "BlockUntilReady", "lambda"))
 
@@ -114,23 +138,39 @@ def markdown(summary: dict) -> str:
         "|---|---:|",
     ]
     lines += [f"| `{name}` | {ms:.2f} |" for name, ms in summary["kernels_ms_per_call"].items()]
+    c = summary.get("concurrency")
+    if c:
+        rates = c["samples_per_s"]
+        lines += [
+            "",
+            f"`log_likelihood` on {c['images']} images, K = {K}, in alternation "
+            f"(medians of {c['rounds']} rounds): {rates['1']:,.0f} samples/s with one "
+            f"compiled call at a time, {rates['2']:,.0f} with two in flight "
+            f"({c['speedup']:.2f}x).",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=5, help="of the concurrency timing")
+    parser.add_argument("--images", type=int, default=20, help="of the concurrency timing")
     parser.add_argument("--output_dir", default=str(BENCH_DIR / "results"))
     args = parser.parse_args(argv)
-    if args.calls < 1:
-        parser.error("--calls must be >= 1")
+    if min(args.calls, args.rounds, args.images) < 1:
+        parser.error("--calls, --rounds and --images must be >= 1")
     sys.path.insert(0, str(BENCH_DIR))
     tf = _start_tensorflow()
+    from common import binarize, load_images
+
     from tf_graphvae import evaluate
     from tf_graphvae.io import write_json, write_text
 
     model, x = _model(tf)
     summary = summarise(_events(tf, evaluate.weight_function(model), x, args.calls), args.calls)
+    images, _ = load_images("test", args.images)
+    summary["concurrency"] = concurrency(model, binarize(images), args.rounds)
     out = Path(args.output_dir)
     write_json(out / "profile_evaluation.json", summary)
     write_text(out / "profile_evaluation.md", markdown(summary))

@@ -291,6 +291,8 @@ def test_the_evaluation_profile_times_the_kernels_of_a_call(tmp_path):
             sys.executable,
             str(BENCH / "profile_evaluation.py"),
             "--calls=2",
+            "--rounds=1",
+            "--images=2",
             f"--output_dir={tmp_path}",
         ],
         capture_output=True,
@@ -307,3 +309,5 @@ def test_the_evaluation_profile_times_the_kernels_of_a_call(tmp_path):
     assert any(name.startswith("MatMul") for name in kernels)
     assert all(_positive(ms) for ms in kernels.values())
     assert "| wall time |" in (tmp_path / "profile_evaluation.md").read_text()
+    rates = summary["concurrency"]["samples_per_s"]
+    assert _positive(rates["1"]) and _positive(rates["2"])

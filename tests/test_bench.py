@@ -24,15 +24,20 @@ def _positive(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
-def test_quick_benchmark_runs_and_writes_its_files(tmp_path):
+def _run_script(name: str, *args: str) -> None:
+    """Runs `bench/<name>` as a user would, in its own process; it must succeed."""
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", f"--output_dir={tmp_path}"],
+        [sys.executable, str(BENCH / name), *args],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_quick_benchmark_runs_and_writes_its_files(tmp_path):
+    _run_script("run.py", "--quick", f"--output_dir={tmp_path}")
     results = json.loads((tmp_path / "bench.json").read_text())
 
     meta = results["meta"]
@@ -286,21 +291,9 @@ def test_the_gpu_benchmark_refuses_a_machine_without_gpu_and_its_parts_run_on_cp
 
 def test_the_evaluation_profile_times_the_kernels_of_a_call(tmp_path):
     """`bench/profile_evaluation.py` finds XLA's kernel events inside each compiled call."""
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "profile_evaluation.py"),
-            "--calls=2",
-            "--rounds=1",
-            "--images=2",
-            f"--output_dir={tmp_path}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
+    _run_script(
+        "profile_evaluation.py", "--calls=2", "--rounds=1", "--images=2", f"--output_dir={tmp_path}"
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((tmp_path / "profile_evaluation.json").read_text())
     assert summary["calls"] == 2
     assert 0 < summary["before_first_matmul_ms"] < summary["wall_ms"]

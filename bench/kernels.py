@@ -65,14 +65,12 @@ def _replaced_formulations() -> dict:
 
 
 def _closed_form_densities(z, noise, q_mean, q_log_var, p_mean, p_log_var):
-    """The package's node densities (`GraphVAE._latents`)."""
-    from tf_graphvae.layers import gated_dag
+    """The package's node densities (`gated_dag.node_densities`, as `GraphVAE._latents`)."""
+    from tf_graphvae.layers.gated_dag import node_densities
 
-    return (
-        gated_dag.normal_kl(q_mean, q_log_var, p_mean, p_log_var),
-        gated_dag.reparameterised_log_prob(noise, q_log_var),
-        gated_dag.normal_log_prob(z, p_mean, p_log_var),
-    )
+    names = ("z", "noise", "q_mean", "q_log_var", "p_mean", "p_log_var")
+    values = (z, noise, q_mean, q_log_var, p_mean, p_log_var)
+    return node_densities(dict(zip(names, values, strict=True)))
 
 
 def _cases(rows: int) -> dict:

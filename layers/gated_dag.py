@@ -86,6 +86,18 @@ def normal_kl(q_mean, q_log_var, p_mean, p_log_var) -> tf.Tensor:
     return 0.5 * tf.reduce_sum(terms, axis=-1)
 
 
+def node_densities(nodes: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The latent terms of the ELBO and the importance weights from `GatedDAG.posterior`'s
+    node tensors: the analytic KL of every node given its sampled parents `[B, N]`, and
+    `log q(z | x, c)` and `log p(z | c)` of the sample, each `[B]`."""
+    q = nodes["q_mean"], nodes["q_log_var"]
+    p = nodes["p_mean"], nodes["p_log_var"]
+    kl_per_node = normal_kl(*q, *p)
+    log_q = tf.reduce_sum(reparameterised_log_prob(nodes["noise"], q[1]), axis=-1)
+    log_p = tf.reduce_sum(normal_log_prob(nodes["z"], *p), axis=-1)
+    return kl_per_node, log_q, log_p
+
+
 @keras.saving.register_keras_serializable(package="tf_graphvae")
 class GatedDAG(keras.layers.Layer):
     """Gated DAG prior `p(z | c)` over `N` latent nodes, and the top-down inference pass.

@@ -85,8 +85,8 @@ class BernoulliLikelihood(_Head):
         (`tests/test_model.py` checks it), at one softplus per pixel (the `exp`/`log` form
         of `layers/elementwise.py`). This is the innermost term of evaluation (every
         pixel of every importance sample), where `tfd.Bernoulli.log_prob` took about
-        twice as long under XLA on CPU. For `x` in
-        [0, 1] it is the negative binary cross-entropy.
+        twice as long under XLA on CPU. For `x` in [0, 1] it is the negative binary
+        cross-entropy.
         """
         x = tf.cast(x, params.dtype)
         # One flat pixel axis, summed as a product with ones: XLA on CPU then computes

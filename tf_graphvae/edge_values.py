@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_graphvae.layers.gates import edge_indices
+from tf_graphvae.model_config import positive_int
 
 DEFAULT_BATCH = 250
 
@@ -85,8 +86,7 @@ def edge_values(
     Raises:
         ValueError: on images of the wrong shape or range, or `num_samples < 1`.
     """
-    if isinstance(num_samples, bool) or int(num_samples) != num_samples or num_samples < 1:
-        raise ValueError(f"num_samples must be an integer >= 1, got {num_samples!r}.")
+    num_samples = positive_int(num_samples, "num_samples")
     images = np.asarray(images, np.float32)
     model.check_images(images)
     n = model.num_nodes
@@ -96,7 +96,7 @@ def edge_values(
         raise ValueError("A model with one node has no possible edge.")
     fn = _difference_fn(model, jit_compile)
     edge_gates = tf.constant(_edge_gate_matrices(map_graph))
-    per_image = _per_image_values(fn, edge_gates, images, int(num_samples), seed, int(batch_size))
+    per_image = _per_image_values(fn, edge_gates, images, num_samples, seed, int(batch_size))
     value = per_image.mean(axis=1)
     sem = per_image.std(axis=1, ddof=1) / math.sqrt(len(images)) if len(images) > 1 else 0 * value
     value_matrix = np.zeros((n, n))
@@ -111,7 +111,7 @@ def edge_values(
         "sem_matrix": sem_matrix.tolist(),
         "map_graph": map_graph.tolist(),
         "num_images": len(images),
-        "num_samples": int(num_samples),
+        "num_samples": num_samples,
         "unit": "nats per example",
     }
 

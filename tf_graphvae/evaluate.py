@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_graphvae.model import GraphVAE
+from tf_graphvae.model_config import positive_int
 from tf_graphvae.progress import Progress
 
 DEFAULT_NUM_SAMPLES = 5000
@@ -25,7 +26,7 @@ DEFAULT_NUM_SAMPLES = 5000
 # efficient, small enough that activations stay a few hundred MB.
 DEFAULT_CHUNK_ROWS = 5000
 # Compiled calls in flight at once: two overlap one call's small top-down kernels with the
-# other's matmuls (about 1.1x on 2 cores, `bench/run.py`); more only add memory.
+# other's matmuls (1.09x on 2 cores, `bench/profile_evaluation.py`); more only add memory.
 DEFAULT_PARALLEL_CALLS = 2
 
 
@@ -100,41 +101,41 @@ def log_likelihood(
     Returns:
         `ll` `[n]`, or `(ll, elbo, kl)` when `return_terms`.
     """
-    _check_count(num_samples, "num_samples")
-    _check_count(parallel_calls, "parallel_calls")
+    num_samples = positive_int(num_samples, "num_samples")
+    parallel_calls = positive_int(parallel_calls, "parallel_calls")
     if int(chunk_rows) < 1:
         raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows!r}.")
     images = _as_array(dataset, len(model.event_shape))
     model.check_images(images)
     n = len(images)
-    if images_per_batch is None:
-        images_per_batch = int(min(10, max(1, chunk_rows // num_samples)))
-    k_chunk = int(max(1, min(num_samples, chunk_rows // images_per_batch)))
+    chunks = _chunks(n, num_samples, int(chunk_rows), images_per_batch)
     fn = weight_function(model, jit_compile, hard_gates)
     bar = Progress(n, f"log-likelihood (K = {num_samples})", enabled=progress is not False)
 
     ll, elbo, kl = (np.empty(n, np.float64) for _ in range(3))
-    blocks = [(start, min(n, start + images_per_batch)) for start in range(0, n, images_per_batch)]
-    chunks = [
-        (block, done, min(k_chunk, num_samples - done))
-        for block in blocks
-        for done in range(0, num_samples, k_chunk)
-    ]
-    folds = {block: _Fold(block[1] - block[0]) for block in blocks}
-    for (block, _, _), terms in _run_chunks(fn, images, chunks, num_samples, seed, parallel_calls):
-        fold = folds[block]
+    folds: dict[int, _Fold] = {}
+    for ((start, end), _, _), terms in _run_chunks(
+        fn, images, chunks, num_samples, seed, parallel_calls
+    ):
+        fold = folds.setdefault(start, _Fold(end - start))
         fold.add(*terms)
         if fold.samples == num_samples:  # chunks come back in order: the block is complete
-            start, end = block
-            ll[start:end], elbo[start:end], kl[start:end] = fold.result(num_samples)
-            del folds[block]
+            ll[start:end], elbo[start:end], kl[start:end] = folds.pop(start).result(num_samples)
             bar.update(end)
     return (ll, elbo, kl) if return_terms else ll
 
 
-def _check_count(value, name: str) -> None:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+def _chunks(n: int, num_samples: int, chunk_rows: int, images_per_batch: int | None) -> list:
+    """The compiled calls of an evaluation, `((start, end), done, k)` in order: `k` samples
+    from sample `done` on, for the images `start ... end - 1` (one block)."""
+    if images_per_batch is None:
+        images_per_batch = int(min(10, max(1, chunk_rows // num_samples)))
+    k_chunk = int(max(1, min(num_samples, chunk_rows // images_per_batch)))
+    return [
+        ((start, min(n, start + images_per_batch)), done, min(k_chunk, num_samples - done))
+        for start in range(0, n, images_per_batch)
+        for done in range(0, num_samples, k_chunk)
+    ]
 
 
 def _run_chunks(fn, images: np.ndarray, chunks: list, num_samples: int, seed: int, calls: int):

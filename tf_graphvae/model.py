@@ -10,18 +10,12 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_graphvae.layers.gated_dag import (
-    GatedDAG,
-    bound_log_variance,
-    normal_kl,
-    normal_log_prob,
-    reparameterised_log_prob,
-)
+from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, node_densities
 from tf_graphvae.layers.gates import Gates
 from tf_graphvae.layers.likelihoods import make_likelihood
 from tf_graphvae.layers.networks import Decoder, Encoder, check_networks
 from tf_graphvae.layers.noise import global_rows, stateless_uniform
-from tf_graphvae.model_config import MODEL_FIELDS, GraphVAEConfig
+from tf_graphvae.model_config import MODEL_FIELDS, GraphVAEConfig, positive_int
 from tf_graphvae.training_step import TrainingStep, repeat_rows
 
 # Version of the saved configuration; a model whose major version differs is refused.
@@ -29,12 +23,6 @@ from tf_graphvae.training_step import TrainingStep, repeat_rows
 FORMAT_VERSION = "1.1"
 # What a 1.0 model's missing settings mean: its schedules were callbacks, not the model's.
 _LEGACY_SCHEDULES = {"kl_warmup_epochs": 0, "gate_hold_epochs": 0, "anneal_rate": 0.0}
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or int(value) < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
-    return int(value)
 
 
 @keras.saving.register_keras_serializable(package="tf_graphvae")
@@ -252,10 +240,7 @@ class GraphVAE(TrainingStep, keras.Model):
         """
         data_mean, data_log_var = bottom_up
         out = self.dag.posterior(data_mean, data_log_var, gates, seed, row_offset, total_rows)
-        q, p = (out["q_mean"], out["q_log_var"]), (out["p_mean"], out["p_log_var"])
-        out["kl_per_node"] = normal_kl(*q, *p)
-        out["log_q"] = tf.reduce_sum(reparameterised_log_prob(out["noise"], q[1]), axis=-1)
-        out["log_p"] = tf.reduce_sum(normal_log_prob(out["z"], *p), axis=-1)
+        out["kl_per_node"], out["log_q"], out["log_p"] = node_densities(out)
         return out
 
     def _decode(self, z):
@@ -361,7 +346,7 @@ class GraphVAE(TrainingStep, keras.Model):
 
         Gates are hard samples (or the MAP graph); the same seed gives the same images.
         """
-        num_samples = _positive_int(num_samples, "num_samples")
+        num_samples = positive_int(num_samples, "num_samples")
         images, _ = self.sample_images(num_samples, tf.constant([0, int(seed)], tf.int32))
         return np.asarray(images)
 

@@ -65,6 +65,13 @@ def check_field(f: dataclasses.Field, value: Any) -> None:
             raise ValueError(f"{f.name} must be >= {meta['minimum']}, got {value!r}.")
 
 
+def positive_int(value, name: str) -> int:
+    """`value` as an int, refused unless it is an integer >= 1 (`True` is not a count)."""
+    if isinstance(value, bool) or int(value) != value or int(value) < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    return int(value)
+
+
 def check_edges(structure: str, num_nodes: int, edges) -> list[list[int]] | None:
     """`edges` as sorted `[[i, j], ...]` for `structure="fixed"` (each `N > i > j >= 0`).
 

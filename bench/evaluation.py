@@ -14,13 +14,6 @@ import numpy as np
 from common import DECODER_UNITS, EVENT_SHAPE, NODE_DIM, NUM_NODES, log, median, time_call
 
 
-def _images_per_batch(chunk_rows: int, num_samples: int, images_per_batch: int | None) -> int:
-    """The batch of images `log_likelihood` will use (its default rule)."""
-    if images_per_batch is None:
-        return int(min(10, max(1, chunk_rows // num_samples)))
-    return images_per_batch
-
-
 def dense_flops(model, num_samples: int) -> dict:
     """FLOPs of the dense layers per importance sample, from the model's kernel shapes.
 
@@ -87,7 +80,8 @@ def _sweep_entry(model, images: np.ndarray, k: int, chunk_rows: int, ipb, reps: 
     """Steady samples/s at one (chunk_rows, images_per_batch), after compiling its shapes."""
     from tf_graphvae import evaluate
 
-    batch = min(len(images), _images_per_batch(chunk_rows, k, ipb))
+    ipb_used, k_chunk = evaluate.chunk_shape(k, chunk_rows, ipb)
+    batch = min(len(images), ipb_used)
     kwargs = {"chunk_rows": chunk_rows, "images_per_batch": ipb}
     is_default = (chunk_rows, ipb) == (evaluate.DEFAULT_CHUNK_ROWS, None)
     start = time.perf_counter()
@@ -95,7 +89,6 @@ def _sweep_entry(model, images: np.ndarray, k: int, chunk_rows: int, ipb, reps: 
         evaluate.log_likelihood(model, images[:batch], k, progress=False, **kwargs)
     warmup = time.perf_counter() - start
     times = _time_log_likelihood(model, images, k, reps, **kwargs)
-    k_chunk = int(max(1, min(k, chunk_rows // batch)))
     entry = {
         "chunk_rows": chunk_rows,
         "images_per_batch": batch,

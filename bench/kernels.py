@@ -144,7 +144,7 @@ def bench_kernels(rows: int, reps: int) -> dict:
     - `elu`: bias and ELU of a `rows x 512` hidden layer, `tf.nn.elu` against
       `elementwise.elu`.
     - `densities`: the per-node KL, `log q` and `log p` of `rows x 5 x 10` node samples,
-      through `tfd.Normal` against the closed forms of `GraphVAE._latents`.
+      through `tfd.Normal` against the closed forms (`gated_dag.node_densities`).
     - `noise`: the latent noise of `rows` samples, a Box-Muller draw per node
       (`tf.random.stateless_normal`) against one quantile-function draw for all nodes
       (`GatedDAG._noise`).

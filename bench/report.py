@@ -41,11 +41,7 @@ def _target_values(results: dict) -> dict:
         r["epoch_spread"] for r in results["training"]["runs"].values()
     )
     evaluation = results["evaluation"]
-    matmul = results["matmul"]["square_2048"]["xla_gflops_per_s"]
-    paired = evaluation.get("paired")  # absent from results written before it existed
-    values["eval_flops_over_matmul"] = (
-        paired["median_ratio"] if paired else evaluation["gflops_per_s"] / matmul
-    )
+    values["eval_flops_over_matmul"] = evaluation["eval_over_matmul"]  # set by run.py
     values["memory_peak_ratio"] = results["memory"].get("peak_ratio")
     peer = results["pythae"]
     tgv_train = best_independent(results["training"])["examples_per_s"]

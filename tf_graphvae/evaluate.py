@@ -125,12 +125,19 @@ def log_likelihood(
     return (ll, elbo, kl) if return_terms else ll
 
 
+def chunk_shape(
+    num_samples: int, chunk_rows: int = DEFAULT_CHUNK_ROWS, images_per_batch: int | None = None
+) -> tuple[int, int]:
+    """`(images per batch, samples per call)` of `log_likelihood` for these settings."""
+    if images_per_batch is None:
+        images_per_batch = int(min(10, max(1, chunk_rows // num_samples)))
+    return images_per_batch, int(max(1, min(num_samples, chunk_rows // images_per_batch)))
+
+
 def _chunks(n: int, num_samples: int, chunk_rows: int, images_per_batch: int | None) -> list:
     """The compiled calls of an evaluation, `((start, end), done, k)` in order: `k` samples
     from sample `done` on, for the images `start ... end - 1` (one block)."""
-    if images_per_batch is None:
-        images_per_batch = int(min(10, max(1, chunk_rows // num_samples)))
-    k_chunk = int(max(1, min(num_samples, chunk_rows // images_per_batch)))
+    images_per_batch, k_chunk = chunk_shape(num_samples, chunk_rows, images_per_batch)
     return [
         ((start, min(n, start + images_per_batch)), done, min(k_chunk, num_samples - done))
         for start in range(0, n, images_per_batch)

@@ -225,6 +225,7 @@ def _evaluation(results: dict) -> list[str]:
 KERNEL_LABELS = {
     "bernoulli": "`log p(x|z)`: `tfd.Bernoulli` -> closed form",
     "flat": "`log p(x|z)`: sum over [H, W, C] -> product with ones over one pixel axis",
+    "log_groups": "`log p(x|z)`: a `log` per pixel -> a `log` per 16 pixels",
     "binarise": "binarisation draw: default algorithm -> Philox named",
     "merge": "precision merge: logsumexp -> sigmoid/softplus",
     "elu": "bias + ELU of a 512-unit layer: `tf.nn.elu` -> exp form",

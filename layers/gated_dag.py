@@ -65,14 +65,24 @@ def normal_log_prob(z: tf.Tensor, mean: tf.Tensor, log_var: tf.Tensor) -> tf.Ten
     scale is formed and taken back to a log, which halves the transcendentals of TFP's
     form for the node densities of every importance sample (tested against TFP).
     """
-    terms = _LOG_2PI + log_var + tf.square(z - mean) * tf.exp(-log_var)
-    return -0.5 * tf.reduce_sum(terms, axis=-1)
+    return -0.5 * tf.reduce_sum(_LOG_2PI + _normal_terms(z, mean, log_var), axis=-1)
+
+
+def _normal_terms(z, mean, log_var):
+    """The summands of `-2 normal_log_prob` less `log 2 pi`, element-wise."""
+    return log_var + tf.square(z - mean) * tf.exp(-log_var)
+
+
+def _reparameterised_terms(noise, log_var):
+    """`_normal_terms` of the sample `z = mean + s * noise`: `(z - m)^2 / s^2` is `noise^2`,
+    so no exponential is needed."""
+    return log_var + tf.square(noise)
 
 
 def reparameterised_log_prob(noise: tf.Tensor, log_var: tf.Tensor) -> tf.Tensor:
     """`normal_log_prob(z, mean, log_var)` of the sample `z = mean + s * noise` it was drawn
-    as: `(z - m)^2 / s^2` is `noise^2`, so no exponential is needed (over the last axis)."""
-    return -0.5 * tf.reduce_sum(_LOG_2PI + log_var + tf.square(noise), axis=-1)
+    as, from the noise itself (over the last axis)."""
+    return -0.5 * tf.reduce_sum(_LOG_2PI + _reparameterised_terms(noise, log_var), axis=-1)
 
 
 def normal_kl(q_mean, q_log_var, p_mean, p_log_var) -> tf.Tensor:
@@ -86,16 +96,31 @@ def normal_kl(q_mean, q_log_var, p_mean, p_log_var) -> tf.Tensor:
     return 0.5 * tf.reduce_sum(terms, axis=-1)
 
 
+_NODE_TENSORS = ("z", "noise", "q_mean", "q_log_var", "p_mean", "p_log_var")
+
+
 def node_densities(nodes: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """The latent terms of the ELBO and the importance weights from `GatedDAG.posterior`'s
     node tensors: the analytic KL of every node given its sampled parents `[B, N]`, and
-    `log q(z | x, c)` and `log p(z | c)` of the sample, each `[B]`."""
-    q = nodes["q_mean"], nodes["q_log_var"]
-    p = nodes["p_mean"], nodes["p_log_var"]
-    kl_per_node = normal_kl(*q, *p)
-    log_q = tf.reduce_sum(reparameterised_log_prob(nodes["noise"], q[1]), axis=-1)
-    log_p = tf.reduce_sum(normal_log_prob(nodes["z"], *p), axis=-1)
-    return kl_per_node, log_q, log_p
+    `log q(z | x, c)` and `log p(z | c)` of the sample, each `[B]`.
+
+    Computed node by node on the slices of the stacked tensors (XLA takes a slice of a
+    stack back to the node's own tensor), the nodes' summands added element-wise before
+    one reduction: the stacked `[B, N, N']` tensors are then never written out in
+    evaluation, where the stacking cost more than the densities (`bench/kernels.py`).
+    """
+    per_node = zip(*(tf.unstack(nodes[key], axis=1) for key in _NODE_TENSORS), strict=True)
+    kls, q_terms, p_terms = [], [], []
+    for z, noise, q_mean, q_log_var, p_mean, p_log_var in per_node:
+        kls.append(normal_kl(q_mean, q_log_var, p_mean, p_log_var))
+        q_terms.append(_reparameterised_terms(noise, q_log_var))
+        p_terms.append(_normal_terms(z, p_mean, p_log_var))
+    constant = _LOG_2PI * math.prod(nodes["z"].shape[1:])
+
+    def log_density(terms):
+        return -0.5 * (tf.reduce_sum(tf.add_n(terms), axis=-1) + constant)
+
+    return tf.stack(kls, axis=1), log_density(q_terms), log_density(p_terms)
 
 
 @keras.saving.register_keras_serializable(package="tf_graphvae")

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_graphvae.layers.elementwise import elu, softplus
+from tf_graphvae.layers.elementwise import LOG_GROUP, elu, log1p_exp_sum, softplus
 from tf_graphvae.layers.gated_dag import LOG_VARIANCE_BOUND, normal_kl, normal_log_prob
 from tf_graphvae.layers.noise import normal_quantile, stateless_normal
 
@@ -52,6 +52,25 @@ def test_softplus_is_tf_softplus_with_the_sigmoid_gradient(jit_compile):
         np.testing.assert_allclose(got_grad, tf.sigmoid(x), rtol=rtol, atol=1e-300)
     # At the kink both one-sided derivatives meet at 1/2.
     assert float(_value_and_grad(softplus, tf.constant(0.0))[1]) == 0.5
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 784, 1000])
+def test_log1p_exp_sum_is_the_sum_of_log1p_exp(n, jit_compile):
+    """The grouped-product sum against float64 `log1p(exp(y))` summed, for axes shorter
+    than, equal to and not a multiple of the group: within n float32 roundings."""
+    rng = np.random.default_rng(n)
+    y = -np.abs(rng.normal(scale=6.0, size=(3, n)))
+    y[0, : min(n, LOG_GROUP)] = 0.0  # the largest factors, 2 each: the product's bound
+    want = np.sum(np.log1p(np.exp(y)), axis=-1)
+    fn = tf.function(log1p_exp_sum, jit_compile=jit_compile)
+    got = fn(tf.constant(y, tf.float32))
+    np.testing.assert_allclose(got, want, rtol=0, atol=n * 2 * FLOAT32_ULP_OF_ONE)
+    np.testing.assert_allclose(fn(tf.constant(y)), want, rtol=1e-13)
+    half = log1p_exp_sum(tf.constant(y, tf.float16))
+    assert half.dtype == tf.float16 and np.all(np.isfinite(half.numpy()))
+    with pytest.raises(ValueError, match="static last axis"):
+        tf.function(log1p_exp_sum).get_concrete_function(tf.TensorSpec([3, None]))
 
 
 def test_elementwise_forms_keep_bfloat16():

@@ -205,6 +205,31 @@ def test_bernoulli_log_prob_is_tfp_bernoulli_and_broadcasts():
         np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_bernoulli_log_mass_gradients_are_the_closed_form_and_unbroadcast(jit_compile):
+    """`x - sigmoid(l)` for the logits, `l` for the data summed over the `K` samples it was
+    broadcast against, as autodiff of the element-wise form gives."""
+    from tf_graphvae.layers.likelihoods import bernoulli_log_mass
+
+    rng = np.random.default_rng(1)
+    logits = tf.constant(rng.normal(scale=6.0, size=(3, 4, 25)))
+    x = tf.constant(rng.random((4, 25)))
+
+    def grads(fn):
+        with tf.GradientTape() as tape:
+            tape.watch([logits, x])
+            y = tf.reduce_sum(fn(logits, x) * tf.constant([1.0, 2.0, 3.0], tf.float64)[:, None])
+        return tape.gradient(y, [logits, x])
+
+    def reference(lg, v):
+        return tf.reduce_sum(v * lg - tf.nn.softplus(lg), axis=-1)
+
+    got = tf.function(lambda: grads(bernoulli_log_mass), jit_compile=jit_compile)()
+    for g, want in zip(got, grads(reference), strict=True):
+        assert g.shape == want.shape
+        np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-15)
+
+
 def test_several_gate_samples_per_example(digits):
     """Each example enters the step `gate_samples` times with its own gates: the step's
     ELBO terms are taken over S x B rows, the round trip keeps the setting."""

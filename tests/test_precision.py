@@ -9,8 +9,12 @@ import tf_graphvae as tgv
 
 # bfloat16 keeps 8 significant bits: one rounding is within 2^-9 (0.2%) relative. The
 # ELBO sums 64 pixel terms and the KL, whose rounding errors take both signs, so its
-# error is a fraction of one rounding's (0.06% at most on these 200 images): it is held
-# to 2^-8 (0.4%) of its size, and the per-image differences' mean to a tenth of that.
+# error is a fraction of one rounding's (0.2% at most on these 200 images): it is held
+# to 2^-8 (0.4%) of its size. The per-image differences are not zero-mean: on a CPU
+# without bfloat16 instructions (AVX2) the rounded activations raise the ELBO by 0.05%
+# of its size on average (also with the same bfloat16-rounded weights in both models),
+# on one with them by less; their mean is held to a quarter of the tolerance, which a
+# float32 term computed in bfloat16 (its own 0.2%, all of one sign) would exceed.
 RELATIVE_TOLERANCE = 2.0**-8
 
 
@@ -33,7 +37,7 @@ def test_mixed_precision_agrees_with_float32_within_the_bfloat16_tolerance():
     b = mixed.elbo_terms(x, seed=seed)["elbo"].numpy()
     assert b.dtype == np.float32
     assert np.max(np.abs(a - b) / np.abs(a)) < RELATIVE_TOLERANCE
-    assert abs(np.mean(a - b)) < RELATIVE_TOLERANCE / 10 * np.mean(np.abs(a))
+    assert abs(np.mean(a - b)) < RELATIVE_TOLERANCE / 4 * np.mean(np.abs(a))
     ll_a = tgv.evaluate.log_likelihood(full, x[:20], num_samples=50, seed=0, progress=False)
     ll_b = tgv.evaluate.log_likelihood(mixed, x[:20], num_samples=50, seed=0, progress=False)
     assert np.max(np.abs(ll_a - ll_b) / np.abs(ll_a)) < RELATIVE_TOLERANCE

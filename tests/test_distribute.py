@@ -87,6 +87,29 @@ def test_two_worker_training_on_localhost(tmp_path):
     assert len(history["history"]["loss"]) == 2
 
 
+def test_the_multi_worker_coordination_service_waits_a_minute_for_heartbeats():
+    """The configuration the strategy would make, with `HEARTBEAT_TIMEOUT_S` (its own
+    process: a context's coordination service is configured once)."""
+    script = (
+        "import json, os\n"
+        "from tensorflow.python.eager import context\n"
+        "from tf_graphvae.trainers import distribute\n"
+        "distribute._configure_coordination(json.loads(os.environ['TF_CONFIG']))\n"
+        "c = context.context().coordination_service\n"
+        "tasks = [j.num_tasks for j in c.coordinated_job_list]\n"
+        "print(c.heartbeat_timeout_in_ms, c.service_leader, tasks)\n"
+    )
+    env = dict(os.environ, TF_CONFIG=json.dumps(
+        {"cluster": {"chief": ["127.0.0.1:1"], "worker": ["127.0.0.1:2", "127.0.0.1:3"]},
+         "task": {"type": "worker", "index": 1}}))  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    timeout, leader, tasks = proc.stdout.split(maxsplit=2)
+    assert int(timeout) == distribute.HEARTBEAT_TIMEOUT_S * 1000
+    assert leader == "/job:chief/replica:0/task:0" and tasks.strip() == "[1, 2]"
+
+
 def test_strategy_names_and_chief():
     with pytest.raises(ValueError, match="strategy"):
         distribute.make_strategy("tpu")

@@ -20,6 +20,12 @@ import tensorflow as tf
 
 from tf_graphvae.config import STRATEGIES  # noqa: F401  (re-exported)
 
+# How long the coordination service waits for a worker's heartbeat before it aborts the
+# job. TensorFlow's default, 10 s, was exceeded on a busy 2-core host while a worker
+# compiled its step with XLA, and the whole job failed; a crashed worker is now noticed
+# after a minute instead.
+HEARTBEAT_TIMEOUT_S = 60
+
 
 def make_strategy(
     name: str = "default", devices: list[str] | None = None
@@ -44,8 +50,32 @@ def make_strategy(
                 '(e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
                 '"task": {"type": "worker", "index": 0}}).'
             )
+        _configure_coordination(json.loads(os.environ["TF_CONFIG"]))
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def _configure_coordination(tf_config: dict) -> None:
+    """The coordination service `MultiWorkerMirroredStrategy` starts, as it configures it
+    (leader: the chief, else worker 0), with `HEARTBEAT_TIMEOUT_S`: the strategy keeps a
+    configuration made before it."""
+    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+    from tensorflow.python.eager import context
+
+    cluster = tf_config.get("cluster", {})
+    jobs = [job for job in ("chief", "worker") if job in cluster]
+    task_type = tf_config.get("task", {}).get("type")
+    if task_type not in jobs or context.context().coordination_service is not None:
+        return
+    context.context().configure_coordination_service(
+        service_type="standalone",
+        service_leader=f"/job:{jobs[0]}/replica:0/task:0",
+        coordinated_jobs=[
+            coordination_config_pb2.CoordinatedJob(name=job, num_tasks=len(cluster[job]))
+            for job in jobs
+        ],
+        heartbeat_timeout_in_ms=HEARTBEAT_TIMEOUT_S * 1000,
+    )
 
 
 def is_chief() -> bool:

@@ -24,12 +24,11 @@ def _replaced_formulations() -> dict:
     import tensorflow as tf
     import tensorflow_probability as tfp
 
-    from tf_graphvae.layers.elementwise import softplus
+    from tf_graphvae.layers.elementwise import softplus, sum_last
     from tf_graphvae.layers.gated_dag import diag_normal
 
     def one_log_per_pixel(logits, x):
-        terms = tf.reshape(x * logits - softplus(logits), [tf.shape(x)[0], -1])
-        return tf.linalg.matvec(terms, tf.ones(tf.shape(terms)[-1:], terms.dtype))
+        return sum_last(tf.reshape(x * logits - softplus(logits), [tf.shape(x)[0], -1]))
 
     def tfp_bernoulli(logits, x):
         bernoulli = tfp.distributions.Bernoulli(logits=logits, dtype=logits.dtype)

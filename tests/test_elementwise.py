@@ -9,7 +9,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tf_graphvae.layers.elementwise import LOG_GROUP, elu, log1p_exp_sum, softplus
-from tf_graphvae.layers.gated_dag import LOG_VARIANCE_BOUND, normal_kl, normal_log_prob
+from tf_graphvae.layers.gated_dag import LOG_VARIANCE_BOUND, node_densities, normal_kl
 from tf_graphvae.layers.noise import normal_quantile, stateless_normal
 
 FLOAT32_ULP_OF_ONE = float(np.finfo(np.float32).eps)
@@ -98,13 +98,21 @@ def _tfp_normal(mean, log_var):
     return tfp.distributions.Independent(tfp.distributions.Normal(mean, scale), 1)
 
 
-def test_normal_log_prob_is_tfp_normal():
+def test_node_densities_are_tfp_normal():
+    """The model's closed-form `log q` (from the noise), `log p` and per-node KL against
+    `tfd.Normal`'s, summed over the nodes."""
     rng = np.random.default_rng(1)
-    mean, log_var, _, _ = _gaussians(rng, (50, 5, 10))
-    z = mean + tf.exp(0.5 * log_var) * rng.normal(size=mean.shape)
-    got = normal_log_prob(z, mean, log_var)
-    assert got.shape == (50, 5)
-    np.testing.assert_allclose(got, _tfp_normal(mean, log_var).log_prob(z), rtol=1e-10)
+    q_mean, q_log_var, p_mean, p_log_var = _gaussians(rng, (50, 5, 10))
+    noise = tf.constant(rng.normal(size=q_mean.shape))
+    z = q_mean + tf.exp(0.5 * q_log_var) * noise
+    nodes = dict(z=z, noise=noise, q_mean=q_mean, q_log_var=q_log_var, p_mean=p_mean,
+                 p_log_var=p_log_var)  # fmt: skip
+    kl, log_q, log_p = node_densities(nodes)
+    q, p = _tfp_normal(q_mean, q_log_var), _tfp_normal(p_mean, p_log_var)
+    assert kl.shape == (50, 5) and log_q.shape == log_p.shape == (50,)
+    np.testing.assert_allclose(log_q, tf.reduce_sum(q.log_prob(z), -1), rtol=1e-10)
+    np.testing.assert_allclose(log_p, tf.reduce_sum(p.log_prob(z), -1), rtol=1e-10)
+    np.testing.assert_allclose(kl, tfp.distributions.kl_divergence(q, p), rtol=1e-9)
 
 
 def test_normal_kl_is_tfp_kl():

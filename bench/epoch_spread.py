@@ -1,6 +1,6 @@
-"""Epoch-time spread of `model.fit` under different thread settings, one process each.
+"""Epoch-time spread of `model.fit` under different tf.data and thread settings.
 
-python bench/epoch_spread.py [--epochs=12] [--output_dir=bench/results]
+python bench/epoch_spread.py [--epochs=20] [--settings=default,autotune_off] [--output_dir=...]
 
 As a user trains: a fresh default `GraphVAE`, `compile`, `fit` on a cached `tf.data`
 pipeline of 40 batches of 128, epoch after epoch in one `fit` call. Each setting runs in its
@@ -21,19 +21,22 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 
-# name -> (environment, tf.config.threading (intra, inter), tf.data threading, steps/execution)
+# name -> (environment, tf.config.threading (intra, inter), tf.data threading, steps/execution,
+# tf.data autotuning)
 SETTINGS = {
-    "default": ({}, None, False, 1),
-    "inter_op_1": ({}, (0, 1), False, 1),
-    "intra_2_inter_1": ({}, (2, 1), False, 1),
-    "tfdata_private_1": ({}, None, True, 1),
-    "inter_op_1_tfdata_1": ({}, (0, 1), True, 1),
-    "steps_per_execution_25": ({}, None, False, 25),
+    "default": ({}, None, False, 1, True),
+    "autotune_off": ({}, None, False, 1, False),
+    "autotune_off_steps_per_execution_25": ({}, None, False, 25, False),  # as the commands
+    "inter_op_1": ({}, (0, 1), False, 1, True),
+    "intra_2_inter_1": ({}, (2, 1), False, 1, True),
+    "tfdata_private_1": ({}, None, True, 1, True),
+    "inter_op_1_tfdata_1": ({}, (0, 1), True, 1, True),
+    "steps_per_execution_25": ({}, None, False, 25, True),
 }
 
 
 def child(name: str, epochs: int) -> None:
-    env, threads, private_tfdata, spe = SETTINGS[name]
+    env, threads, private_tfdata, spe, autotune = SETTINGS[name]
     import keras
     import tensorflow as tf
 
@@ -43,6 +46,8 @@ def child(name: str, epochs: int) -> None:
     sys.path.insert(0, str(BENCH_DIR))
     from common import binarize, load_images, make_model
 
+    from tf_graphvae import data as tgv_data
+
     images = binarize(load_images("train", 40 * 128)[0])
     ds = tf.data.Dataset.from_tensor_slices(images).batch(128, drop_remainder=True).cache()
     if private_tfdata:
@@ -50,7 +55,9 @@ def child(name: str, epochs: int) -> None:
         options.threading.private_threadpool_size = 1
         options.threading.max_intra_op_parallelism = 1
         ds = ds.with_options(options)
-    ds = ds.prefetch(tf.data.AUTOTUNE)
+    if not autotune:
+        ds = tgv_data.without_autotune(ds)
+    ds = ds.prefetch(tf.data.AUTOTUNE if autotune else tgv_data.PREFETCH_BATCHES)
     model = make_model("learned", steps_per_execution=spe)
     times = []
 

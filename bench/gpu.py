@@ -48,10 +48,12 @@ def bench_training(
     """Examples/s per structure, precision and batch size: epoch times after the first."""
     import tensorflow as tf
 
+    from tf_graphvae import data as tgv_data
+
     rows = []
     for batch in batches:
         ds = tf.data.Dataset.from_tensor_slices(images).batch(batch, drop_remainder=True)
-        ds = ds.cache().prefetch(tf.data.AUTOTUNE)
+        ds = tgv_data.without_autotune(ds.cache()).prefetch(tgv_data.PREFETCH_BATCHES)
         steps = len(images) // batch
         for structure in structures:
             for mixed in (False, True):

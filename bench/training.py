@@ -6,54 +6,33 @@ and Keras are imported only when a benchmark runs.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from common import BATCH_SIZE, MODEL_SEED, epoch_summary, log, make_model, median
 
-if TYPE_CHECKING:
-    import keras
-
 STRUCTURES = ("independent", "chain", "full", "learned")
-
-
-@functools.cache
-def _epoch_timer_class() -> type:
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        """Wall-clock seconds of every epoch of the `fit` calls it is passed to."""
-
-        def __init__(self):
-            super().__init__()
-            self.times = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self._start)
-
-    return EpochTimer
-
-
-def epoch_timer() -> keras.callbacks.Callback:
-    """A new `EpochTimer` callback: its `times` list gains each epoch's seconds."""
-    return _epoch_timer_class()()
 
 
 def _epoch_dataset(train_images: np.ndarray, n: int):
     import tensorflow as tf
 
-    return (
-        tf.data.Dataset.from_tensor_slices(train_images[:n])
-        .batch(BATCH_SIZE, drop_remainder=True)
-        .cache()
-        .prefetch(tf.data.AUTOTUNE)
+    from tf_graphvae import data as tgv_data
+
+    batches = tf.data.Dataset.from_tensor_slices(train_images[:n]).batch(
+        BATCH_SIZE, drop_remainder=True
     )
+    # As the commands' pipelines (experiment.make_datasets): autotuning off, fixed prefetch.
+    return tgv_data.without_autotune(batches.cache()).prefetch(tgv_data.PREFETCH_BATCHES)
+
+
+def _timed_fit(model, ds) -> float:
+    """Wall-clock seconds of one one-epoch `fit` call, as its caller waits for it (with
+    the dataset iterator's creation and release, where tf.data's autotuning could stall)."""
+    start = time.perf_counter()
+    model.fit(ds, epochs=1, verbose=0, shuffle=False)
+    return time.perf_counter() - start
 
 
 def _configs(
@@ -68,28 +47,23 @@ def _configs(
     return configs
 
 
-def _compile_all(configs, ds) -> tuple[dict, dict, dict]:
-    """Each config's model after its first epoch (trace + compile), its timer, that time."""
+def _compile_all(configs, ds) -> tuple[dict, dict]:
+    """Each config's model after its first epoch (trace + compile), and its epoch times."""
     import keras
 
-    models, timers, first = {}, {}, {}
+    models, times = {}, {}
     for name, structure, jit, spe in configs:
         keras.utils.set_random_seed(MODEL_SEED)
         model = make_model(structure, jit_compile=jit, steps_per_execution=spe)
-        timer = epoch_timer()
-        start = time.perf_counter()
-        model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[timer])
-        first[name] = time.perf_counter() - start
-        log(f"training {name}: first epoch (trace + compile) {first[name]:.1f} s")
-        models[name], timers[name] = model, timer
-    return models, timers, first
+        times[name] = [_timed_fit(model, ds)]
+        log(f"training {name}: first epoch (trace + compile) {times[name][0]:.1f} s")
+        models[name] = model
+    return models, times
 
 
-def _run_entry(config, times: list[float], first: float, n: int, steps_per_epoch: int) -> dict:
+def _run_entry(config, times: list[float], n: int, steps_per_epoch: int) -> dict:
     """The reported numbers of one config from all its epoch times."""
     _, structure, jit, spe = config
-    # `first_epoch_seconds` is replaced (in place) by the whole first `fit` call, as a
-    # user pays it; the callback's times[0] misses the work before the epoch begins.
     summary = epoch_summary(times, n)
     ms_per_step = 1000 * median(times[2:]) / steps_per_epoch
     return {
@@ -99,7 +73,6 @@ def _run_entry(config, times: list[float], first: float, n: int, steps_per_epoch
         "examples_per_s": summary.pop("examples_per_s"),
         "ms_per_step": ms_per_step,
         **summary,
-        "first_epoch_seconds": round(first, 2),
     }
 
 
@@ -129,32 +102,34 @@ def bench_training(
     `steps_per_execution`, the independent and learned structures are also run compiled
     with it (`independent_spe`, `learned_spe`).
 
-    One epoch = `steps_per_epoch` batches of an in-memory, cached, prefetched dataset.
-    The first epoch (tracing and XLA compilation) is timed apart. Then the models take
-    turns, one epoch each: one round of warm-up (the first epoch after compilation can
-    still be several times slower; it is reported as `warmup_epoch_seconds`), then `reps`
-    rounds (interleaved, so that a slow spell of a busy machine hits every model alike);
-    each model's median epoch time is reported.
+    One epoch = `steps_per_epoch` batches of an in-memory, cached, prefetched dataset
+    without tf.data's autotuning (as the commands' pipelines), timed as the wall time of a
+    one-epoch `fit` call. The first epoch (tracing and XLA compilation) is timed apart.
+    Then the models take turns, one epoch each: one round of warm-up (the first epoch
+    after compilation can still be several times slower; it is reported as
+    `warmup_epoch_seconds`), then `reps` rounds (interleaved, so that a slow spell of a
+    busy machine hits every model alike); each model's median epoch time is reported.
     """
     n = steps_per_epoch * BATCH_SIZE
     ds = _epoch_dataset(train_images, n)
     configs = _configs(xla_structures, steps_per_execution)
-    models, timers, first = _compile_all(configs, ds)
+    models, times = _compile_all(configs, ds)
     for _ in range(1 + reps):
         for name, model in models.items():
-            model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[timers[name]])
+            times[name].append(_timed_fit(model, ds))
     runs = {}
     for config in configs:
         name = config[0]
-        runs[name] = _run_entry(config, timers[name].times, first[name], n, steps_per_epoch)
+        runs[name] = _run_entry(config, times[name], n, steps_per_epoch)
         log(f"training {name}: {runs[name]['examples_per_s']:.0f} examples/s")
     result = {
         "batch_size": BATCH_SIZE,
         "steps_per_epoch": steps_per_epoch,
         "examples_per_epoch": n,
         "reps": reps,
-        "method": "median epoch time of model.fit over reps interleaved epochs, "
-        "after a first (compile) epoch and one warm-up epoch",
+        "method": "median wall time of one-epoch model.fit calls over reps interleaved "
+        "epochs, after a first (compile) epoch and one warm-up epoch; pipeline without "
+        "tf.data autotuning",
         "runs": runs,
         "ratios": _ratios(runs),
     }

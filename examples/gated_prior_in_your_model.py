@@ -81,6 +81,7 @@ def main(argv):
     del argv
     keras.utils.set_random_seed(0)
     train = tgv.data.load("digits", "train").shuffle(2000, seed=0).batch(64)
+    train = tgv.data.without_autotune(train)  # steady epoch times (BUILD_NOTES)
     model = GatedPriorVAE()
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     history = model.fit(train, epochs=_EPOCHS.value, verbose=0)

@@ -52,6 +52,28 @@ def test_test_images_of_history_and_table1_are_the_same(tmp_path):
     np.testing.assert_array_equal(table_images, other)
 
 
+def test_the_commands_pipelines_run_without_tf_data_autotuning():
+    # With autotuning, `fit` sometimes waited at an epoch's end for tf.data's optimisation
+    # thread (bench/epoch_spread.py measures it); the commands' pipelines turn it off.
+    train, test = make_datasets(TrainConfig(dataset="digits", seed=3, batch_size=100))
+    assert train.options().autotune.enabled is False
+    assert test.options().autotune.enabled is False
+    first, second = (np.concatenate(list(train.as_numpy_iterator())) for _ in range(2))
+    assert first.shape == (1437, 8, 8, 1)
+    assert not np.array_equal(first, second)  # still reshuffled every epoch
+    np.testing.assert_array_equal(np.sort(first, axis=0), np.sort(second, axis=0))
+
+
+def test_without_autotune_keeps_the_elements_and_refuses_other_inputs():
+    ds = tf.data.Dataset.range(10).map(lambda x: x * 2, num_parallel_calls=tf.data.AUTOTUNE)
+    steady = tgv_data.without_autotune(ds).prefetch(tgv_data.PREFETCH_BATCHES)
+    assert ds.options().autotune.enabled is not False  # the input is left as it was
+    assert steady.options().autotune.enabled is False
+    assert list(steady.as_numpy_iterator()) == list(range(0, 20, 2))
+    with pytest.raises(TypeError, match="tf.data.Dataset"):
+        tgv_data.without_autotune(np.arange(3))
+
+
 def test_evaluation_subset_is_fixed_random_and_sorted():
     a = tgv_data.evaluation_subset(10_000, 2_000)
     np.testing.assert_array_equal(a, tgv_data.evaluation_subset(10_000, 2_000))

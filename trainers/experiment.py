@@ -40,14 +40,16 @@ def make_datasets(config: TrainConfig) -> tuple[tf.data.Dataset, tf.data.Dataset
     train = tgv_data.load(config.dataset, config.train_split, config.data_dir)
     # Test images binarised once (data.TEST_SEED): the images of Table 1, for every seed.
     test = tgv_data.load(config.dataset, config.test_split, config.data_dir, binarize=binary)
-    train = (
-        train.cache()
-        .shuffle(10_000, seed=config.seed, reshuffle_each_iteration=True)
-        .batch(config.batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    test = test.cache().batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
-    return train, test
+    train = train.cache().shuffle(10_000, seed=config.seed, reshuffle_each_iteration=True)
+    test = test.cache()
+    return _batched(train, config.batch_size), _batched(test, config.batch_size)
+
+
+def _batched(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+    # Autotuning off: with it, `fit` sometimes waits at an epoch's end for tf.data's
+    # optimisation thread (tgv_data.without_autotune), which made epoch times jump.
+    batches = tgv_data.without_autotune(dataset.batch(batch_size))
+    return batches.prefetch(tgv_data.PREFETCH_BATCHES)
 
 
 def build_model(config: TrainConfig) -> GraphVAE:

@@ -54,7 +54,10 @@ batch cannot run code.
 
 Example:
     >>> ds = load("mnist", "test", data_dir="~/data/mnist")          # doctest: +SKIP
-    >>> ds = ds.shuffle(10_000).batch(128).prefetch(tf.data.AUTOTUNE)  # doctest: +SKIP
+    >>> ds = without_autotune(ds.shuffle(10_000).batch(128))          # doctest: +SKIP
+    >>> ds = ds.prefetch(PREFETCH_BATCHES)                             # doctest: +SKIP
+
+:func:`without_autotune` keeps epoch times steady (it turns tf.data's autotuning off).
 """
 
 from __future__ import annotations
@@ -68,11 +71,13 @@ import tensorflow as tf
 from tf_graphvae.config import BINARY_DATASETS, DATASETS, NPZ_PREFIX
 from tf_graphvae.data import _arrays, _cache, _spec, _splits
 from tf_graphvae.data._arrays import infer_likelihood
+from tf_graphvae.data._pipeline import PREFETCH_BATCHES, without_autotune
 from tf_graphvae.data._registry import REGISTRY as _REGISTRY
 
 __all__ = [
     "BINARY_DATASETS",
     "DATASETS",
+    "PREFETCH_BATCHES",
     "TEST_SEED",
     "binarize_images",
     "clear_cache",
@@ -84,6 +89,7 @@ __all__ = [
     "load",
     "load_numpy",
     "splits",
+    "without_autotune",
 ]
 
 

@@ -1,7 +1,10 @@
 """One training step on one device and under MirroredStrategy over two logical CPUs.
 
-Prints a JSON line: the two losses and the largest weight difference after the step.
-Run in its own process: logical devices must be configured before TensorFlow starts.
+python mirrored_step.py STRUCTURE [STRUCTURE ...]
+
+Prints a JSON line per structure: the two losses and the largest weight difference after
+the step. Run in its own process: logical devices must be configured before TensorFlow
+starts.
 """
 
 import json
@@ -21,12 +24,11 @@ from sklearn.datasets import load_digits  # noqa: E402
 
 import tf_graphvae as tgv  # noqa: E402
 
-structure = sys.argv[1] if len(sys.argv) > 1 else "learned"
 grey = load_digits().images[:32, ..., None] / 16.0
 x = grey.astype("float32")  # grey: the step binarises it, so binarisation is checked too
 
 
-def one_step(strategy, initial=None):
+def one_step(structure, strategy, initial=None):
     with strategy.scope():
         model = tgv.GraphVAE(
             event_shape=(8, 8, 1),
@@ -46,21 +48,20 @@ def one_step(strategy, initial=None):
     return history, model.get_weights(), before
 
 
-single, w_single, initial = one_step(tf.distribute.get_strategy())
 mirrored_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-mirrored, w_mirrored, _ = one_step(mirrored_strategy, initial)
-print(
-    json.dumps(
-        {
-            "replicas": mirrored_strategy.num_replicas_in_sync,
-            "single": single,
-            "mirrored": mirrored,
-            "max_weight_diff": max(
-                float(np.abs(a - b).max()) for a, b in zip(w_single, w_mirrored, strict=True)
-            ),
-            "max_update": max(
-                float(np.abs(a - b).max()) for a, b in zip(w_single, initial, strict=True)
-            ),
-        }
-    )
-)
+for structure in sys.argv[1:] or ["learned"]:
+    single, w_single, initial = one_step(structure, tf.distribute.get_strategy())
+    mirrored, w_mirrored, _ = one_step(structure, mirrored_strategy, initial)
+    report = {
+        "structure": structure,
+        "replicas": mirrored_strategy.num_replicas_in_sync,
+        "single": single,
+        "mirrored": mirrored,
+        "max_weight_diff": max(
+            float(np.abs(a - b).max()) for a, b in zip(w_single, w_mirrored, strict=True)
+        ),
+        "max_update": max(
+            float(np.abs(a - b).max()) for a, b in zip(w_single, initial, strict=True)
+        ),
+    }
+    print(json.dumps(report), flush=True)

@@ -13,15 +13,15 @@ def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """Returns `dataset` with tf.data's autotuning off, so epoch times do not jump.
 
     With autotuning on (TensorFlow's default), every iterator of a pipeline runs an
-    optimisation thread that sleeps for periods of 10 ms, 20 ms, 40 ms, ... (doubling up to
-    60 s; `kOptimizationPeriodMinMs` in TensorFlow's `core/framework/model.h`). `fit` makes
-    a new iterator for each epoch and drops the last one; measured on 2 cores, dropping it
-    sometimes waits until the thread's current sleep ends, 10 ms x (2^k - 1) after the
-    iterator began: some epochs of 0.6 s then take 1.27 s, and some one-epoch `fit` calls of
-    2.9 s take 5.11 s (the "two speeds" of training; BUILD_NOTES, "Epoch-time spread"). Without
-    autotuning no such thread runs. Nothing else changes: the same elements in the same
-    order; `tf.data.AUTOTUNE` sizes upstream fall back to TensorFlow's fixed defaults, so
-    prefetch a fixed number of batches (:data:`PREFETCH_BATCHES`) after this.
+    optimisation thread whose period starts at 10 ms and grows to at most 60 s
+    (`kOptimizationPeriodMinMs` in TensorFlow's `core/framework/model.h`). `fit` makes a
+    new iterator for each epoch and drops the last one; measured on 2 cores, dropping it
+    sometimes waits until 10 ms x (2^k - 1) after the iterator began (the end of a period,
+    if the periods double): some epochs of 0.6 s then take 1.27 s, and some one-epoch
+    `fit` calls of 2.9 s take 5.11 s (the "two speeds" of training; README, "Epoch-time
+    spread"). Without autotuning no such thread runs. The elements and their order are
+    the same; nothing tunes `tf.data.AUTOTUNE` sizes any more, so give sizes explicitly,
+    e.g. prefetch :data:`PREFETCH_BATCHES` batches after this.
 
     Args:
         dataset: Any `tf.data.Dataset`.

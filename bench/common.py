@@ -55,6 +55,23 @@ def binarize(images: np.ndarray, seed: int = DATA_SEED) -> np.ndarray:
     return (u < images).astype(np.float32)
 
 
+def cached_batches(images: np.ndarray, batch_size: int = BATCH_SIZE, autotune: bool = False):
+    """In-memory images as full batches, cached, prefetched: the benchmarks' pipeline.
+
+    Without tf.data's autotuning by default, as the commands' pipelines
+    (`experiment.make_datasets`); `autotune=True` gives TensorFlow's default pipeline
+    (`prefetch(tf.data.AUTOTUNE)`), for the studies that compare the two.
+    """
+    import tensorflow as tf
+
+    from tf_graphvae import data as tgv_data
+
+    ds = tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True)
+    if autotune:
+        return ds.cache().prefetch(tf.data.AUTOTUNE)
+    return tgv_data.without_autotune(ds.cache()).prefetch(tgv_data.PREFETCH_BATCHES)
+
+
 def make_model(structure: str, jit_compile: bool = True, steps_per_execution: int = 1):
     """The benchmarked model: `GraphVAE` with the default networks, compiled for training."""
     import keras

@@ -44,20 +44,15 @@ def child(name: str, epochs: int) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(threads[0])
         tf.config.threading.set_inter_op_parallelism_threads(threads[1])
     sys.path.insert(0, str(BENCH_DIR))
-    from common import binarize, load_images, make_model
-
-    from tf_graphvae import data as tgv_data
+    from common import binarize, cached_batches, load_images, make_model
 
     images = binarize(load_images("train", 40 * 128)[0])
-    ds = tf.data.Dataset.from_tensor_slices(images).batch(128, drop_remainder=True).cache()
-    if private_tfdata:
+    ds = cached_batches(images, 128, autotune=autotune)
+    if private_tfdata:  # options hold for the whole pipeline, wherever they are set
         options = tf.data.Options()
         options.threading.private_threadpool_size = 1
         options.threading.max_intra_op_parallelism = 1
         ds = ds.with_options(options)
-    if not autotune:
-        ds = tgv_data.without_autotune(ds)
-    ds = ds.prefetch(tf.data.AUTOTUNE if autotune else tgv_data.PREFETCH_BATCHES)
     model = make_model("learned", steps_per_execution=spe)
     times = []
 

@@ -27,19 +27,12 @@ SETTINGS = ("autotune_on", "autotune_off")
 
 def child(setting: str, calls: int, steps: int) -> None:
     import keras
-    import tensorflow as tf
 
     sys.path.insert(0, str(BENCH_DIR))
-    from common import BATCH_SIZE, binarize, load_images, make_model
-
-    from tf_graphvae import data as tgv_data
+    from common import BATCH_SIZE, binarize, cached_batches, load_images, make_model
 
     images = binarize(load_images("train", steps * BATCH_SIZE)[0])
-    ds = tf.data.Dataset.from_tensor_slices(images).batch(BATCH_SIZE, drop_remainder=True)
-    if setting == "autotune_on":
-        ds = ds.cache().prefetch(tf.data.AUTOTUNE)
-    else:
-        ds = tgv_data.without_autotune(ds.cache()).prefetch(tgv_data.PREFETCH_BATCHES)
+    ds = cached_batches(images, autotune=setting == "autotune_on")
     model = make_model("learned")
     marks = {}
 

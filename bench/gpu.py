@@ -19,7 +19,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import EVENT_SHAPE, MODEL_SEED, NODE_DIM, NUM_NODES, binarize, load_images, median
+from common import (
+    EVENT_SHAPE,
+    MODEL_SEED,
+    NODE_DIM,
+    NUM_NODES,
+    binarize,
+    cached_batches,
+    load_images,
+    median,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 STEPS_PER_EXECUTION = 25
@@ -46,14 +55,9 @@ def bench_training(
     images: np.ndarray, epochs: int, batches=(128, 1024), structures=("independent", "learned")
 ) -> list[dict]:
     """Examples/s per structure, precision and batch size: epoch times after the first."""
-    import tensorflow as tf
-
-    from tf_graphvae import data as tgv_data
-
     rows = []
     for batch in batches:
-        ds = tf.data.Dataset.from_tensor_slices(images).batch(batch, drop_remainder=True)
-        ds = tgv_data.without_autotune(ds.cache()).prefetch(tgv_data.PREFETCH_BATCHES)
+        ds = cached_batches(images, batch)
         steps = len(images) // batch
         for structure in structures:
             for mixed in (False, True):

@@ -10,21 +10,9 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-from common import BATCH_SIZE, MODEL_SEED, epoch_summary, log, make_model, median
+from common import BATCH_SIZE, MODEL_SEED, cached_batches, epoch_summary, log, make_model, median
 
 STRUCTURES = ("independent", "chain", "full", "learned")
-
-
-def _epoch_dataset(train_images: np.ndarray, n: int):
-    import tensorflow as tf
-
-    from tf_graphvae import data as tgv_data
-
-    batches = tf.data.Dataset.from_tensor_slices(train_images[:n]).batch(
-        BATCH_SIZE, drop_remainder=True
-    )
-    # As the commands' pipelines (experiment.make_datasets): autotuning off, fixed prefetch.
-    return tgv_data.without_autotune(batches.cache()).prefetch(tgv_data.PREFETCH_BATCHES)
 
 
 def _timed_fit(model, ds) -> float:
@@ -111,7 +99,7 @@ def bench_training(
     busy machine hits every model alike); each model's median epoch time is reported.
     """
     n = steps_per_epoch * BATCH_SIZE
-    ds = _epoch_dataset(train_images, n)
+    ds = cached_batches(train_images[:n])  # as the commands': without autotuning
     configs = _configs(xla_structures, steps_per_execution)
     models, times = _compile_all(configs, ds)
     for _ in range(1 + reps):

@@ -218,11 +218,16 @@ def test_the_tuner_scores_on_a_validation_split_cut_from_training():
     from tf_graphvae.config import TrainConfig, hold_out
 
     config = hold_out(TrainConfig(dataset="digits"), 10)
-    assert (config.train_split, config.test_split) == ("train[:90%]", "train[90%:]")
+    assert (config.train_split, config.test_split) == ("train@fit10%", "train@val10%")
     train = tgv.data.load_numpy("digits", config.train_split)
     valid = tgv.data.load_numpy("digits", config.test_split)
     whole = tgv.data.load_numpy("digits", "train")
-    np.testing.assert_array_equal(np.concatenate([train, valid]), whole)
+    assert len(train) + len(valid) == len(whole) and len(valid) == round(0.1 * len(whole))
+    # A random sample of the whole split, disjoint from what trains: not its tail.
+    rows = {row.tobytes(): i for i, row in enumerate(whole)}
+    held = sorted(rows[row.tobytes()] for row in valid)
+    assert not set(held) & {rows[row.tobytes()] for row in train}
+    assert held[0] < 0.1 * len(whole) and held[-1] > 0.9 * len(whole)
     assert hold_out(config, 0) is config
     with pytest.raises(ValueError, match="whole training split"):
         hold_out(config, 10)

@@ -113,8 +113,29 @@ class TrainConfig:
     data_dir: str | None = setting(
         None, "Folder with the publishers' data files (else TensorFlow Datasets)."
     )
-    train_split: str = setting("train", "Training split (TFDS syntax).")
+    train_split: str = setting(
+        "train",
+        "Training split (TFDS syntax; train@fit10%: train without its random validation 10%).",
+    )
     test_split: str = setting("test", "Test split (TFDS syntax).")
+    validation_split: str | None = setting(
+        None,
+        "Split scored after every epoch (val_elbo, val_kl, ... in the history), e.g. "
+        "train@val10%: a random 10% of train, the same for every run; train on train@fit10%.",
+    )
+    early_stopping_patience: int = setting(
+        0,
+        "Stop once the validation ELBO has not improved for this many epochs and keep the "
+        "best epoch's weights, with --epochs as the cap (0: train every epoch; needs "
+        "--validation_split).",
+        minimum=0,
+    )
+    early_stopping_min_delta: float = setting(
+        0.0,
+        "The validation ELBO gain (nats) that counts as an improvement for early stopping: "
+        "patience 10 with 0.5 stops once it gains under 0.05 nats per epoch.",
+        minimum=0,
+    )
     temperature: float = _model("temperature")
     min_temperature: float = _model("min_temperature")
     anneal_rate: float = _model("anneal_rate")
@@ -149,6 +170,7 @@ class TrainConfig:
         for f in dataclasses.fields(self):
             check_field(f, getattr(self, f.name))
         check_model_rules(self)
+        check_validation_rules(self)
         return self
 
     def model_options(self) -> dict[str, Any]:
@@ -167,21 +189,39 @@ class TrainConfig:
         return "bernoulli" if self.dataset in BINARY_DATASETS else "discretized_logistic"
 
 
+def check_validation_rules(config: TrainConfig) -> None:
+    """Early stopping needs a validation split, and nothing validates on what it trains on."""
+    if config.early_stopping_patience and not config.validation_split:
+        raise ValueError(
+            "early_stopping_patience needs a validation split: set validation_split "
+            "(e.g. train@val10%, with train_split train@fit10%)."
+        )
+    held = config.validation_split or ""
+    if "@val" in held:
+        base, size = held.split("@val", 1)
+        if config.train_split.strip() in (base.strip(), held.strip()):
+            raise ValueError(
+                f"train_split {config.train_split!r} holds the validation images of "
+                f"{held!r}; train on {base.strip()}@fit{size} instead."
+            )
+
+
 def hold_out(config: TrainConfig, percent: int) -> TrainConfig:
-    """`config` trained on the first `100 - percent`% of its training split and scored on
-    the last `percent`% (a validation split: hyperparameters are chosen there, never on
-    the test split). `percent=0` returns `config` unchanged."""
+    """`config` trained on its training split less a random `percent`% and scored on that
+    `percent`% (`train@fit10%` / `train@val10%`: a validation split, the same images for
+    every run; hyperparameters are chosen there, never on the test split). `percent=0`
+    returns `config` unchanged."""
     if not percent:
         return config
     if not 0 < percent < 100:
         raise ValueError(f"The validation percentage must be in 1..99, got {percent!r}.")
-    if "[" in config.train_split:
+    if "[" in config.train_split or "@" in config.train_split:
         raise ValueError(
             f"A validation split is cut from a whole training split, not {config.train_split!r}."
         )
-    base, cut = config.train_split, 100 - int(percent)
+    base, size = config.train_split, int(percent)
     return dataclasses.replace(
-        config, train_split=f"{base}[:{cut}%]", test_split=f"{base}[{cut}%:]"
+        config, train_split=f"{base}@fit{size}%", test_split=f"{base}@val{size}%"
     )
 
 

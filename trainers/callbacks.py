@@ -187,6 +187,91 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class ResumableEarlyStopping(keras.callbacks.Callback):
+    """Stops when the validation ELBO has not gained more than `min_delta` nats for
+    `patience` epochs, and leaves the model with the best epoch's weights; its state
+    survives a stopped process.
+
+    The patience counts from the last epoch that beat the reference (the value at the
+    previous such epoch) by more than `min_delta`, as `keras.callbacks.EarlyStopping`
+    counts; the weights kept are those of the best epoch of all. With `patience=10,
+    min_delta=0.5` a run stops once it gains less than 0.05 nats per epoch over 10
+    epochs. Unlike Keras's callback, which keeps its state in memory, it writes the state
+    and the best weights to `directory` (`early_stopping.json`, `best.weights.h5`,
+    atomically): a resumed run goes on counting where the killed one was, and a run that
+    had stopped trains no further (`stopped_epoch`: call `fit` with that many epochs).
+
+    Args:
+        patience: epochs without a gain before stopping (>= 1).
+        directory: where the state and the best weights go (None: memory only).
+        min_delta: the gain (nats, >= 0) over the reference that counts as one.
+        monitor: the logged value to maximise.
+    """
+
+    STATE_FILE = "early_stopping.json"
+    WEIGHTS_FILE = "best.weights.h5"
+
+    def __init__(
+        self,
+        patience: int,
+        directory: str | Path | None = None,
+        min_delta: float = 0.0,
+        monitor: str = "val_elbo",
+    ):
+        super().__init__()
+        if isinstance(patience, bool) or int(patience) != patience or patience < 1:
+            raise ValueError(f"patience must be an integer >= 1, got {patience!r}.")
+        if not min_delta >= 0:
+            raise ValueError(f"min_delta must be >= 0, got {min_delta!r}.")
+        self.patience, self.min_delta, self.monitor = int(patience), float(min_delta), monitor
+        self.directory = None if directory is None else Path(directory)
+        self.state = self._read_state()
+        self._best_weights = None
+
+    def _read_state(self) -> dict:
+        path = None if self.directory is None else self.directory / self.STATE_FILE
+        if path is not None and path.exists():
+            return json.loads(path.read_text())
+        return {"best": None, "best_epoch": 0, "reference": None, "reference_epoch": 0,
+                "stopped_epoch": None}  # fmt: skip
+
+    @property
+    def stopped_epoch(self) -> int | None:
+        """The epoch (1-based) at which training stopped, or None while it goes on."""
+        return self.state["stopped_epoch"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise ValueError(f"Early stopping monitors {self.monitor!r}, which fit did not log.")
+        value, state = float(value), self.state
+        if math.isfinite(value) and (state["best"] is None or value > state["best"]):
+            state.update(best=value, best_epoch=epoch + 1)
+            self._keep_best()
+        reference = state["reference"]
+        if math.isfinite(value) and (reference is None or value > reference + self.min_delta):
+            state.update(reference=value, reference_epoch=epoch + 1)
+        if epoch + 1 - state["reference_epoch"] >= self.patience:
+            state["stopped_epoch"] = epoch + 1
+            self.model.stop_training = True
+        if self.directory is not None:
+            write_json(self.directory / self.STATE_FILE, state)
+
+    def _keep_best(self) -> None:
+        if self.directory is None:
+            self._best_weights = self.model.get_weights()
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.directory / self.WEIGHTS_FILE) as tmp:
+            self.model.save_weights(tmp, overwrite=True)
+
+    def on_train_end(self, logs=None):
+        if self._best_weights is not None:
+            self.model.set_weights(self._best_weights)
+        elif self.directory is not None and (self.directory / self.WEIGHTS_FILE).exists():
+            self.model.load_weights(self.directory / self.WEIGHTS_FILE)
+
+
 class GraphVAETensorBoard(keras.callbacks.Callback):
     """Writes what Keras's TensorBoard callback does not: the gates and a grid of samples.
 

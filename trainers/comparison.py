@@ -81,6 +81,7 @@ def run_and_evaluate(
         "metrics": metrics,
         "ll_per_image": ll.tolist(),
         "epochs_trained": len(result.history.get("loss", [])),
+        "early_stopping": result.early_stopping,
         "train_seconds_last_session": result.train_seconds,
     }
     if config.structure == "learned":

@@ -29,7 +29,8 @@ Where the data come from, in this order:
      only needed with ``with_labels=True``.
    * ``omniglot``: ``images_background.zip`` (``train``), ``images_evaluation.zip``
      (``test``), ``images_background_small1.zip`` (``small1``),
-     ``images_background_small2.zip`` (``small2``).
+     ``images_background_small2.zip`` (``small2``); both of the first two for
+     ``generative_train`` and ``generative_test``.
    * ``cifar10``: the folder ``cifar-10-batches-py/`` (or its batch files directly in
      ``data_dir``), or the tarball ``cifar-10-python.tar.gz``.
 
@@ -42,7 +43,13 @@ Where the data come from, in this order:
 
 Split specs follow TFDS's slicing syntax: ``train``, ``test[:8000]``, ``test[8000:]``,
 ``train[10%:20%]``, ``train[-1000:]``. Percent bounds are rounded to the closest example,
-as TFDS does. A split's examples keep the order of their source (sorted member names for
+as TFDS does. One extension: ``train@val10%`` is a random 10 % of ``train`` drawn with
+:data:`VALIDATION_SEED` (the same images for every run), ``train@fit10%`` the other 90 %;
+a validation split is a sample of the whole training split, never a tail of sorted
+files. Omniglot's ``generative_train`` / ``generative_test`` draw on all 50 alphabets
+(each character's drawers 1-15 / 16-20: the generative-modelling protocol), ``train`` /
+``test`` are the cross-alphabet protocol (30 background / 20 evaluation alphabets).
+A split's examples keep the order of their source (sorted member names for
 Omniglot archives, file order for IDX and CIFAR batches, TFDS's order for TFDS).
 
 Decoded arrays are cached in-process per source file (path, modification time, size), so
@@ -73,12 +80,14 @@ from tf_graphvae.data import _arrays, _cache, _spec, _splits
 from tf_graphvae.data._arrays import infer_likelihood
 from tf_graphvae.data._pipeline import PREFETCH_BATCHES, without_autotune
 from tf_graphvae.data._registry import REGISTRY as _REGISTRY
+from tf_graphvae.data._splits import VALIDATION_SEED
 
 __all__ = [
     "BINARY_DATASETS",
     "DATASETS",
     "PREFETCH_BATCHES",
     "TEST_SEED",
+    "VALIDATION_SEED",
     "binarize_images",
     "clear_cache",
     "default_likelihood",
@@ -319,14 +328,14 @@ def _load_split(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Returns fresh float32 images of a split spec, optionally binarised, and labels."""
     spec = _spec_of(name)
-    base, start, stop = _splits.parse_split(name, split, spec.splits)
+    parsed = _splits.parse_split(name, split, spec.splits)
     if binarize and not spec.binary:
         raise ValueError(
             f"binarize=True is only for binary datasets {BINARY_DATASETS}; "
             f"{name!r} has values 0..255."
         )
-    raw, scale, labels = _load_base(spec, base, data_dir, need_labels=need_labels)
-    index = _splits.resolve_slice(name, split, base, start, stop, len(raw))
+    raw, scale, labels = _load_base(spec, parsed.base, data_dir, need_labels=need_labels)
+    index = _splits.resolve(name, parsed, len(raw))
     if binarize:  # drawn over the whole base split, so that slices of it agree
         images = binarize_images(_to_float(raw, scale), seed)[index].copy()
     else:

@@ -45,10 +45,10 @@ REGISTRY: dict[str, DatasetSpec] = {
         DatasetSpec(
             name="omniglot",
             event_shape=(28, 28, 1),
-            splits=("train", "test", "small1", "small2"),
+            splits=("train", "test", "small1", "small2", *_omniglot.GENERATIVE_SPLITS),
             binary=True,
             local=LocalFiles(load=_omniglot.load_split, describe=_omniglot.describe),
-            load_default=FromTfds(convert=_omniglot.tfds_example, relabel=_omniglot.tfds_labels),
+            load_default=_omniglot.load_default,
         ),
         DatasetSpec(
             name="cifar10",

@@ -183,7 +183,14 @@ def test_names_and_event_shapes():
     assert data.event_shape("fashion_mnist") == (28, 28, 1)
     assert data.event_shape("omniglot") == (28, 28, 1)
     assert data.event_shape("cifar10") == (32, 32, 3)
-    assert data.splits("omniglot") == ("train", "test", "small1", "small2")
+    assert data.splits("omniglot") == (
+        "train",
+        "test",
+        "small1",
+        "small2",
+        "generative_train",
+        "generative_test",
+    )
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import keras
 import keras_tuner
-import numpy as np
 import pytest
 
 import tf_graphvae as tgv

@@ -1,10 +1,12 @@
-"""Data-parallel training: MirroredStrategy equals one device; a real two-worker run."""
+"""Data-parallel training: MirroredStrategy equals one device; the coordination service.
+
+A real two-worker run on localhost, killed and resumed: `test_worker_faults.py`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -34,59 +36,6 @@ def test_mirrored_step_equals_the_single_device_step():
             assert report["mirrored"][key][0] == pytest.approx(report["single"][key][0], rel=1e-5)
         assert report["max_update"] > 1e-3  # the step did change the weights
         assert report["max_weight_diff"] < 1e-5
-
-
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-def test_two_worker_training_on_localhost(tmp_path):
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    model_dir = tmp_path / "run"
-    procs = []
-    for index in range(2):
-        env = dict(os.environ)
-        env["TF_CONFIG"] = json.dumps(
-            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        )
-        procs.append(
-            subprocess.Popen(
-                [
-                    str(BIN / "tfgvae-train"),
-                    "--strategy=multi_worker",
-                    "--dataset=digits",
-                    "--epochs=2",
-                    "--num_nodes=3",
-                    "--node_dim=2",
-                    "--batch_size=128",
-                    f"--model_dir={model_dir}",
-                ],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
-    outputs = []
-    try:
-        for proc in procs:
-            outputs.append(proc.communicate(timeout=420))
-    finally:
-        for proc in procs:
-            proc.kill()
-    for proc, (_, err) in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, err[-3000:]
-    assert "Saved" in outputs[0][0]  # the chief reports and keeps the model
-    assert (model_dir / "model.keras").is_file()
-    assert not (model_dir / ".worker-1").exists()
-    history = json.loads((model_dir / "history.json").read_text())
-    assert len(history["history"]["loss"]) == 2
 
 
 def test_the_multi_worker_coordination_service_waits_a_minute_for_heartbeats():

@@ -101,6 +101,26 @@ class TrainResult:
     early_stopping: dict | None = None  # best value, best epoch, stopped epoch
 
 
+def own_folder(model_dir: str | os.PathLike) -> Path:
+    """The folder this process writes: `model_dir`, or for a worker other than the chief
+    `model_dir/.worker-<index>`. Every worker must take part in saving (collective ops)
+    but only the chief's copy is kept: the others write beside it and remove theirs at
+    the end."""
+    if distribute.is_chief():
+        return Path(model_dir)
+    return Path(model_dir) / f".worker-{distribute.worker_id()}"
+
+
+def saved_epoch(model_dir: str | os.PathLike) -> int:
+    """The last epoch this process checkpointed in `model_dir` (0: none), where a re-run
+    resumes from."""
+    metadata = own_folder(model_dir) / CHECKPOINT_DIR / "training_metadata.json"
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
 def _check_resumable(model_dir: Path, config: TrainConfig) -> None:
     """Refuses a model_dir that holds a run with another configuration."""
     path = model_dir / CONFIG_FILE
@@ -154,11 +174,8 @@ def train(
     datasets = (*make_datasets(config), make_validation(config))
     worker_dir = None
     if model_dir is not None and not distribute.is_chief():
-        # Every worker must take part in saving (collective ops) but only the chief's copy
-        # is kept: the others write beside it and remove theirs at the end.
-        worker_dir = Path(model_dir) / f".worker-{distribute.worker_id()}"
-        model_dir = worker_dir
-    model_dir = None if model_dir is None else Path(model_dir)
+        worker_dir = own_folder(model_dir)
+    model_dir = None if model_dir is None else own_folder(model_dir)
     if model_dir is not None:
         _check_resumable(model_dir, config)
     lock = contextlib.nullcontext() if model_dir is None else run_lock(model_dir)

@@ -12,7 +12,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from absl import app, flags  # noqa: E402
 
-flags.DEFINE_bool("verbose", False, "Show full tracebacks for errors.")
+flags.DEFINE_bool("verbose", False, "Show full tracebacks for errors, and TensorFlow's INFO logs.")
 
 
 def validator(check):

@@ -5,7 +5,11 @@ tfgvae-train --dataset=digits --structure=learned --epochs=20 --model_dir=runs/d
 
 from __future__ import annotations
 
-from absl import flags
+import os
+import sys
+from pathlib import Path
+
+from absl import flags, logging
 
 from tf_graphvae.cli import _train_flags as tf_flags
 from tf_graphvae.cli._common import format_matrix, run_main
@@ -25,6 +29,13 @@ _STRATEGY = flags.DEFINE_enum(
     "default: one device; mirrored: every local GPU; multi_worker: the hosts in TF_CONFIG. "
     "--batch_size is the global batch.",
 )
+_HEARTBEAT = flags.DEFINE_integer(
+    "heartbeat_timeout",
+    60,
+    "multi_worker: seconds a worker may go silent before the job is aborted (how long "
+    "survivors take to stop after a worker dies).",
+    lower_bound=1,
+)
 
 
 def main(argv: list[str]) -> None:
@@ -33,9 +44,26 @@ def main(argv: list[str]) -> None:
     config = tf_flags.train_config()  # checked before TensorFlow starts
     from tf_graphvae.trainers import distribute, experiment
 
-    strategy = distribute.make_strategy(_STRATEGY.value)  # first: before other TF work
+    multi_worker = _STRATEGY.value == "multi_worker"
     model_dir = _MODEL_DIR.value or f"runs/{dataset_label(config.dataset)}-{config.structure}"
-    result = experiment.train(config, model_dir=model_dir, verbose=2, strategy=strategy)
+    if multi_worker and not flags.FLAGS.verbose:
+        logging.set_verbosity(logging.WARNING)  # the strategy's ~20 INFO lines per start
+        _native_log_to(experiment.own_folder(model_dir) / NATIVE_LOG)
+    # First: before other TensorFlow work.
+    strategy = distribute.make_strategy(_STRATEGY.value, heartbeat_timeout_s=_HEARTBEAT.value)
+    try:
+        result = experiment.train(config, model_dir=model_dir, verbose=2, strategy=strategy)
+    except Exception as error:
+        if not multi_worker or flags.FLAGS.verbose or not distribute.is_worker_lost(error):
+            raise
+        saved = experiment.saved_epoch(model_dir)
+        message = distribute.worker_lost_message(error, saved, config.epochs)
+        log = experiment.own_folder(model_dir) / NATIVE_LOG
+        print(f"tfgvae-train: error: {message} TensorFlow's messages: {log}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # TensorFlow's collective threads can hold an aborted process at exit: leave now.
+        os._exit(distribute.WORKER_LOST_EXIT)
     if not distribute.is_chief():
         return
     test = result.test_metrics
@@ -46,6 +74,21 @@ def main(argv: list[str]) -> None:
     )
     print("Edge probabilities mu[parent, child]:")
     print(format_matrix(result.model.edge_probabilities()))
+
+
+NATIVE_LOG = "tensorflow.log"
+
+
+def _native_log_to(path: Path) -> None:
+    """Sends what TensorFlow's C++ side writes to stderr (a worker's death is ~6 lines of
+    gRPC and collective errors) to `path`; Python's own stderr, and so this command's
+    messages, stay on the terminal."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    sys.stderr = os.fdopen(os.dup(2), "w", buffering=1)
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 2)
+    os.close(log)
 
 
 def run() -> None:

@@ -1,0 +1,117 @@
+"""Multi-worker faults on localhost: a worker's or the chief's death (kill -9 mid-epoch)
+ends the survivor with one line and exit status 75; the same commands resume the job."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+
+from tf_graphvae.trainers import distribute
+
+BIN = Path(sys.executable).parent
+EPOCHS = 3
+HEARTBEAT_S = 10
+
+
+def _free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _start_workers(workers: list[str], model_dir: Path) -> list[subprocess.Popen]:
+    """Both workers of the job, with the same command, as a cluster manager starts them."""
+    procs = []
+    for index in range(len(workers)):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CONFIG=json.dumps(tf_config))
+        command = [
+            str(BIN / "tfgvae-train"), "--strategy=multi_worker", "--dataset=digits",
+            f"--epochs={EPOCHS}", "--num_nodes=3", "--node_dim=2", "--batch_size=16",
+            f"--heartbeat_timeout={HEARTBEAT_S}", f"--model_dir={model_dir}",
+        ]  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )  # fmt: skip
+        )
+    return procs
+
+
+def _kill_in_epoch_two(procs: list[subprocess.Popen], victim: int) -> float:
+    """kill -9 `victim` half a second into the chief's second epoch; the time of the kill."""
+    for line in procs[0].stdout:
+        if line.startswith("Epoch 2/"):
+            time.sleep(0.5)
+            procs[victim].kill()
+            return time.monotonic()
+    raise AssertionError("the chief ended before its second epoch")
+
+
+@pytest.mark.parametrize("victim, survivor_stops_within_s", [(1, HEARTBEAT_S + 20), (0, 20)])
+def test_a_dead_worker_ends_the_survivor_with_one_line_and_the_job_resumes(
+    tmp_path, victim, survivor_stops_within_s
+):
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    model_dir = tmp_path / "run"
+    procs = _start_workers(workers, model_dir)
+    try:
+        killed_at = _kill_in_epoch_two(procs, victim)
+        survivor = procs[1 - victim]
+        _, err = survivor.communicate(timeout=survivor_stops_within_s + 60)
+        stopped_after = time.monotonic() - killed_at
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.communicate()
+    # The survivor: exit 75, one line naming the dead worker and the restart, no traceback.
+    assert survivor.returncode == distribute.WORKER_LOST_EXIT, err[-3000:]
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err[-3000:]
+    assert lines[0].startswith(f"tfgvae-train: error: the multi-worker job lost worker {victim} ")
+    assert (
+        f"re-run the same command on every worker to resume from epoch 1 of {EPOCHS}." in (lines[0])
+    )
+    assert stopped_after < survivor_stops_within_s
+
+    # The same commands again: the job resumes after epoch 1 and completes.
+    procs = _start_workers(workers, model_dir)
+    outputs = [proc.communicate(timeout=420) for proc in procs]
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+    assert f"Resuming {model_dir} from epoch 1 of {EPOCHS}" in outputs[0][0]
+    history = json.loads((model_dir / "history.json").read_text())
+    assert len(history["history"]["loss"]) == EPOCHS
+    # The model files are the chief's alone: worker 1's folder is gone.
+    assert (model_dir / "model.keras").is_file() and not (model_dir / ".worker-1").exists()
+    assert "Saved" in outputs[0][0] and "Saved" not in outputs[1][0]
+
+
+def test_the_lost_worker_message_names_the_other_task_and_the_saved_epoch(monkeypatch):
+    tf_config = {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    error = tf.errors.UnavailableError(
+        None, None, "Collective ops is aborted by: The following tasks are unhealthy "
+        "(stopped sending heartbeats):\n/job:worker/replica:0/task:1\n/job:worker/replica:0/task:0",
+    )  # fmt: skip
+    assert distribute.is_worker_lost(error)
+    assert distribute.worker_lost_message(error, 4, 10) == (
+        "the multi-worker job lost worker 1 (UnavailableError); re-run the same command on "
+        "every worker to resume from epoch 4 of 10."
+    )
+    assert "another worker" in distribute.worker_lost_message(tf.errors.AbortedError(
+        None, None, "aborted"), 0, 3)  # fmt: skip
+    assert not distribute.is_worker_lost(ValueError("bad flag"))
+    assert not distribute.is_worker_lost(tf.errors.InvalidArgumentError(None, None, "shape"))

@@ -105,7 +105,20 @@ def test_paired_difference_pairs_by_seed_and_image():
     noisy = [_record(0, np.asarray(base[0]["ll_per_image"]) + rng.normal(0, 1, 400))]
     one = table1.paired_difference(noisy, base)
     assert one["sem_over"] == "test images" and 0.03 < one["sem"] < 0.07  # 1 / sqrt(400)
-    assert one["verdict"] == "within 2 SE"
+    assert one["verdict"] == "interval includes 0"
+
+
+def test_few_seeds_call_a_difference_only_when_the_t_interval_excludes_zero():
+    rng = np.random.default_rng(1)
+    base = [_record(s, rng.normal(-100, 5, 400)) for s in range(3)]
+    shift = [0.3, 0.9, 0.4]  # mean 0.53 > 2 SE (0.37), but t(2 dof) = 4.30 SE wide
+    runs = [_record(s, np.asarray(b["ll_per_image"]) + d) for s, b, d in zip(
+        range(3), base, shift, strict=True)]  # fmt: skip
+    diff = table1.paired_difference(runs, base)
+    sem = np.std(shift, ddof=1) / np.sqrt(3)
+    half = 4.3027 * sem  # Student's t, 2 degrees of freedom, 97.5 %
+    np.testing.assert_allclose(diff["ci95"], np.mean(shift) + np.array([-half, half]), atol=1e-3)
+    assert diff["dof"] == 2 and diff["verdict"] == "interval includes 0"
 
 
 def test_ladder_decoder_reads_the_bottom_node_only():

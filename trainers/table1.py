@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import stats
 
 from tf_graphvae import evaluate
 
@@ -32,8 +33,9 @@ def paired_difference(
 
     Per seed, the mean over images of the per-image difference and its standard error
     over images; across seeds, the mean of the per-seed differences and its standard
-    error over seeds (over images when there is one seed). `better` / `worse`: the mean
-    difference exceeds twice its standard error.
+    error over seeds (over images when there is one seed), with its 95 % Student-t
+    interval (n - 1 degrees of freedom for n seeds: with 3 seeds the interval is 4.30
+    standard errors wide on each side, not 2). `better` / `worse`: the interval excludes 0.
     """
     by_seed = {r["config"]["seed"]: np.asarray(r["ll_per_image"], np.float64) for r in baseline}
     per_seed, per_seed_sem, seeds = [], [], []
@@ -48,17 +50,23 @@ def paired_difference(
         seeds.append(seed)
     if not per_seed:
         return {}
-    mean, sem = evaluate.mean_sem(per_seed) if len(per_seed) > 1 else (per_seed[0], per_seed_sem[0])
-    verdict = "better" if mean > 2 * sem else "worse" if mean < -2 * sem else "within 2 SE"
+    if len(per_seed) > 1:
+        (mean, sem), dof = evaluate.mean_sem(per_seed), len(per_seed) - 1
+    else:
+        (mean, sem), dof = (per_seed[0], per_seed_sem[0]), len(runs[0][key]) - 1
+    half = float(stats.t.ppf(0.975, dof)) * sem
+    low, high = mean - half, mean + half
+    verdict = "better" if low > 0 else "worse" if high < 0 else "interval includes 0"
     return {
-        "mean": mean, "sem": sem, "seeds": seeds, "per_seed": per_seed,
-        "per_seed_sem": per_seed_sem, "verdict": verdict,
+        "mean": mean, "sem": sem, "ci95": [low, high], "dof": dof, "seeds": seeds,
+        "per_seed": per_seed, "per_seed_sem": per_seed_sem, "verdict": verdict,
         "sem_over": "seeds" if len(per_seed) > 1 else "test images",
     }  # fmt: skip
 
 
 def _row_summary(runs: list[dict], metrics_key: str) -> dict:
     row = {"seeds": [r["config"]["seed"] for r in runs], "unit": runs[0]["metrics"]["unit"]}
+    row["epochs_per_seed"] = [r.get("epochs_trained") for r in runs]
     for key in ("ll", "kl", "elbo"):
         values = [r[metrics_key][key] for r in runs]
         row[key], row[f"{key}_std"] = mean_std(values)
@@ -105,26 +113,36 @@ def table1_markdown(table: dict[str, dict], caption: str) -> str:
         if not d:
             return "—"
         per_seed = ", ".join(f"{v:+.2f}" for v in d["per_seed"])
-        return f"{d['mean']:+.2f} ± {d['sem']:.2f} ({d['verdict']}; per seed {per_seed})"
+        low, high = d.get("ci95", (float("nan"), float("nan")))
+        return (
+            f"{d['mean']:+.2f} ± {d['sem']:.2f}, 95 % [{low:+.2f}, {high:+.2f}] "
+            f"({d['verdict']}; per seed {per_seed})"
+        )
+
+    def epochs_cell(row):
+        return ", ".join("?" if e is None else str(e) for e in row.get("epochs_per_seed", []))
 
     unit = next(iter(table.values()))["unit"]
     lines = [
-        f"| Model | seeds | LL ({unit}) | SE over images | KL | ELBO | LL − FC-VAE (paired) |",
-        "|---|---|---|---|---|---|---|",
+        f"| Model | seeds | epochs | LL ({unit}) | SE over images | KL | ELBO | "
+        "LL − FC-VAE (paired) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, row in table.items():
         base = name.removesuffix(" (MAP)")
         label = ROW_LABELS.get(base, base) + (", MAP graph" if name.endswith("(MAP)") else "")
         lines.append(
-            f"| {label} (`{name}`) | {len(row['seeds'])} | {cell(row, 'll')} | "
-            f"{row['ll_sem']:.2f} | {cell(row, 'kl')} | {cell(row, 'elbo')} | {diff_cell(row)} |"
+            f"| {label} (`{name}`) | {len(row['seeds'])} | {epochs_cell(row)} | "
+            f"{cell(row, 'll')} | {row['ll_sem']:.2f} | {cell(row, 'kl')} | "
+            f"{cell(row, 'elbo')} | {diff_cell(row)} |"
         )
     notes = (
         "LL: mean over seeds ± std over seeds; SE over images: the root mean square of the "
         "per-seed standard errors of the mean over test images. LL − FC-VAE: the mean of the "
         "per-seed paired differences (same seed, same test images) ± its standard error "
-        "(over seeds, or over images for one seed); 'better' or 'worse' when it exceeds "
-        "twice its standard error."
+        "(over seeds, or over images for one seed) and its 95 % Student-t interval (n - 1 "
+        "degrees of freedom for n seeds); 'better' or 'worse' only when the interval "
+        "excludes 0. Epochs: those each seed trained (early stopping, where used)."
     )
     return caption + "\n\n" + "\n".join(lines) + "\n\n" + notes + "\n"
 

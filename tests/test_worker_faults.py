@@ -4,9 +4,6 @@ ends the survivor with one line and exit status 75; the same commands resume the
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,59 +13,21 @@ import tensorflow as tf
 
 from tf_graphvae.trainers import distribute
 
-BIN = Path(sys.executable).parent
-EPOCHS = 3
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from worker_faults import EPOCHS, free_workers, kill_in_epoch_two, start_workers  # noqa: E402
+
 HEARTBEAT_S = 10
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-def _start_workers(workers: list[str], model_dir: Path) -> list[subprocess.Popen]:
-    """Both workers of the job, with the same command, as a cluster manager starts them."""
-    procs = []
-    for index in range(len(workers)):
-        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CONFIG=json.dumps(tf_config))
-        command = [
-            str(BIN / "tfgvae-train"), "--strategy=multi_worker", "--dataset=digits",
-            f"--epochs={EPOCHS}", "--num_nodes=3", "--node_dim=2", "--batch_size=16",
-            f"--heartbeat_timeout={HEARTBEAT_S}", f"--model_dir={model_dir}",
-        ]  # fmt: skip
-        procs.append(
-            subprocess.Popen(
-                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )  # fmt: skip
-        )
-    return procs
-
-
-def _kill_in_epoch_two(procs: list[subprocess.Popen], victim: int) -> float:
-    """kill -9 `victim` half a second into the chief's second epoch; the time of the kill."""
-    for line in procs[0].stdout:
-        if line.startswith("Epoch 2/"):
-            time.sleep(0.5)
-            procs[victim].kill()
-            return time.monotonic()
-    raise AssertionError("the chief ended before its second epoch")
 
 
 @pytest.mark.parametrize("victim, survivor_stops_within_s", [(1, HEARTBEAT_S + 20), (0, 20)])
 def test_a_dead_worker_ends_the_survivor_with_one_line_and_the_job_resumes(
     tmp_path, victim, survivor_stops_within_s
 ):
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers = free_workers()
     model_dir = tmp_path / "run"
-    procs = _start_workers(workers, model_dir)
+    procs = start_workers(workers, model_dir, HEARTBEAT_S)
     try:
-        killed_at = _kill_in_epoch_two(procs, victim)
+        killed_at = kill_in_epoch_two(procs, victim)
         survivor = procs[1 - victim]
         _, err = survivor.communicate(timeout=survivor_stops_within_s + 60)
         stopped_after = time.monotonic() - killed_at
@@ -87,7 +46,7 @@ def test_a_dead_worker_ends_the_survivor_with_one_line_and_the_job_resumes(
     assert stopped_after < survivor_stops_within_s
 
     # The same commands again: the job resumes after epoch 1 and completes.
-    procs = _start_workers(workers, model_dir)
+    procs = start_workers(workers, model_dir, HEARTBEAT_S)
     outputs = [proc.communicate(timeout=420) for proc in procs]
     for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-3000:]

@@ -85,7 +85,9 @@ def normal_kl(q_mean, q_log_var, p_mean, p_log_var) -> tf.Tensor:
 _NODE_TENSORS = ("z", "noise", "q_mean", "q_log_var", "p_mean", "p_log_var")
 
 
-def node_densities(nodes: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+def node_densities(
+    nodes: dict[str, tf.Tensor], latent_dim: int | None = None
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """The latent terms of the ELBO and the importance weights from `GatedDAG.posterior`'s
     node tensors: the analytic KL of every node given its sampled parents `[B, N]`, and
     `log q(z | x, c)` and `log p(z | c)` of the sample, each `[B]`.
@@ -94,6 +96,9 @@ def node_densities(nodes: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, t
     stack back to the node's own tensor), the nodes' summands added element-wise before
     one reduction: the stacked `[B, N, N']` tensors are then never written out in
     evaluation, where the stacking cost more than the densities (`bench/kernels.py`).
+
+    `latent_dim`: the dimensions the densities are over (default every entry of `z`; with
+    nodes of different sizes, the sum of the sizes: the padding contributes no term).
     """
     per_node = zip(*(tf.unstack(nodes[key], axis=1) for key in _NODE_TENSORS), strict=True)
     kls, q_terms, p_terms = [], [], []
@@ -101,7 +106,7 @@ def node_densities(nodes: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, t
         kls.append(normal_kl(q_mean, q_log_var, p_mean, p_log_var))
         q_terms.append(_reparameterised_terms(noise, q_log_var))
         p_terms.append(_normal_terms(z, p_mean, p_log_var))
-    constant = _LOG_2PI * math.prod(nodes["z"].shape[1:])
+    constant = _LOG_2PI * (latent_dim or math.prod(nodes["z"].shape[1:]))
 
     def log_density(terms):
         return -0.5 * (tf.reduce_sum(tf.add_n(terms), axis=-1) + constant)
@@ -122,11 +127,20 @@ class GatedDAG(keras.layers.Layer):
     given a full `z` is a single batched contraction (used by the importance-weighted
     evaluation); the sequential top-down pass slices the same kernels node by node.
 
+    Nodes of different sizes (`node_dims`, e.g. a Ladder VAE's decreasing 20-12-8-6-4) are
+    stored padded to the largest, `N' = max(node_dims)`: node `j` uses its first
+    `node_dims[j]` entries. The padding is held at exactly 0 in `z`, the noise and every
+    mean and log-variance, so it feeds no network (its kernel rows see zeros), adds nothing
+    to the KL and cancels from `log q - log p`: the model is the one with nodes of those
+    sizes, each `TD_j` mapping its gated parents to its own node's size.
+
     Args:
         num_nodes: `N >= 1`.
         node_dim: `N' >= 1`, the dimension of every node.
         structure: `"independent"`, `"chain"`, `"full"` or `"learned"`.
         top_down_units: width of each `TD_j`'s hidden layer.
+        node_dims: optional sizes of the nodes, `z_0` first (then `node_dim` must be their
+            maximum).
 
     Call arguments:
         z: `[B, N, N']` node values.
@@ -146,6 +160,7 @@ class GatedDAG(keras.layers.Layer):
         node_dim: int,
         structure: str = "learned",
         top_down_units: int = 128,
+        node_dims: list[int] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -159,6 +174,35 @@ class GatedDAG(keras.layers.Layer):
         self.node_dim = int(node_dim)
         self.structure = validate_structure(structure)
         self.top_down_units = int(top_down_units)
+        self.node_dims = None if node_dims is None else [int(d) for d in node_dims]
+        if self.node_dims is not None and (
+            len(self.node_dims) != self.num_nodes or max(self.node_dims) != self.node_dim
+            or min(self.node_dims) < 1
+        ):  # fmt: skip
+            raise ValueError(
+                f"node_dims {node_dims!r} must give num_nodes={self.num_nodes} sizes >= 1 "
+                f"whose maximum is node_dim={self.node_dim}."
+            )
+        dims = self.node_dims or [self.node_dim] * self.num_nodes
+        # mask[j, k] = 1 where entry k of node j exists; None when every node is full.
+        self._mask = None
+        if self.node_dims is not None and min(dims) < self.node_dim:
+            self._mask = tf.constant(
+                [[float(k < d) for k in range(self.node_dim)] for d in dims], tf.float32
+            )
+
+    @property
+    def latent_dim(self) -> int:
+        """The number of latent dimensions, `sum(node_dims)` (`N * N'` for equal nodes)."""
+        return sum(self.node_dims) if self.node_dims else self.num_nodes * self.node_dim
+
+    def _masked(self, value: tf.Tensor, node: int | None = None) -> tf.Tensor:
+        """`value` with the padding of nodes of different sizes set to 0: `[B, N, N']`, or
+        `[B, N']` of `node`."""
+        if self._mask is None:
+            return value
+        mask = self._mask if node is None else self._mask[node]
+        return value * tf.cast(mask, value.dtype)
 
     @property
     def has_top_down(self) -> bool:
@@ -241,7 +285,8 @@ class GatedDAG(keras.layers.Layer):
         gated = tf.einsum("bij,bik->bjik", gates[:, :, : n - 1], z)
         mean, log_var = self._top_down(tf.reshape(gated, [batch, n - 1, n * d]), slice(0, n - 1))
         root = tf.zeros([batch, 1, d], z.dtype)  # p(z_{N-1}) = Normal(0, I)
-        return tf.concat([mean, root], axis=1), tf.concat([log_var, root], axis=1)
+        mean, log_var = tf.concat([mean, root], axis=1), tf.concat([log_var, root], axis=1)
+        return self._masked(mean), self._masked(log_var)
 
     def _noise(self, seed, like, row_offset, total_rows):
         """Standard normal noise for all nodes, `[B, N, N']` like `like`, rows
@@ -271,7 +316,7 @@ class GatedDAG(keras.layers.Layer):
             analytic KL of each node requires.
         """
         n = self.num_nodes
-        noise = self._noise(seed, data_mean, row_offset, total_rows)
+        noise = self._masked(self._noise(seed, data_mean, row_offset, total_rows))
         zs, out = (
             [None] * n,
             {k: [None] * n for k in ("q_mean", "q_log_var", "p_mean", "p_log_var")},
@@ -284,6 +329,9 @@ class GatedDAG(keras.layers.Layer):
             else:  # mean-field VAE: q_j from the bottom-up network alone, p_j = Normal(0, I)
                 p_mean = p_log_var = tf.zeros_like(m_tilde)
                 q_mean, q_log_var = m_tilde, lv_tilde
+            q_mean, q_log_var, p_mean, p_log_var = (
+                self._masked(t, j) for t in (q_mean, q_log_var, p_mean, p_log_var)
+            )
             # Reparameterised z_j ~ q_j, the draw Normal(q_mean, q_std).sample would make.
             zs[j] = q_mean + tf.exp(0.5 * q_log_var) * noise[:, j]
             for key, value in zip(out, (q_mean, q_log_var, p_mean, p_log_var), strict=True):
@@ -300,7 +348,7 @@ class GatedDAG(keras.layers.Layer):
         zs = [None] * n
         for j in range(n - 1, -1, -1):
             mean, log_var = self.node_prior(j, zs[j + 1 :], gates)
-            zs[j] = diag_normal(mean, log_var).sample(seed=seeds[j])
+            zs[j] = self._masked(diag_normal(mean, log_var).sample(seed=seeds[j]), j)
         return tf.stack(zs, axis=1)
 
     def get_config(self):
@@ -310,5 +358,6 @@ class GatedDAG(keras.layers.Layer):
             node_dim=self.node_dim,
             structure=self.structure,
             top_down_units=self.top_down_units,
+            node_dims=self.node_dims,
         )
         return config

@@ -53,15 +53,21 @@ def check_dataset(name: str) -> None:
         )
 
 
-# The rows of `tfgvae-compare`: name -> (structure, decode_from), in the paper's order.
-# `chain` is a chain prior with ladder inference whose decoder reads every node; `ladder`
-# is Sønderby et al.'s Ladder VAE, the same chain with the decoder on the bottom node only.
+# The rows of `tfgvae-compare`: name -> (structure, decode_from, node_dims), in the paper's
+# order. `chain` is a chain prior with ladder inference whose decoder reads every node;
+# `ladder` the same chain with the decoder on the bottom node, of the run's node size (with
+# N' = 10 a 10-dimensional bottleneck, not Sønderby's model); `ladder_vae` is Sønderby et
+# al.'s Ladder VAE: a chain of decreasing node sizes decoded from the widest, bottom one.
+# Its sizes keep the shape of their MNIST model (64-32-16-8-4: top node 4, sizes growing
+# towards the data) within the same total M = 50 as the other rows.
+LADDER_VAE_NODE_DIMS = [20, 12, 8, 6, 4]
 ROWS = {
-    "independent": ("independent", "all_nodes"),
-    "chain": ("chain", "all_nodes"),
-    "ladder": ("chain", "bottom_node"),
-    "full": ("full", "all_nodes"),
-    "learned": ("learned", "all_nodes"),
+    "independent": ("independent", "all_nodes", None),
+    "chain": ("chain", "all_nodes", None),
+    "ladder": ("chain", "bottom_node", None),
+    "ladder_vae": ("chain", "bottom_node", LADDER_VAE_NODE_DIMS),
+    "full": ("full", "all_nodes", None),
+    "learned": ("learned", "all_nodes", None),
 }
 DEFAULT_ROWS = ("independent", "chain", "full", "learned")
 
@@ -106,6 +112,7 @@ class TrainConfig:
     structure: str = _model("structure")
     num_nodes: int = _model("num_nodes")
     node_dim: int = _model("node_dim")
+    node_dims: list | None = _model("node_dims")
     epochs: int = setting(20, "Training epochs.", minimum=1)
     batch_size: int = setting(128, "Global batch size.", minimum=1)
     learning_rate: float = setting(1e-3, "Adam learning rate of the networks.", positive=True)

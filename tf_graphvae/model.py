@@ -91,7 +91,7 @@ class GraphVAE(TrainingStep, keras.Model):
             c.straight_through_gates, seed=c.seed, edges=c.edges, name="gates",
         )  # fmt: skip
         self.dag = GatedDAG(
-            c.num_nodes, c.node_dim, c.structure, c.top_down_units, name="gated_dag"
+            c.num_nodes, c.node_dim, c.structure, c.top_down_units, c.node_dims, name="gated_dag"
         )
         self.decoder = c.decoder or Decoder(
             c.event_shape, self.likelihood.params_per_channel, c.decoder_units, c.network,
@@ -240,7 +240,7 @@ class GraphVAE(TrainingStep, keras.Model):
         """
         data_mean, data_log_var = bottom_up
         out = self.dag.posterior(data_mean, data_log_var, gates, seed, row_offset, total_rows)
-        out["kl_per_node"], out["log_q"], out["log_p"] = node_densities(out)
+        out["kl_per_node"], out["log_q"], out["log_p"] = node_densities(out, self.dag.latent_dim)
         return out
 
     def _decode(self, z):

@@ -107,6 +107,12 @@ class GraphVAEConfig:
     )
     num_nodes: int = setting(5, "Number of latent nodes N.", minimum=1)
     node_dim: int = setting(10, "Dimension N' of every node.", minimum=1)
+    node_dims: list | None = setting(
+        None,
+        "Nodes of different sizes, bottom node z_0 first, root last, e.g. 20,12,8,6,4 "
+        "(a Ladder VAE's decreasing sizes); overrides --node_dim, needs --num_nodes of sizes.",
+        check=lambda dims: check_node_dims(dims),
+    )
     structure: str = setting(
         "learned", "Latent dependency structure (fixed: --structure_file).", choices=STRUCTURES
     )
@@ -222,9 +228,12 @@ class GraphVAEConfig:
         if network is None:
             conv_ok = len(shape) == 3 and shape[0] % 8 == 0 and shape[1] % 8 == 0
             network = "conv" if self.likelihood == "discretized_logistic" and conv_ok else "mlp"
+        dims = check_node_dims(self.node_dims)
         return dataclasses.replace(
             self,
             event_shape=tuple(int(s) for s in shape),
+            node_dims=dims,
+            node_dim=max(dims) if dims else self.node_dim,
             edges=check_edges(self.structure, self.num_nodes, self.edges),
             network=network,
             encoder_units=_units(self.encoder_units, "encoder_units"),
@@ -233,9 +242,29 @@ class GraphVAEConfig:
         )
 
 
+def check_node_dims(node_dims) -> list[int] | None:
+    """`node_dims` as a list of ints >= 1 (None stays None; digit strings, as a flag gives
+    them, are read as ints); a ValueError otherwise."""
+    if node_dims is None:
+        return None
+    try:
+        dims = [int(d) for d in node_dims if not isinstance(d, (bool, float)) or d == int(d)]
+    except (TypeError, ValueError):
+        dims = []
+    if not dims or len(dims) != len(node_dims) or min(dims) < 1:
+        shown = ",".join(map(str, node_dims)) if isinstance(node_dims, list | tuple) else node_dims
+        raise ValueError(f"node_dims must be node sizes, integers >= 1, got {shown!r}.")
+    return dims
+
+
 def check_model_rules(config: Any) -> None:
     """The rules between settings (for `GraphVAEConfig` and `TrainConfig` alike)."""
     check_edges(config.structure, config.num_nodes, config.edges)
+    if config.node_dims is not None and len(config.node_dims) != config.num_nodes:
+        raise ValueError(
+            f"node_dims gives {len(config.node_dims)} node sizes for num_nodes="
+            f"{config.num_nodes}; give one size per node."
+        )
     if config.decode_from == "bottom_node" and config.structure == "learned":
         raise ValueError(
             'decode_from="bottom_node" is for the fixed structures; with learned gates '

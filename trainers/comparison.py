@@ -133,10 +133,14 @@ def compare(
     records: dict[str, list[dict]] = {name: [] for name in structures}
     for seed in sorted({s for row in seeds_of.values() for s in row}):
         for name in (n for n in structures if seed in seeds_of[n]):
-            structure, decode_from = ROWS[name]
+            structure, decode_from, node_dims = ROWS[name]
             config = dataclasses.replace(
                 base, structure=structure, decode_from=decode_from, seed=seed
             )
+            if node_dims is not None:
+                config = dataclasses.replace(
+                    config, num_nodes=len(node_dims), node_dims=list(node_dims)
+                )
             run_dir = output_dir / "runs" / f"{name}-seed{seed}"
             log(f"== {name} (seed {seed}) -> {run_dir}")
             record = run_and_evaluate(

@@ -13,7 +13,8 @@ from tf_graphvae import evaluate
 ROW_LABELS = {
     "independent": "VAE",
     "chain": "chain prior, decoder on all nodes",
-    "ladder": "Ladder VAE (decoder on z_0)",
+    "ladder": "chain, decoder on a z_0 of the run's node size",
+    "ladder_vae": "Ladder VAE (nodes 20-12-8-6-4, decoder on z_0)",
     "full": "FC-VAE",
     "learned": "Graph VAE",
 }

@@ -22,6 +22,7 @@ _DEFINE = {
     "float": flags.DEFINE_float,
     "bool": flags.DEFINE_bool,
     "str": flags.DEFINE_string,
+    "list": flags.DEFINE_list,
 }
 
 
@@ -73,6 +74,8 @@ def train_config(**overrides) -> TrainConfig:
         if f.name in FLAGS:
             value = FLAGS[f.name].value
             values[f.name] = None if f.metadata.get("zero_means_none") and not value else value
+            if field_kind(f) == "list" and value is not None:  # checked by the flag's validator
+                values[f.name] = [int(v) for v in value]
     values["edges"] = _edges_from_file(STRUCTURE_FILE.value)
     values.update(overrides)
     return TrainConfig(**values).validate()

@@ -18,8 +18,9 @@ from tf_graphvae.cli._common import run_main
 _STRUCTURES = flags.DEFINE_list(
     "structures",
     list(tgv_config.DEFAULT_ROWS),
-    f"Rows to compare, from {', '.join(tgv_config.ROWS)}: the four structures, and "
-    "`ladder` (the chain with the decoder on the bottom node, Sønderby's Ladder VAE).",
+    f"Rows to compare, from {', '.join(tgv_config.ROWS)}: the four structures, "
+    "`ladder_vae` (Sønderby's Ladder VAE: a chain of nodes 20-12-8-6-4 decoded from the "
+    "bottom node) and `ladder` (the chain decoded from a bottom node of --node_dim).",
 )
 flags.register_validator(
     "structures",

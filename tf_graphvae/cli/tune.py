@@ -35,7 +35,7 @@ _OBJECTIVE = flags.DEFINE_enum(
 _VALIDATION = flags.DEFINE_integer(
     "validation_percent",
     10,
-    "Trials train on the first 100 - this % of --train_split and are scored on the rest; "
+    "Trials are scored on a random this % of --train_split and train on the rest; "
     "0: scored on --test_split.",
     lower_bound=0,
     upper_bound=99,

@@ -314,3 +314,33 @@ def test_failed_write_keeps_previous_file_and_leaves_no_partial(tmp_path, monkey
 def test_unsupported_suffix_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="format"):
         figures.plot_sample_grid(np.zeros((1, 4, 4, 1)), tmp_path / "grid.xyz")
+
+
+def test_learning_curves_one_colour_per_row_one_line_per_seed(tmp_path):
+    rng = np.random.default_rng(0)
+    curves = {
+        "independent": [{"elbo": -100 + np.arange(12.0), "val_elbo": -101 + np.arange(12.0)}
+                        for _ in range(3)],
+        "full": [{"elbo": -99 + rng.normal(size=8)}],  # no validation: the training ELBO
+    }  # fmt: skip
+    fig = figures.build_learning_curves(curves, "t", {"independent": "VAE"})
+    ax = fig.axes[0]
+    solid = [line for line in ax.lines if line.get_linestyle() == "-"]
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert len(solid) == 3 and len(dashed) == 1
+    assert len({to_rgba(line.get_color()) for line in solid + dashed}) == 2
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["VAE (validation)", "full (training)"]
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    assert [float(d.get_xdata()[0]) for d in dots[:3]] == [12.0] * 3  # the best epoch
+    path = figures.plot_learning_curves(curves, tmp_path / "curves.png")
+    assert matplotlib.image.imread(path).shape[-1] == 4
+
+
+@pytest.mark.parametrize(
+    "curves, match",
+    [({}, "empty"), ({"a": []}, "no history"), ({"a": [{"val_elbo": [1.0]}]}, "no per-epoch")],
+)
+def test_learning_curves_reject_bad_input(curves, match):
+    with pytest.raises(ValueError, match=match):
+        figures.build_learning_curves(curves)

@@ -15,7 +15,13 @@ from tf_graphvae import edge_values, evaluate, figures
 from tf_graphvae.config import DEFAULT_ROWS, ROWS
 from tf_graphvae.io import write_json, write_text
 from tf_graphvae.trainers.experiment import MODEL_FILE, TrainConfig, train, with_defaults
-from tf_graphvae.trainers.table1 import edge_survival, mean_std, summarise, table1_markdown
+from tf_graphvae.trainers.table1 import (
+    ROW_LABELS,
+    edge_survival,
+    mean_std,
+    summarise,
+    table1_markdown,
+)
 
 EVAL_FILE = "eval.json"
 EDGE_VALUE_SAMPLES = 4  # latent draws per image of the per-edge values
@@ -156,9 +162,28 @@ def compare(
         output_dir / "table1.md",
         table1_markdown(table, _caption(base, records, time_budget, num_samples)),
     )
+    _learning_curves(output_dir, records, base)
     if "learned" in structures:
         _learned_figures(output_dir, records["learned"], base, load_test_images(base, eval_images))
     return table
+
+
+def _learning_curves(output_dir: Path, records: dict[str, list[dict]], base: TrainConfig) -> None:
+    """`learning_curves.png`: every run's per-epoch validation (else training) ELBO."""
+    curves = {}
+    for name, runs in records.items():
+        histories = []
+        for record in runs:
+            path = output_dir / "runs" / f"{name}-seed{record['config']['seed']}" / "history.json"
+            if path.exists():
+                histories.append(json.loads(path.read_text())["history"])
+        if histories:
+            curves[name] = histories
+    if curves:
+        figures.plot_learning_curves(
+            curves, output_dir / "learning_curves.png",
+            f"{base.dataset}: ELBO per epoch, every seed (dots: best epoch)", ROW_LABELS,
+        )  # fmt: skip
 
 
 def _caption(base: TrainConfig, records: dict, time_budget: float | None, k: int) -> str:

@@ -21,6 +21,7 @@ from tf_graphvae.figures.edges import (
 )
 from tf_graphvae.figures.figure2 import build_figure2, plot_figure2
 from tf_graphvae.figures.figure3 import build_figure3, plot_figure3
+from tf_graphvae.figures.learning_curves import build_learning_curves, plot_learning_curves
 from tf_graphvae.figures.samples import build_sample_grid, plot_sample_grid
 from tf_graphvae.figures.structure import (
     structure_from_json,
@@ -33,6 +34,7 @@ __all__ = [
     "build_edge_values",
     "build_figure2",
     "build_figure3",
+    "build_learning_curves",
     "build_sample_grid",
     "edge_colors",
     "edge_label",
@@ -40,6 +42,7 @@ __all__ = [
     "plot_edge_values",
     "plot_figure2",
     "plot_figure3",
+    "plot_learning_curves",
     "plot_sample_grid",
     "structure_from_json",
     "structure_to_dot",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import keras
 import numpy as np
 import pytest
 from conftest import SHARED_DATA
@@ -112,19 +113,45 @@ class _Model:
         self.weights = weights
 
 
-def test_early_stopping_counts_gains_above_min_delta_and_keeps_the_best_epoch():
-    stopper, model = ResumableEarlyStopping(patience=3, min_delta=0.5), _Model()
+def _run_stopper(stopper, model, values, first_epoch=0):
     stopper.set_model(model)
-    values = [1.0, 1.2, 1.3, 1.45, 1.4, 9.0]
-    for epoch, value in enumerate(values):
+    for epoch, value in enumerate(values[first_epoch:], start=first_epoch):
         model.weights = [np.array([value])]
         stopper.on_epoch_end(epoch, {"val_elbo": value})
         if model.stop_training:
-            break
-    # Gains after epoch 1 stay within 0.5 nats of it: stopped 3 epochs later, at epoch 4.
-    assert stopper.stopped_epoch == 4 and stopper.state["best_epoch"] == 4
+            return epoch + 1
+    return None
+
+
+VALUES = [0.0, 1.0, 2.0, 3.0, 3.1, 3.2, 3.3, 3.5, 3.35, 9.0]
+
+
+def test_early_stopping_compares_window_means_and_keeps_the_best_epoch():
+    stopper, model = ResumableEarlyStopping(patience=3, min_delta=0.5), _Model()
+    # Window gains: epoch 8: mean(3.2, 3.3, 3.5) - mean(2, 3, 3.1) = 0.63, go on; epoch 9:
+    # mean(3.3, 3.5, 3.35) - mean(3, 3.1, 3.2) = 0.28 < 0.5: stop.
+    assert _run_stopper(stopper, model, VALUES) == 9 == stopper.stopped_epoch
+    assert stopper.state["best_epoch"] == 8 and stopper.state["gain"] == pytest.approx(0.2833, 1e-3)
     stopper.on_train_end()
-    assert model.weights[0][0] == 1.45
+    assert model.weights[0][0] == 3.5
+
+
+def test_early_stopping_resumes_its_count_from_its_folder(tmp_path):
+    first = ResumableEarlyStopping(patience=3, directory=tmp_path, min_delta=0.5)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.stop_training = False
+    first.set_model(model)
+    for epoch, value in enumerate(VALUES[:5]):
+        first.on_epoch_end(epoch, {"val_elbo": value})
+    # A new process: the same folder, epoch 4 (0-based) repeated as a killed run would.
+    again = ResumableEarlyStopping(patience=3, directory=tmp_path, min_delta=0.5)
+    again.set_model(model)
+    for epoch, value in enumerate(VALUES[4:], start=4):
+        again.on_epoch_end(epoch, {"val_elbo": value})
+        if model.stop_training:
+            break
+    assert again.stopped_epoch == 9 and again.state["values"] == VALUES[:9]
+    assert (tmp_path / "best.weights.h5").is_file()
 
 
 def test_a_run_that_stopped_early_is_not_trained_further_when_run_again(tmp_path):

@@ -132,15 +132,17 @@ class TrainConfig:
     )
     early_stopping_patience: int = setting(
         0,
-        "Stop once the validation ELBO has not improved for this many epochs and keep the "
-        "best epoch's weights, with --epochs as the cap (0: train every epoch; needs "
-        "--validation_split).",
+        "Early stopping's window in epochs: stop once the mean validation ELBO of the last "
+        "this many epochs is less than --early_stopping_min_delta above the mean of the "
+        "this many before, and keep the best epoch's weights; --epochs is the cap (0: "
+        "train every epoch; needs --validation_split).",
         minimum=0,
     )
     early_stopping_min_delta: float = setting(
         0.0,
-        "The validation ELBO gain (nats) that counts as an improvement for early stopping: "
-        "patience 10 with 0.5 stops once it gains under 0.05 nats per epoch.",
+        "The gain (nats) over one window below which early stopping stops: window 10 with "
+        "0.5 stops once the validation ELBO gains under 0.05 nats per epoch; 0: once it "
+        "stops rising.",
         minimum=0,
     )
     temperature: float = _model("temperature")

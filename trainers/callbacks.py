@@ -188,23 +188,27 @@ class TimeBudget(keras.callbacks.Callback):
 
 
 class ResumableEarlyStopping(keras.callbacks.Callback):
-    """Stops when the validation ELBO has not gained more than `min_delta` nats for
+    """Stops once the validation ELBO has gained less than `min_delta` nats over the last
     `patience` epochs, and leaves the model with the best epoch's weights; its state
     survives a stopped process.
 
-    The patience counts from the last epoch that beat the reference (the value at the
-    previous such epoch) by more than `min_delta`, as `keras.callbacks.EarlyStopping`
-    counts; the weights kept are those of the best epoch of all. With `patience=10,
-    min_delta=0.5` a run stops once it gains less than 0.05 nats per epoch over 10
-    epochs. Unlike Keras's callback, which keeps its state in memory, it writes the state
-    and the best weights to `directory` (`early_stopping.json`, `best.weights.h5`,
-    atomically): a resumed run goes on counting where the killed one was, and a run that
-    had stopped trains no further (`stopped_epoch`: call `fit` with that many epochs).
+    The gain is measured between window means: the mean of the last `patience` epochs'
+    values minus the mean of the `patience` before them (so it is checked from epoch
+    `2 * patience` on). A single epoch's validation ELBO moves by a few tenths of a nat
+    from epoch to epoch (the networks' own SGD noise), so a rule on single values (Keras's
+    `EarlyStopping`, whose reference is the best epoch, often a lucky one) stops while the
+    curve still rises; window means average that noise out. With `patience=10,
+    min_delta=0.5` a run stops once it gains under 0.05 nats per epoch; with
+    `min_delta=0`, once the curve stops rising. The weights kept are those of the best
+    single epoch. The state and the best weights are written to `directory`
+    (`early_stopping.json`, `best.weights.h5`, atomically): a resumed run goes on where the
+    killed one was, and a run that had stopped trains no further (`stopped_epoch`: call
+    `fit` with that many epochs). Without `directory` the best weights stay in memory.
 
     Args:
-        patience: epochs without a gain before stopping (>= 1).
+        patience: the window, in epochs (>= 1).
         directory: where the state and the best weights go (None: memory only).
-        min_delta: the gain (nats, >= 0) over the reference that counts as one.
+        min_delta: the gain (nats, >= 0) over a window below which training stops.
         monitor: the logged value to maximise.
     """
 
@@ -232,26 +236,32 @@ class ResumableEarlyStopping(keras.callbacks.Callback):
         path = None if self.directory is None else self.directory / self.STATE_FILE
         if path is not None and path.exists():
             return json.loads(path.read_text())
-        return {"best": None, "best_epoch": 0, "reference": None, "reference_epoch": 0,
-                "stopped_epoch": None}  # fmt: skip
+        return {"values": [], "best": None, "best_epoch": 0, "gain": None, "stopped_epoch": None}
 
     @property
     def stopped_epoch(self) -> int | None:
         """The epoch (1-based) at which training stopped, or None while it goes on."""
         return self.state["stopped_epoch"]
 
+    def window_gain(self) -> float | None:
+        """Mean of the last `patience` values minus the mean of the `patience` before."""
+        values, w = self.state["values"], self.patience
+        if len(values) < 2 * w:
+            return None
+        return float(np.mean(values[-w:]) - np.mean(values[-2 * w : -w]))
+
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None:
             raise ValueError(f"Early stopping monitors {self.monitor!r}, which fit did not log.")
-        value, state = float(value), self.state
+        state = self.state
+        # Indexed by epoch: a resumed run repeats no value and leaves no gap.
+        state["values"] = state["values"][:epoch] + [float(value)]
         if math.isfinite(value) and (state["best"] is None or value > state["best"]):
-            state.update(best=value, best_epoch=epoch + 1)
+            state.update(best=float(value), best_epoch=epoch + 1)
             self._keep_best()
-        reference = state["reference"]
-        if math.isfinite(value) and (reference is None or value > reference + self.min_delta):
-            state.update(reference=value, reference_epoch=epoch + 1)
-        if epoch + 1 - state["reference_epoch"] >= self.patience:
+        state["gain"] = self.window_gain()
+        if state["gain"] is not None and not state["gain"] >= self.min_delta:
             state["stopped_epoch"] = epoch + 1
             self.model.stop_training = True
         if self.directory is not None:

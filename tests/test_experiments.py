@@ -66,12 +66,11 @@ def test_compare_writes_table1_figure2_and_stability(tmp_path):
     assert structure["num_nodes"] == 3
     assert all(i > j for i, j in structure["edges"])
     assert "digraph" in (out / "structure_seed0.dot").read_text()
-    edges = json.loads((out / "edge_values_seed1.json").read_text())
+    edges = json.loads((out / "knockout_values_seed1.json").read_text())
     assert len(edges["value"]) == 3 and np.isfinite(edges["sem"]).all()
-    assert (
-        _png(out / "edge_values_seed0.png")
-        and "supported" in (out / "edge_values_seed0.md").read_text()
-    )
+    table = (out / "knockout_values_seed0.md").read_text()
+    assert _png(out / "knockout_values_seed0.png") and "knock-out value" in table
+    assert "supported" not in table and _png(out / "learning_curves.png")
     # A second run of the same command reuses every finished run.
     eval_file = out / "runs" / "learned-seed1" / "eval.json"
     before = eval_file.stat().st_mtime_ns

@@ -21,7 +21,7 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("config", "data", "edge_values", "evaluate", "figures", "layers", "trainers")
+_SUBMODULES = ("config", "data", "knockout", "evaluate", "figures", "layers", "trainers")
 _NAMES = {
     "GraphVAE": ("tf_graphvae.model", "GraphVAE"),
     "export_sampler": ("tf_graphvae.export", "export_sampler"),
@@ -49,5 +49,5 @@ def __dir__() -> list[str]:
 
 
 if not _os.path.basename(_sys.argv[0] if _sys.argv else "").startswith("tfgvae-"):
-    for _name in ("GraphVAE", "data", "evaluate", "layers", "trainers", "edge_values"):
+    for _name in ("GraphVAE", "data", "evaluate", "layers", "trainers", "knockout"):
         __getattr__(_name)

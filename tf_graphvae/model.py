@@ -140,14 +140,15 @@ class GraphVAE(TrainingStep, keras.Model):
         """
         return np.asarray(self.gates.edge_probabilities())
 
-    def edge_values(self, images, **kwargs) -> dict:
-        """The ELBO value of every possible edge, gate on vs off, the others at MAP.
+    def knockout_values(self, images, **kwargs) -> dict:
+        """What switching each possible edge off costs this trained model: ELBO with the
+        gate on minus off, the others at MAP (not whether the data support the edge).
 
-        See `tf_graphvae.edge_values.edge_values` (keyword arguments pass through).
+        See `tf_graphvae.knockout.knockout_values` (keyword arguments pass through).
         """
-        from tf_graphvae.edge_values import edge_values
+        from tf_graphvae.knockout import knockout_values
 
-        return edge_values(self, images, **kwargs)
+        return knockout_values(self, images, **kwargs)
 
     # ------------------------------------------------------------------- inputs
     def _images(self, data):

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from tf_graphvae import data as tgv_data
-from tf_graphvae import edge_values, evaluate, figures
+from tf_graphvae import evaluate, figures, knockout
 from tf_graphvae.config import DEFAULT_ROWS, ROWS
 from tf_graphvae.io import write_json, write_text
 from tf_graphvae.trainers.experiment import MODEL_FILE, TrainConfig, train, with_defaults
@@ -24,7 +24,7 @@ from tf_graphvae.trainers.table1 import (
 )
 
 EVAL_FILE = "eval.json"
-EDGE_VALUE_SAMPLES = 4  # latent draws per image of the per-edge values
+KNOCKOUT_SAMPLES = 4  # latent draws per image of the knock-out values
 
 
 def factorisations(latent_dim: int) -> list[tuple[int, int]]:
@@ -220,7 +220,9 @@ def _learned_figures(
             figures.plot_figure2(trajectory, sampled, output_dir / "figure2.png", title)
         mu = trajectory[-1]
         final_mus.append(mu)
-        write_edge_values(model, images, output_dir, f"seed{seed}", title, base.jit_compile, seed)
+        write_knockout_values(
+            model, images, output_dir, f"seed{seed}", title, base.jit_compile, seed
+        )
         map_graph = (mu > 0.5).astype(np.float32)
         figures.structure_to_dot(map_graph, output_dir / f"structure_seed{seed}.dot", mu)
         write_json(
@@ -237,7 +239,7 @@ def _learned_figures(
     )
 
 
-def write_edge_values(
+def write_knockout_values(
     model: keras.Model,
     images: np.ndarray,
     output_dir: Path,
@@ -246,22 +248,25 @@ def write_edge_values(
     jit_compile: bool = True,
     seed: int = 0,
 ) -> dict:
-    """Per-edge evidence of `model` on `images`: `edge_values_<suffix>.json/.md/.png`."""
-    values = edge_values.edge_values(
-        model, images, num_samples=EDGE_VALUE_SAMPLES, seed=seed, jit_compile=jit_compile
+    """What switching each edge off costs `model` on `images`:
+    `knockout_values_<suffix>.json/.md/.png`."""
+    values = knockout.knockout_values(
+        model, images, num_samples=KNOCKOUT_SAMPLES, seed=seed, jit_compile=jit_compile
     )
     mu = model.edge_probabilities()
     values["edge_probabilities"] = mu.tolist()
-    write_json(output_dir / f"edge_values_{suffix}.json", values)
+    write_json(output_dir / f"knockout_values_{suffix}.json", values)
     caption = (
         f"{title}: ELBO(gate on) − ELBO(gate off), other gates at MAP, same latent noise; "
-        f"{values['num_images']} test images x {EDGE_VALUE_SAMPLES} draws; "
-        "supported: value > 2 SE.\n\n"
+        f"{values['num_images']} test images x {KNOCKOUT_SAMPLES} draws. A knock-out value "
+        "is what switching the edge off costs this trained model, not evidence that the data "
+        "support the edge (that takes models retrained without it).\n\n"
     )
     write_text(
-        output_dir / f"edge_values_{suffix}.md", caption + edge_values.markdown_table(values, mu)
+        output_dir / f"knockout_values_{suffix}.md",
+        caption + knockout.markdown_table(values, mu),
     )
-    figures.plot_edge_values(values, output_dir / f"edge_values_{suffix}.png", title)
+    figures.plot_knockout_values(values, output_dir / f"knockout_values_{suffix}.png", title)
     return values
 
 

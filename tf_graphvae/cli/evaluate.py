@@ -31,11 +31,12 @@ _EVAL_IMAGES = flags.DEFINE_integer(
     lower_bound=1,
 )
 _SEED = flags.DEFINE_integer("seed", None, "Seed of the importance samples (default the run's).")
-_EDGE_VALUES = flags.DEFINE_bool(
-    "edge_values",
+_KNOCKOUT = flags.DEFINE_bool(
+    "knockout_values",
     True,
-    "Also write the per-edge values (ELBO with each gate on minus off, the others at MAP) "
-    "as edge_values_<output name>.json/.md/.png beside the results.",
+    "Also write the knock-out values (what switching each edge off costs this model: ELBO "
+    "with the gate on minus off, the others at MAP) as knockout_values_<output name>"
+    ".json/.md/.png beside the results.",
 )
 _OUTPUT = flags.DEFINE_string(
     "output", None, "Path stem of the results (default <model_dir>/evaluation): .json and .md."
@@ -50,7 +51,7 @@ def main(argv: list[str]) -> None:
 
     from tf_graphvae import evaluate
     from tf_graphvae.io import write_json, write_text
-    from tf_graphvae.trainers.comparison import load_test_images, write_edge_values
+    from tf_graphvae.trainers.comparison import load_test_images, write_knockout_values
     from tf_graphvae.trainers.experiment import MODEL_FILE
 
     model_dir = Path(_MODEL_DIR.value)
@@ -71,12 +72,12 @@ def main(argv: list[str]) -> None:
         )
     write_json(stem.with_suffix(".json"), record)
     table = _table(config, model.structure, metrics, record.get("map_graph"))
-    if _EDGE_VALUES.value and model.num_nodes > 1:
-        write_edge_values(
+    if _KNOCKOUT.value and model.num_nodes > 1:
+        write_knockout_values(
             model, images, stem.parent, stem.name, f"{config.dataset}, {model.structure}",
             config.jit_compile, config.seed,
         )  # fmt: skip
-        table += "\n" + (stem.parent / f"edge_values_{stem.name}.md").read_text()
+        table += "\n" + (stem.parent / f"knockout_values_{stem.name}.md").read_text()
     write_text(stem.with_suffix(".md"), table)
     print(table)
 

@@ -15,9 +15,9 @@ order of `tf_graphvae.layers.gates.edge_indices`; matrices are `[N, N]` with ent
 from tf_graphvae.figures._common import edge_colors, edge_label
 from tf_graphvae.figures.edges import (
     build_edge_stability,
-    build_edge_values,
+    build_knockout_values,
     plot_edge_stability,
-    plot_edge_values,
+    plot_knockout_values,
 )
 from tf_graphvae.figures.figure2 import build_figure2, plot_figure2
 from tf_graphvae.figures.figure3 import build_figure3, plot_figure3
@@ -31,7 +31,7 @@ from tf_graphvae.figures.structure import (
 
 __all__ = [
     "build_edge_stability",
-    "build_edge_values",
+    "build_knockout_values",
     "build_figure2",
     "build_figure3",
     "build_learning_curves",
@@ -39,7 +39,7 @@ __all__ = [
     "edge_colors",
     "edge_label",
     "plot_edge_stability",
-    "plot_edge_values",
+    "plot_knockout_values",
     "plot_figure2",
     "plot_figure3",
     "plot_learning_curves",

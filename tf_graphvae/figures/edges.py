@@ -88,15 +88,15 @@ def plot_edge_stability(survival: Any, path: str | os.PathLike, title: str | Non
 
 
 # --------------------------------------------------------------------------------------------
-# Edge values
+# Knock-out values
 # --------------------------------------------------------------------------------------------
 
 
-def build_edge_values(values: Mapping[str, Any], title: str | None = None) -> Figure:
-    """Builds the per-edge value chart without saving it (see `plot_edge_values`).
+def build_knockout_values(values: Mapping[str, Any], title: str | None = None) -> Figure:
+    """Builds the knock-out chart without saving it (see `plot_knockout_values`).
 
     Args:
-        values: the dict of `tf_graphvae.edge_values.edge_values` (`edges`, `value`, `sem`).
+        values: the dict of `tf_graphvae.knockout.knockout_values` (`edges`, `value`, `sem`).
         title: An optional title.
 
     Returns:
@@ -118,14 +118,17 @@ def build_edge_values(values: Mapping[str, Any], title: str | None = None) -> Fi
     ax.barh(rows, value, xerr=2 * sem, color=[colours[e] for e in edges], capsize=3)
     ax.axvline(0.0, color="0.3", lw=0.8, ls="--")
     ax.set_yticks(rows, [edge_label(i, j) for i, j in edges])
-    ax.set_xlabel(f"ELBO(gate on) − ELBO(gate off), {values.get('unit', 'nats')} (± 2 SE)")
+    ax.set_xlabel(
+        f"knock-out value: ELBO(gate on) − ELBO(gate off) of this trained model, "
+        f"{values.get('unit', 'nats')} (± 2 SE)"
+    )
     if title:
         ax.set_title(title)
     return fig
 
 
-def plot_edge_values(
+def plot_knockout_values(
     values: Mapping[str, Any], path: str | os.PathLike, title: str | None = None
 ) -> Path:
-    """Writes the per-edge value chart beside Figure 2 (one bar per possible edge)."""
-    return _save(build_edge_values(values, title), path)
+    """Writes the knock-out chart beside Figure 2 (one bar per possible edge)."""
+    return _save(build_knockout_values(values, title), path)

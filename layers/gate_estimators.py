@@ -42,8 +42,9 @@ def leave_one_out_surrogate(f: tf.Tensor, log_prob: tf.Tensor, num_samples: int)
     return tf.reduce_mean(advantage * log_prob)
 
 
-def edge_penalty(logits: tf.Tensor, edge_cost: float) -> tf.Tensor:
-    """`edge_cost * sum_e mu_e`: the expected number of edges under `p(c)` times their cost
-    in nats per example, i.e. `-E_c log p_prior(c)` up to a constant for a prior that charges
-    `edge_cost` nats for every present edge."""
-    return edge_cost * tf.reduce_sum(tf.sigmoid(logits))
+def edge_penalty(logits: tf.Tensor, edge_cost) -> tf.Tensor:
+    """`sum_e cost_e mu_e`: the expected price of the edges under `p(c)` in nats per
+    example, i.e. `-E_c log p_prior(c)` up to a constant for a prior that charges `cost_e`
+    nats for edge `e` when present. `edge_cost`: one price for every edge, or `[E]`."""
+    cost = tf.cast(edge_cost, logits.dtype)
+    return tf.reduce_sum(cost * tf.sigmoid(logits))

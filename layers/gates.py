@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tf_graphvae.layers.noise import global_rows, stateless_uniform
-from tf_graphvae.model_config import HARD_GATES, STRUCTURES
+from tf_graphvae.model_config import HARD_GATES, STRUCTURES, edge_indices
 from tf_graphvae.model_config import check_edges as validate_edges
 
 tfd = tfp.distributions
@@ -27,20 +27,6 @@ def validate_temperature(temperature: float) -> float:
     if not np.isfinite(t) or t <= 0.0:
         raise ValueError(f"The gate temperature tau must be finite and > 0, got {temperature!r}.")
     return t
-
-
-def edge_indices(num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Parents `i` and children `j` of the `N(N-1)/2` possible edges, `i > j`.
-
-    The edge order is row-major over parents, root first: (N-1, 0), (N-1, 1), ...
-    It is the order of `Gates.gate_logits` and of every per-edge log.
-    """
-    parents, children = [], []
-    for i in range(num_nodes - 1, 0, -1):
-        for j in range(i):
-            parents.append(i)
-            children.append(j)
-    return np.asarray(parents, np.int32), np.asarray(children, np.int32)
 
 
 def structure_mask(structure: str, num_nodes: int, edges=None) -> np.ndarray:

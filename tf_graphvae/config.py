@@ -14,6 +14,7 @@ from typing import Any
 
 from tf_graphvae.model_config import (  # noqa: F401  (the choices, re-exported)
     DECODE_FROM,
+    EDGE_PRICES,
     GATE_ESTIMATORS,
     GATE_OPTIMIZERS,
     HARD_GATES,
@@ -171,6 +172,15 @@ class TrainConfig:
     edges: list | None = _model("edges")
     gates_follow_elbo: bool = _model("gates_follow_elbo")
     edge_cost: float = _model("edge_cost")
+    edge_price: str = setting(
+        "fixed",
+        "fixed: every edge costs --edge_cost; mdl: each edge its MDL/BIC price, "
+        "w ln(n) / (2 n) nats per example for its w top-down weights and n training "
+        "images, charged with the KL warm-up weight (learned).",
+        choices=EDGE_PRICES,
+    )
+    edge_costs: list | None = _model("edge_costs")
+    edge_cost_warmup: bool = _model("edge_cost_warmup")
     gate_estimator: str = _model("gate_estimator")
     gate_optimizer: str = _model("gate_optimizer")
 

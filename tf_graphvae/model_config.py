@@ -11,6 +11,8 @@ import dataclasses
 import math
 from typing import Any
 
+import numpy as np
+
 STRUCTURES = ("independent", "chain", "full", "learned", "fixed")
 LIKELIHOODS = ("bernoulli", "discretized_logistic", "gaussian")
 # The values each likelihood models: the heads' `value_range` and the data checks read this.
@@ -24,6 +26,40 @@ HARD_GATES = ("sample", "map")
 DECODE_FROM = ("all_nodes", "bottom_node")
 GATE_ESTIMATORS = ("concrete", "score_function")
 GATE_OPTIMIZERS = ("adam", "sgd")
+EDGE_PRICES = ("fixed", "mdl")
+
+
+def edge_indices(num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Parents `i` and children `j` of the `N(N-1)/2` possible edges, `i > j`.
+
+    The edge order is row-major over parents, root first: (N-1, 0), (N-1, 1), ...
+    It is the order of `Gates.gate_logits` and of every per-edge log.
+    """
+    parents, children = [], []
+    for i in range(num_nodes - 1, 0, -1):
+        for j in range(i):
+            parents.append(i)
+            children.append(j)
+    return np.asarray(parents, np.int32), np.asarray(children, np.int32)
+
+
+def mdl_edge_prices(node_dims: list[int], top_down_units: int, num_train: int) -> list[float]:
+    """Each possible edge's price in nats per example under a two-part code (MDL / BIC).
+
+    Edge `i -> j` adds to `TD_j` the block of first-layer weights that reads `z_i`:
+    `w_e = node_dims[i] * top_down_units` weights. Under BIC each free parameter costs
+    `ln(n) / 2` nats for a dataset of `n` examples, so the edge costs
+    `w_e ln(n) / (2 n)` nats per example (docs/design.md, "A price per edge"). The parts of
+    `TD_j` every parent shares (biases, output layer) are not priced.
+
+    Returns:
+        The prices in the order of :func:`edge_indices`.
+    """
+    if num_train < 2:
+        raise ValueError(f"An MDL price needs at least 2 training examples, got {num_train}.")
+    parents, _ = edge_indices(len(node_dims))
+    per_weight = math.log(num_train) / (2.0 * num_train)
+    return [float(node_dims[i] * top_down_units * per_weight) for i in parents]
 
 
 def setting(default: Any, help: str, **meta: Any) -> Any:
@@ -192,6 +228,17 @@ class GraphVAEConfig:
     edge_cost: float = setting(
         0.0, "Nats per edge per example charged to the objective (learned).", minimum=0
     )
+    edge_costs: list | None = setting(
+        None,
+        "Per-edge prices in nats per example, in the gates' order (learned; replaces "
+        "edge_cost): what --edge_price=mdl sets from the architecture and the data.",
+        flag=False,
+    )
+    edge_cost_warmup: bool = setting(
+        False,
+        "Charge the edge cost times the KL warm-up weight beta: an edge's price rises with "
+        "the KL that measures its benefit, so the graph is not decided during warm-up.",
+    )
     gate_estimator: str = setting(
         "concrete",
         "Gate gradient: relaxed (Concrete) or score function with a leave-one-out baseline "
@@ -275,6 +322,13 @@ def check_model_rules(config: Any) -> None:
             'gate_estimator="score_function" needs gate_samples >= 2 (its leave-one-out '
             f"baseline), got gate_samples={config.gate_samples}."
         )
+    costs = config.edge_costs
+    if costs is not None:
+        expected = config.num_nodes * (config.num_nodes - 1) // 2
+        if len(costs) != expected or min(costs, default=0.0) < 0:
+            raise ValueError(
+                f"edge_costs needs {expected} prices >= 0 (one per possible edge), got {costs!r}."
+            )
     if config.gate_hold_epochs and not config.gate_learning_rate:
         raise ValueError("gate_hold_epochs needs the gates' own optimizer: set gate_learning_rate.")
 

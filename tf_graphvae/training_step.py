@@ -7,6 +7,7 @@ and the gradients, the gate logits' own where they have one (docs/design.md §7)
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from tf_graphvae.layers import gate_estimators, schedules
@@ -104,9 +105,13 @@ class TrainingStep:
         return learned and (self.gates_follow_elbo or self.gate_estimator == "score_function")
 
     def _edge_penalty(self):
-        if self.edge_cost == 0 or self.structure != "learned" or not self.gates.num_edges:
+        cost = self.edge_costs if self.edge_costs is not None else self.edge_cost
+        if not np.any(cost) or self.structure != "learned" or not self.gates.num_edges:
             return tf.constant(0.0, self.compute_dtype)
-        return gate_estimators.edge_penalty(self.gates.gate_logits, self.edge_cost)
+        penalty = gate_estimators.edge_penalty(self.gates.gate_logits, cost)
+        # With edge_cost_warmup the price rises with the KL weight, as the edges' benefit
+        # (the KL they save) does: the graph is judged by the objective being optimised.
+        return penalty * self.kl_weight if self.edge_cost_warmup else penalty
 
     def _gate_objective(self, terms, per_row):
         """The gate logits' loss: the ELBO (or the warm-up objective) and the edge cost,

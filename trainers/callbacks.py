@@ -13,8 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from tf_graphvae.io import atomic_path, write_json
-from tf_graphvae.layers.gates import edge_indices
 from tf_graphvae.layers.schedules import temperature_at  # noqa: F401  (re-exported)
+from tf_graphvae.model_config import edge_indices
 
 
 class EdgeProbabilityHistory(keras.callbacks.Callback):

@@ -18,6 +18,7 @@ from tf_graphvae import data as tgv_data
 from tf_graphvae.config import RESUME_MAY_CHANGE, TrainConfig, with_defaults
 from tf_graphvae.io import atomic_path, run_lock, write_json
 from tf_graphvae.model import GraphVAE
+from tf_graphvae.model_config import MODEL_FIELDS, mdl_edge_prices
 from tf_graphvae.trainers import distribute
 from tf_graphvae.trainers.callbacks import (
     AtomicBackupAndRestore,
@@ -65,9 +66,23 @@ def _batched(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
     return batches.prefetch(tgv_data.PREFETCH_BATCHES)
 
 
+def model_options(config: TrainConfig) -> dict:
+    """`config.model_options()`, with `edge_price="mdl"` turned into each edge's price
+    (`model_config.mdl_edge_prices`, from the training split's size) charged with the KL
+    warm-up weight."""
+    options = config.model_options()
+    if config.edge_price == "mdl" and config.structure == "learned":
+        dims = config.node_dims or [config.node_dim] * config.num_nodes
+        n = tgv_data.split_size(config.dataset, config.train_split, config.data_dir)
+        units = options.get("top_down_units", MODEL_FIELDS["top_down_units"].default)
+        options["edge_costs"] = mdl_edge_prices(dims, units, n)
+        options["edge_cost_warmup"] = True
+    return options
+
+
 def build_model(config: TrainConfig) -> GraphVAE:
     """A compiled GraphVAE for `config`'s dataset (under the current strategy's scope)."""
-    model = GraphVAE(event_shape=tgv_data.event_shape(config.dataset), **config.model_options())
+    model = GraphVAE(event_shape=tgv_data.event_shape(config.dataset), **model_options(config))
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         jit_compile=config.jit_compile and _use_xla(),

@@ -97,6 +97,7 @@ __all__ = [
     "infer_likelihood",
     "load",
     "load_numpy",
+    "split_size",
     "splits",
     "without_autotune",
 ]
@@ -259,6 +260,15 @@ def load_numpy(
     """
     images, _ = _load_split(name, split, data_dir, need_labels=False, binarize=binarize, seed=seed)
     return images
+
+
+def split_size(name: str, split: str = "train", data_dir: str | os.PathLike | None = None) -> int:
+    """The number of examples of a split spec (the decoded split is cached, not copied)."""
+    spec = _spec_of(name)
+    parsed = _splits.parse_split(name, split, spec.splits)
+    raw, _, _ = _load_base(spec, parsed.base, data_dir, need_labels=False)
+    index = _splits.resolve(name, parsed, len(raw))
+    return len(range(len(raw))[index]) if isinstance(index, slice) else len(index)
 
 
 def evaluation_subset(num_images: int, size: int | None, seed: int = TEST_SEED) -> np.ndarray:

@@ -12,7 +12,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
 from tf_graphvae.io import atomic_path
-from tf_graphvae.layers.gates import edge_indices
+from tf_graphvae.model_config import edge_indices
 
 RGBA = tuple[float, float, float, float]
 

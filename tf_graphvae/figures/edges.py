@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from tf_graphvae.figures._common import _probabilities, _save, edge_colors, edge_label
-from tf_graphvae.layers.gates import edge_indices
+from tf_graphvae.model_config import edge_indices
 
 # --------------------------------------------------------------------------------------------
 # Edge stability across seeds

@@ -36,7 +36,7 @@ def test_the_largest_cost_within_one_paired_standard_error_of_the_best_is_chosen
     _run(tmp_path / "c", 1.0, base - 1.0 + noise(), [(2, 0), (2, 1)])  # 1 nat worse: 40 SE
     text = study.choose([str(tmp_path / name) for name in "abc"])
     assert text.strip().endswith("edge_cost=0.3")
-    assert "z2→z0, z2→z1" in text
+    assert "z2→z0, z2→z1" in text and "One seed: standard errors over images" in text
 
 
 def test_paired_differences_and_edge_counts_over_seeds(tmp_path):
@@ -51,3 +51,16 @@ def test_paired_differences_and_edge_counts_over_seeds(tmp_path):
     text = study.paired(str(tmp_path / "base"), "full", str(tmp_path / "runs_dir"), "learned")
     assert "Mean of the 2 per-seed differences: +1.00 ± 0.50" in text
     assert "z1→z0 in 2" in text
+
+
+def test_the_choice_uses_the_standard_error_over_seeds(tmp_path):
+    base = np.random.default_rng(1).normal(-90.0, 5.0, size=400)
+    # Cost 0.5 is 0.15 nats behind in the mean, far beyond its SE over images (~0.035) but
+    # within its SE over the three seeds (the per-seed differences spread by 0.3).
+    for seed, shift in enumerate([-0.45, 0.05, -0.05]):
+        _run(tmp_path / "a", 0.0, base + seed, [], seed=seed)
+        _run(tmp_path / "b", 0.5, base + shift + seed, [(2, 0)], seed=seed)
+    text = study.choose([str(tmp_path / "a"), str(tmp_path / "b")])
+    assert "Standard errors over 3 seeds" in text
+    assert "| 0.5 | 3 |" in text and "-0.15 ± 0.15" in text
+    assert text.strip().endswith("edge_cost=0.5")

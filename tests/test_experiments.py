@@ -31,7 +31,7 @@ def test_factorisations():
 def test_compare_writes_table1_figure2_and_stability(tmp_path):
     config = experiment.TrainConfig(**TINY)
     out = tmp_path / "cmp"
-    structures = ("full", "learned")  # all four are trained in test_model.py
+    structures = ("full", "learned", "learned_map")  # all four are trained in test_model.py
 
     def run():
         return comparison.compare(
@@ -49,6 +49,12 @@ def test_compare_writes_table1_figure2_and_stability(tmp_path):
     saved = json.loads((out / "table1.json").read_text())
     assert set(saved) == {*structures, "learned (MAP)"} == set(table)
     assert saved["learned"]["vs_full"]["seeds"] == [0, 1]  # paired by seed
+    # The MAP graph of each seed's learned run, retrained from scratch as a fixed structure.
+    for seed in (0, 1):
+        retrained = json.loads((out / "runs" / f"learned_map-seed{seed}" / "eval.json").read_text())
+        assert retrained["config"]["structure"] == "fixed"
+        assert retrained["config"]["edges"] == comparison.map_edges(out, seed)
+    assert saved["learned_map"]["vs_full"]["verdict"] in ("better", "worse", "interval includes 0")
     assert "vs_full" not in saved["full"]
     for row in saved.values():
         assert row["seeds"] == [0, 1] and len(row["ll_per_seed"]) == 2

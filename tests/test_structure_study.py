@@ -55,8 +55,8 @@ def test_paired_differences_and_edge_counts_over_seeds(tmp_path):
 
 def test_the_choice_uses_the_standard_error_over_seeds(tmp_path):
     base = np.random.default_rng(1).normal(-90.0, 5.0, size=400)
-    # Cost 0.5 is 0.15 nats behind in the mean, far beyond its SE over images (~0.035) but
-    # within its SE over the three seeds (the per-seed differences spread by 0.3).
+    # Cost 0.5 is 0.15 nats behind in the mean, far beyond its SE over images (0: the same
+    # shift for every image) but within its SE over the three seeds (they spread by 0.3).
     for seed, shift in enumerate([-0.45, 0.05, -0.05]):
         _run(tmp_path / "a", 0.0, base + seed, [], seed=seed)
         _run(tmp_path / "b", 0.5, base + shift + seed, [(2, 0)], seed=seed)

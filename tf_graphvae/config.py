@@ -69,6 +69,9 @@ ROWS = {
     "ladder_vae": ("chain", "bottom_node", LADDER_VAE_NODE_DIMS),
     "full": ("full", "all_nodes", None),
     "learned": ("learned", "all_nodes", None),
+    # The learned run's MAP graph (same seed) retrained from scratch as a fixed structure:
+    # the evidence that the data support that graph, paired to the other rows.
+    "learned_map": ("fixed", "all_nodes", None),
 }
 DEFAULT_ROWS = ("independent", "chain", "full", "learned")
 

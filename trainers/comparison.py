@@ -14,7 +14,13 @@ from tf_graphvae import data as tgv_data
 from tf_graphvae import evaluate, figures, knockout
 from tf_graphvae.config import DEFAULT_ROWS, ROWS
 from tf_graphvae.io import write_json, write_text
-from tf_graphvae.trainers.experiment import MODEL_FILE, TrainConfig, train, with_defaults
+from tf_graphvae.trainers.experiment import (
+    EDGE_HISTORY_FILE,
+    MODEL_FILE,
+    TrainConfig,
+    train,
+    with_defaults,
+)
 from tf_graphvae.trainers.table1 import (
     ROW_LABELS,
     edge_survival,
@@ -115,9 +121,11 @@ def compare(
 ) -> dict[str, dict]:
     """Trains and evaluates every row with the same networks, budget and seeds.
 
-    `structures` names rows of :data:`ROWS` (the four structures, and `ladder`: the
-    chain with the decoder on the bottom node); `row_seeds` gives a row fewer (or
-    other) seeds than `seeds`. Writes into `output_dir`: `table1.md`, `table1.json`,
+    `structures` names rows of :data:`ROWS` (the four structures; `ladder_vae`, Sønderby's
+    Ladder VAE; `ladder`, the chain decoded from a bottom node of the run's size;
+    `learned_map`, each seed's learned MAP graph retrained from scratch as a fixed
+    structure, after `learned`); `row_seeds` gives a row fewer (or other) seeds than
+    `seeds`. Writes into `output_dir`: `table1.md`, `table1.json`,
     `figure2.png` (gate trajectories of the learned structure and a sampled DAG; one
     per seed as `figure2_seed<k>.png`), `edge_stability.png/json` and the final MAP
     structure of every learned run as JSON and DOT; each run lives in
@@ -131,6 +139,11 @@ def compare(
     for name in [*structures, *(row_seeds or {})]:
         if name not in ROWS:
             raise ValueError(f"Unknown row {name!r}; expected one of {tuple(ROWS)}.")
+    if "learned_map" in structures and (
+        "learned" not in structures or structures.index("learned") > structures.index("learned_map")
+    ):
+        raise ValueError("The learned_map row retrains the learned row's MAP graph: list "
+                         "learned before it.")  # fmt: skip
     seeds_of = {name: [int(s) for s in (row_seeds or {}).get(name, seeds)] for name in structures}
     # Fail on missing data before any training starts.
     tgv_data.load_numpy(base.dataset, base.train_split, base.data_dir)
@@ -147,6 +160,8 @@ def compare(
                 config = dataclasses.replace(
                     config, num_nodes=len(node_dims), node_dims=list(node_dims)
                 )
+            if name == "learned_map":
+                config = dataclasses.replace(config, edges=map_edges(output_dir, seed))
             run_dir = output_dir / "runs" / f"{name}-seed{seed}"
             log(f"== {name} (seed {seed}) -> {run_dir}")
             record = run_and_evaluate(
@@ -184,6 +199,13 @@ def _learning_curves(output_dir: Path, records: dict[str, list[dict]], base: Tra
             curves, output_dir / "learning_curves.png",
             f"{base.dataset}: ELBO per epoch, every seed (dots: best epoch)", ROW_LABELS,
         )  # fmt: skip
+
+
+def map_edges(output_dir: Path, seed: int) -> list[list[int]]:
+    """The edges `[i, j]` of the final MAP graph (`mu > 0.5`) of `learned-seed<seed>`."""
+    path = output_dir / "runs" / f"learned-seed{seed}" / EDGE_HISTORY_FILE
+    mu = np.asarray(json.loads(path.read_text())["edge_probabilities"][-1])
+    return [[i, j] for i in range(len(mu)) for j in range(i) if mu[i, j] > 0.5]
 
 
 def _caption(base: TrainConfig, records: dict, time_budget: float | None, k: int) -> str:

@@ -17,6 +17,7 @@ ROW_LABELS = {
     "ladder_vae": "Ladder VAE (nodes 20-12-8-6-4, decoder on z_0)",
     "full": "FC-VAE",
     "learned": "Graph VAE",
+    "learned_map": "Graph VAE's MAP graph, retrained as a fixed structure",
 }
 BASELINE_ROW = "full"  # paired differences are taken to FC-VAE
 

@@ -196,7 +196,7 @@ class GatedDAG(keras.layers.Layer):
         """The number of latent dimensions, `sum(node_dims)` (`N * N'` for equal nodes)."""
         return sum(self.node_dims) if self.node_dims else self.num_nodes * self.node_dim
 
-    def _masked(self, value: tf.Tensor, node: int | None = None) -> tf.Tensor:
+    def zero_padding(self, value: tf.Tensor, node: int | None = None) -> tf.Tensor:
         """`value` with the padding of nodes of different sizes set to 0: `[B, N, N']`, or
         `[B, N']` of `node`."""
         if self._mask is None:
@@ -286,7 +286,7 @@ class GatedDAG(keras.layers.Layer):
         mean, log_var = self._top_down(tf.reshape(gated, [batch, n - 1, n * d]), slice(0, n - 1))
         root = tf.zeros([batch, 1, d], z.dtype)  # p(z_{N-1}) = Normal(0, I)
         mean, log_var = tf.concat([mean, root], axis=1), tf.concat([log_var, root], axis=1)
-        return self._masked(mean), self._masked(log_var)
+        return self.zero_padding(mean), self.zero_padding(log_var)
 
     def _noise(self, seed, like, row_offset, total_rows):
         """Standard normal noise for all nodes, `[B, N, N']` like `like`, rows
@@ -299,7 +299,10 @@ class GatedDAG(keras.layers.Layer):
 
         return global_rows(draw, tf.shape(like)[0], row_offset, total_rows)
 
-    def posterior(self, data_mean, data_log_var, gates, seed, row_offset=0, total_rows=None):
+    def posterior(
+        self, data_mean, data_log_var, gates, seed, row_offset=0, total_rows=None,
+        deterministic=False,
+    ):  # fmt: skip
         """The top-down inference pass, root first (docs/design.md §1).
 
         Args:
@@ -308,6 +311,8 @@ class GatedDAG(keras.layers.Layer):
             seed: stateless seed `[2]` for the reparameterised node samples.
             row_offset, total_rows: this batch is rows `row_offset ...` of a global batch
                 of `total_rows` (None: the batch is the whole draw).
+            deterministic: no noise: every node at its posterior mean given its parents'
+                means (the code `GraphVAE.encode` returns).
 
         Returns:
             A dict of `[B, N, N']` tensors: `z`, `q_mean`, `q_log_var`, `p_mean`,
@@ -316,7 +321,10 @@ class GatedDAG(keras.layers.Layer):
             analytic KL of each node requires.
         """
         n = self.num_nodes
-        noise = self._masked(self._noise(seed, data_mean, row_offset, total_rows))
+        if deterministic:
+            noise = tf.zeros_like(data_mean)
+        else:
+            noise = self.zero_padding(self._noise(seed, data_mean, row_offset, total_rows))
         zs, out = (
             [None] * n,
             {k: [None] * n for k in ("q_mean", "q_log_var", "p_mean", "p_log_var")},
@@ -330,7 +338,7 @@ class GatedDAG(keras.layers.Layer):
                 p_mean = p_log_var = tf.zeros_like(m_tilde)
                 q_mean, q_log_var = m_tilde, lv_tilde
             q_mean, q_log_var, p_mean, p_log_var = (
-                self._masked(t, j) for t in (q_mean, q_log_var, p_mean, p_log_var)
+                self.zero_padding(t, j) for t in (q_mean, q_log_var, p_mean, p_log_var)
             )
             # Reparameterised z_j ~ q_j, the draw Normal(q_mean, q_std).sample would make.
             zs[j] = q_mean + tf.exp(0.5 * q_log_var) * noise[:, j]
@@ -348,7 +356,7 @@ class GatedDAG(keras.layers.Layer):
         zs = [None] * n
         for j in range(n - 1, -1, -1):
             mean, log_var = self.node_prior(j, zs[j + 1 :], gates)
-            zs[j] = self._masked(diag_normal(mean, log_var).sample(seed=seeds[j]), j)
+            zs[j] = self.zero_padding(diag_normal(mean, log_var).sample(seed=seeds[j]), j)
         return tf.stack(zs, axis=1)
 
     def get_config(self):

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_graphvae.latent_space import LatentSpace
 from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, node_densities
 from tf_graphvae.layers.gates import Gates
 from tf_graphvae.layers.likelihoods import make_likelihood
@@ -26,7 +27,7 @@ _LEGACY_SCHEDULES = {"kl_warmup_epochs": 0, "gate_hold_epochs": 0, "anneal_rate"
 
 
 @keras.saving.register_keras_serializable(package="tf_graphvae")
-class GraphVAE(TrainingStep, keras.Model):
+class GraphVAE(LatentSpace, TrainingStep, keras.Model):
     """Graph VAE (He et al., "Variational Latent Dependency Learning") and its baselines.
 
     `N = num_nodes` latent nodes of dimension `N' = node_dim`; a possible edge `i -> j`

@@ -33,16 +33,9 @@ def test_codes_are_the_noiseless_posterior_means_under_the_map_graph(model, bina
     means = [None, None, None]
     for j in (2, 1, 0):
         p_mean, p_log_var = model.dag.node_prior(j, means[j + 1 :], gates)
-        from tf_graphvae.layers.gated_dag import precision_weighted_merge
-
-        if j == 2:
-            q_mean = precision_weighted_merge(
-                p_mean, p_log_var, data_mean[:, j], data_log_var[:, j]
-            )[0]
-        else:
-            q_mean = precision_weighted_merge(
-                p_mean, p_log_var, data_mean[:, j], data_log_var[:, j]
-            )[0]
+        q_mean, _ = precision_weighted_merge(
+            p_mean, p_log_var, data_mean[:, j], data_log_var[:, j]
+        )  # the root's prior is N(0, I)
         means[j] = model.dag.zero_padding(q_mean, j)
     np.testing.assert_allclose(per_node, tf.stack(means, axis=1), rtol=1e-5, atol=1e-6)
     # Another structure gives another code for the nodes with parents, not for the root.

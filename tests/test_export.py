@@ -25,7 +25,7 @@ from tf_graphvae.export import METADATA_PATH
 BIN = Path(sys.executable).parent
 LL_SAMPLES = 100  # K of the exported log_likelihood signature
 CAP = 1024  # the default max_num_samples
-SIGNATURES = ("serving_default", "log_likelihood", "edge_probabilities")
+SIGNATURES = ("serving_default", "log_likelihood", "edge_probabilities", "encode", "reconstruct")
 SUBPROCESS_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 # Run in a fresh interpreter that imports TensorFlow only: the export must not need
@@ -44,7 +44,7 @@ log_likelihood = loaded.signatures["log_likelihood"]
 
 
 def run_sampler(n, seed):
-    return sample(num_samples=tf.constant(n, tf.int32), seed=tf.constant(seed, tf.int64))
+    return sample(num_samples=tf.constant(n, tf.int64), seed=tf.constant(seed, tf.int64))
 
 
 def error_of(fn, **kwargs):
@@ -82,6 +82,10 @@ np.savez(
     log_likelihood_again=log_likelihood(images=tf.constant(images))["log_likelihood"].numpy(),
     log_likelihood_full=log_likelihood(images=tf.constant(full_batch))["log_likelihood"].numpy(),
     edge_probabilities=loaded.signatures["edge_probabilities"]()["edge_probabilities"].numpy(),
+    code=loaded.signatures["encode"](images=tf.constant(images))["code"].numpy(),
+    scale=loaded.signatures["encode"](images=tf.constant(images))["scale"].numpy(),
+    reconstruction=loaded.signatures["reconstruct"](
+        images=tf.constant(images))["reconstruction"].numpy(),
     errors=json.dumps(errors),
     modules=json.dumps(modules),
 )
@@ -171,6 +175,15 @@ def test_edge_probabilities(model, loaded):
     np.testing.assert_allclose(loaded["edge_probabilities"], mu, rtol=0, atol=1e-6)
 
 
+def test_encode_and_reconstruct_equal_the_models(model, binary_digits, loaded):
+    images = binary_digits[:5]
+    code, scale = model.encode(images, return_scale=True)
+    np.testing.assert_allclose(loaded["code"], code, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loaded["scale"], scale, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loaded["reconstruction"], model.reconstruct(images), atol=1e-5)
+    assert loaded["code"].shape == (5, 6)  # 3 nodes of 2
+
+
 def test_log_likelihood_matches_the_importance_weighted_estimate(model, binary_digits, loaded):
     images = binary_digits[:5]
     exported_ll = loaded["log_likelihood"]
@@ -227,7 +240,8 @@ def test_saved_model_cli_lists_the_signatures(exported):
         assert f"signature_def['{name}']" in result.stdout
     for name in ("num_samples", "seed", "images"):
         assert f"inputs['{name}']" in result.stdout
-    for name in ("samples", "structure", "log_likelihood", "edge_probabilities"):
+    for name in ("samples", "structure", "log_likelihood", "edge_probabilities", "code",
+                 "scale", "reconstruction"):  # fmt: skip
         assert f"outputs['{name}']" in result.stdout
 
 

@@ -94,7 +94,7 @@ def test_a_ladder_vae_of_decreasing_sizes_trains_saves_loads_evaluates_exports(
     path = tgv.export_sampler(loaded, tmp_path / "exports", log_likelihood_samples=10)
     served = tf.saved_model.load(str(path))
     samples = served.signatures["serving_default"](
-        num_samples=tf.constant(3, tf.int32), seed=tf.constant(0, tf.int64)
+        num_samples=tf.constant(3, tf.int64), seed=tf.constant(0, tf.int64)
     )["samples"]
     np.testing.assert_allclose(samples, loaded.sample(3, seed=0), atol=1e-5)
 

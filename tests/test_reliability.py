@@ -185,15 +185,15 @@ def test_a_burst_of_requests_to_the_served_sampler_keeps_memory_flat(tmp_path):
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
     for k in range(100):
-        sample(num_samples=tf.constant(4), seed=tf.constant(k, tf.int64))
+        sample(num_samples=tf.constant(4, tf.int64), seed=tf.constant(k, tf.int64))
     warm = rss_mib()
     for k in range(1000):
-        out = sample(num_samples=tf.constant(4), seed=tf.constant(k, tf.int64))
+        out = sample(num_samples=tf.constant(4, tf.int64), seed=tf.constant(k, tf.int64))
     assert out["samples"].shape == (4, 8, 8, 1)
     growth = rss_mib() - warm
     assert growth < 25, f"resident memory grew by {growth:.1f} MiB over 1,000 requests"
     with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples"):
-        sample(num_samples=tf.constant(0), seed=tf.constant(0, tf.int64))
+        sample(num_samples=tf.constant(0, tf.int64), seed=tf.constant(0, tf.int64))
     images = np.full((1, 8, 8, 1), np.nan, np.float32)
     with pytest.raises(tf.errors.InvalidArgumentError):
         served.signatures["log_likelihood"](images=tf.constant(images))

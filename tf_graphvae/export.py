@@ -3,10 +3,11 @@
     tgv.export_sampler(model, "exports/graphvae")   # -> exports/graphvae/1
 
 The export follows TF Serving's versioned layout, `<export_base>/<version>/`, one integer
-folder per version, and holds three signatures (plain TensorFlow ops only, so it loads
-with `tf.saved_model.load` in a process that never imports `tf_graphvae`):
+folder per version, and holds five signatures (plain TensorFlow ops only, so it loads
+with `tf.saved_model.load` in a process that never imports `tf_graphvae`); every integer
+argument is int64:
 
-* `serving_default`: `num_samples` (int32 scalar) and `seed` (int64 scalar) ->
+* `serving_default`: `num_samples` (int64 scalar) and `seed` (int64 scalar) ->
   `samples` `[num_samples, H, W, C]` (decoder means) and `structure` `[num_samples, N, N]`
   (the hard gate matrix of each sample, entry `[i, j]` the edge `z_i -> z_j`, 0 for
   `i <= j`). The same `(num_samples, seed)` gives the same output as
@@ -16,6 +17,9 @@ with `tf.saved_model.load` in a process that never imports `tf_graphvae`):
   samples `K` fixed at export (a fixed seed: the same images give the same answer).
 * `edge_probabilities`: no input -> `edge_probabilities` `[N, N]`, the learned `mu`
   (the 0/1 mask of a fixed structure).
+* `encode`: `images` -> `code` and `scale` `[batch, sum(node sizes)]`: `model.encode`
+  (posterior means and standard deviations under the MAP graph).
+* `reconstruct`: `images` -> `reconstruction` `[batch, H, W, C]`: `model.reconstruct`.
 
 Bad requests (`num_samples` outside `[1, max_num_samples]`, a seed outside int32, NaN or
 out-of-range images, too many images) fail with an `InvalidArgumentError` (HTTP 400 in
@@ -49,7 +53,7 @@ MAX_LOG_LIKELIHOOD_IMAGES = 256
 LOG_LIKELIHOOD_CHUNK_ROWS = 4096
 # First half of the stateless seeds of `log_likelihood`; the second is the chunk's offset.
 LOG_LIKELIHOOD_SEED = 1_801_196
-SIGNATURES = ("serving_default", "log_likelihood", "edge_probabilities")
+SIGNATURES = ("serving_default", "log_likelihood", "edge_probabilities", "encode", "reconstruct")
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _VERSION_NAME = re.compile(r"[0-9]+")
 
@@ -119,21 +123,25 @@ class _GraphVAEServable(tf.Module):
         self.sample = tf.function(
             self._sample,
             input_signature=[
-                tf.TensorSpec([], tf.int32, name="num_samples"),
+                tf.TensorSpec([], tf.int64, name="num_samples"),
                 tf.TensorSpec([], tf.int64, name="seed"),
             ],
         )
         self.log_likelihood = tf.function(self._log_likelihood, input_signature=[image_spec])
         self.edge_probabilities = tf.function(self._edge_probabilities, input_signature=[])
+        self.encode = tf.function(self._encode, input_signature=[image_spec])
+        self.reconstruct = tf.function(self._reconstruct, input_signature=[image_spec])
 
     def _sample(self, num_samples, seed):
         cap = self.max_num_samples
         checks = [
             tf.debugging.assert_greater_equal(
-                num_samples, 1, message=f"num_samples must be in [1, {cap}]"
+                num_samples, tf.constant(1, tf.int64), message=f"num_samples must be in [1, {cap}]"
             ),
             tf.debugging.assert_less_equal(
-                num_samples, cap, message=f"num_samples must be in [1, {cap}]"
+                num_samples,
+                tf.constant(cap, tf.int64),
+                message=f"num_samples must be in [1, {cap}]",
             ),
             tf.debugging.assert_greater_equal(
                 seed, tf.constant(_INT32_MIN, tf.int64), message="seed must fit in int32"
@@ -145,7 +153,7 @@ class _GraphVAEServable(tf.Module):
         # Everything below depends on these identities, so nothing runs (and nothing of
         # size num_samples is allocated) before the checks have passed.
         with tf.control_dependencies(checks):
-            num_samples = tf.identity(num_samples)
+            num_samples = tf.cast(num_samples, tf.int32)
             seed = tf.identity(seed)
         # The seed convention of `GraphVAE.sample`: the stateless seed [0, seed], int32.
         stateless_seed = tf.stack([tf.constant(0, tf.int32), tf.cast(seed, tf.int32)])
@@ -155,9 +163,9 @@ class _GraphVAEServable(tf.Module):
             "structure": tf.cast(gates, tf.float32),
         }
 
-    def _log_likelihood(self, images):
+    def _checked(self, images) -> tf.Tensor:
+        """`images` in the model's dtype, once their count, finiteness and range passed."""
         model = self._model.get()
-        k_total = self.log_likelihood_samples
         low, high = (float(v) for v in model.likelihood.value_range)
         cap = MAX_LOG_LIKELIHOOD_IMAGES
         batch = tf.shape(images)[0]
@@ -180,8 +188,24 @@ class _GraphVAEServable(tf.Module):
             tf.debugging.assert_less_equal(images, high, message=range_message),
         ]
         with tf.control_dependencies(range_checks):
-            x = tf.cast(tf.identity(images), model.compute_dtype)
-            batch = tf.identity(batch)
+            return tf.cast(tf.identity(images), model.compute_dtype)
+
+    def _encode(self, images):
+        model = self._model.get()
+        mean, scale = model.encode_tensors(self._checked(images))
+        return {"code": tf.cast(model.concatenate_nodes(mean), tf.float32),
+                "scale": tf.cast(model.concatenate_nodes(scale), tf.float32)}  # fmt: skip
+
+    def _reconstruct(self, images):
+        model = self._model.get()
+        mean, _ = model.encode_tensors(self._checked(images))
+        return {"reconstruction": tf.cast(model.decode_tensors(mean), tf.float32)}
+
+    def _log_likelihood(self, images):
+        model = self._model.get()
+        k_total = self.log_likelihood_samples
+        x = self._checked(images)
+        batch = tf.shape(x)[0]
         # Importance samples per step: at most LOG_LIKELIHOOD_CHUNK_ROWS rows at once.
         k_chunk = tf.clip_by_value(LOG_LIKELIHOOD_CHUNK_ROWS // batch, 1, k_total)
 
@@ -240,13 +264,15 @@ def export_sampler(
     """Exports `model` as a SavedModel at `<export_base>/<version>` (TF Serving's layout).
 
     Signatures (see the module docstring for the details):
-    `serving_default(num_samples: int32, seed: int64) -> {samples, structure}`, the
+    `serving_default(num_samples: int64, seed: int64) -> {samples, structure}`, the
     sampler, equal to `model.sample(num_samples, seed=seed)`;
     `log_likelihood(images: float32 [batch, H, W, C]) -> {log_likelihood}`, the
     importance-weighted `log p(x)` in nats per image with `K = log_likelihood_samples`
     importance samples (fixed seed, at most 256 images per call; Bernoulli models expect
     binary images, which are not binarised here; the discretised logistic, values in
-    [0, 255]); `edge_probabilities() -> {edge_probabilities}`, `[N, N]`.
+    [0, 255]); `edge_probabilities() -> {edge_probabilities}`, `[N, N]`;
+    `encode(images) -> {code, scale}` and `reconstruct(images) -> {reconstruction}`, as
+    `model.encode` and `model.reconstruct` (at most 256 images per call).
 
     The SavedModel is written to a hidden temporary folder beside the version and renamed
     into place, so a server watching `export_base` never sees a half-written version, and
@@ -283,6 +309,8 @@ def export_sampler(
         "serving_default": servable.sample.get_concrete_function(),
         "log_likelihood": servable.log_likelihood.get_concrete_function(),
         "edge_probabilities": servable.edge_probabilities.get_concrete_function(),
+        "encode": servable.encode.get_concrete_function(),
+        "reconstruct": servable.reconstruct.get_concrete_function(),
     }
     metadata = _metadata(model, version, signatures, log_likelihood_samples, max_num_samples)
     _save_version(servable, signatures, metadata, export_base, version, path)

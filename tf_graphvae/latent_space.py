@@ -34,25 +34,44 @@ class LatentSpace:
             (16, 50)
         """
         self.check_images(x)
-        x = self._images(x)
-        out = self.dag.posterior(*self.bottom_up(x), self._structure(len(x), gates), seed=None,
-                                 deterministic=True)  # fmt: skip
-        mean, scale = out["q_mean"], tf.exp(0.5 * out["q_log_var"])
+        mean, scale = self.encode_tensors(self._images(x), gates)
         if not per_node:
-            mean, scale = self._concatenate(mean), self._concatenate(scale)
+            mean, scale = self.concatenate_nodes(mean), self.concatenate_nodes(scale)
         return (np.asarray(mean), np.asarray(scale)) if return_scale else np.asarray(mean)
 
+    def encode_tensors(self, x: tf.Tensor, gates=None) -> tuple[tf.Tensor, tf.Tensor]:
+        """`encode` in TensorFlow ops (graph mode, the export): the posterior means and
+        scales per node, each `[B, N, N']`, under `gates` `[N, N]` or the MAP graph."""
+        if gates is None:
+            gates = tf.cast(self.gates.edge_probabilities() > 0.5, tf.float32)
+        gates = tf.convert_to_tensor(gates, tf.float32)
+        if tuple(gates.shape) != (self.num_nodes, self.num_nodes):
+            raise ValueError(
+                f"gates must be [{self.num_nodes}, {self.num_nodes}], got {list(gates.shape)}."
+            )
+        batch_gates = tf.tile(gates[None], [tf.shape(x)[0], 1, 1])
+        data_mean, data_log_var = self.bottom_up(x)
+        out = self.dag.posterior(
+            data_mean, data_log_var, batch_gates, seed=None, deterministic=True
+        )
+        return out["q_mean"], self.dag.zero_padding(tf.exp(0.5 * out["q_log_var"]))
+
     def decode(self, z) -> np.ndarray:
-        """The likelihood's means (images) for codes `z`, `[B, sum(node sizes)]` or `[B, N, N']`."""
+        """The likelihood's means (images) for codes `z`, `[B, sum(node sizes)]` or
+        `[B, N, N']`."""
         z = tf.convert_to_tensor(z, tf.float32)
         if z.shape.rank == 2:
-            z = self._split(z)
+            z = self.split_nodes(z)
         if tuple(z.shape[1:]) != (self.num_nodes, self.node_dim):
             raise ValueError(
                 f"Codes must be [B, {self.dag.latent_dim}] or [B, {self.num_nodes}, "
                 f"{self.node_dim}], got {list(z.shape)}."
             )
-        return np.asarray(self.likelihood(self._decode(self.dag.zero_padding(z))))
+        return np.asarray(self.decode_tensors(z))
+
+    def decode_tensors(self, z: tf.Tensor) -> tf.Tensor:
+        """`decode` in TensorFlow ops, for per-node codes `[B, N, N']`."""
+        return self.likelihood(self._decode(self.dag.zero_padding(z)))
 
     def reconstruct(self, x, *, gates=None) -> np.ndarray:
         """`decode(encode(x))`: the mean reconstruction of images `x` through their codes."""
@@ -74,30 +93,20 @@ class LatentSpace:
         images = self.decode(codes.reshape(-1, codes.shape[-1]))
         return images.reshape(len(a), int(steps), *images.shape[1:])
 
-    def _structure(self, batch: int, gates) -> tf.Tensor:
-        if gates is None:
-            gates = (self.edge_probabilities() > 0.5).astype(np.float32)
-        gates = np.asarray(gates, np.float32)
-        if gates.shape != (self.num_nodes, self.num_nodes):
-            raise ValueError(
-                f"gates must be [{self.num_nodes}, {self.num_nodes}], got {gates.shape}."
-            )
-        return tf.tile(tf.constant(gates)[None], [batch, 1, 1])
-
     def _sizes(self) -> list[int]:
         return self.node_dims or [self.node_dim] * self.num_nodes
 
-    def _concatenate(self, per_node: tf.Tensor) -> tf.Tensor:
+    def concatenate_nodes(self, per_node: tf.Tensor) -> tf.Tensor:
         """`[B, N, N']` -> `[B, sum(node sizes)]`, the padding left out."""
         return tf.concat([per_node[:, j, :d] for j, d in enumerate(self._sizes())], axis=-1)
 
-    def _split(self, codes: tf.Tensor) -> tf.Tensor:
+    def split_nodes(self, codes: tf.Tensor) -> tf.Tensor:
         """`[B, sum(node sizes)]` -> `[B, N, N']`, nodes padded with zeros."""
-        if codes.shape[-1] != sum(self._sizes()):
-            raise ValueError(f"Codes must be [B, {sum(self._sizes())}], got {list(codes.shape)}.")
-        parts = tf.split(codes, self._sizes(), axis=-1)
-        padded = [
-            tf.pad(p, [[0, 0], [0, self.node_dim - d]])
-            for p, d in zip(parts, self._sizes(), strict=True)
+        sizes = self._sizes()
+        if codes.shape[-1] != sum(sizes):
+            raise ValueError(f"Codes must be [B, {sum(sizes)}], got {list(codes.shape)}.")
+        parts = tf.split(codes, sizes, axis=-1)
+        pads = [
+            tf.pad(p, [[0, 0], [0, self.node_dim - d]]) for p, d in zip(parts, sizes, strict=True)
         ]
-        return tf.stack(padded, axis=1)
+        return tf.stack(pads, axis=1)

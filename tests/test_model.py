@@ -277,3 +277,9 @@ def test_bulk_draws_name_philox_and_keep_their_values():
     graph = tf.function(lambda s: model.binarize(x, s)).get_concrete_function(seed).graph
     ops = {op.type for op in graph.get_operations()}
     assert "StatelessRandomGetKeyCounter" not in ops, ops
+
+
+def test_fit_before_compile_says_to_compile(digits):
+    model = tiny_model("chain")
+    with pytest.raises(RuntimeError, match=r"call `compile\(\)` before `fit\(\)`"):
+        model.fit(digits[:64], epochs=1, verbose=0)

@@ -164,3 +164,29 @@ def test_a_model_saved_before_the_schedules_were_settings_loads_without_them():
     config["format_version"] = "1.0"
     legacy = GraphVAE.from_config(config)
     assert legacy.config.kl_warmup_epochs == 0 and legacy.config.anneal_rate == 0.0
+
+
+@pytest.mark.parametrize("how", ["validation_split", "validation_data", "steps_per_epoch"])
+def test_the_warmup_counts_epochs_of_what_trains(how, digits):
+    """KL warm-up over 2 epochs counts epochs of the training part, whatever validates."""
+    import keras
+
+    from tf_graphvae import GraphVAE
+
+    keras.utils.set_random_seed(0)
+    model = GraphVAE(event_shape=(8, 8, 1), num_nodes=2, node_dim=2, encoder_units=(16,),
+                     decoder_units=(16,), top_down_units=8, kl_warmup_epochs=2, seed=0)  # fmt: skip
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+    x = digits[:512]
+    kwargs = {
+        "validation_split": dict(x=x, validation_split=0.5),
+        "validation_data": dict(x=x[:256], validation_data=x[256:]),
+        "steps_per_epoch": dict(x=tf.data.Dataset.from_tensor_slices(x).batch(64).repeat(),
+                                steps_per_epoch=4),
+    }[how]  # fmt: skip
+    batch = {} if how == "steps_per_epoch" else {"batch_size": 64}
+    history = model.fit(**kwargs, **batch, epochs=2, verbose=0)
+    # 4 training steps per epoch, warm-up over 8: the last step (step 7, counted from 0)
+    # has beta = 7/8; counting all 512 images (8 steps per epoch) would give 7/16.
+    assert model.steps_per_epoch == 4
+    assert history.history["kl_weight"][-1] == pytest.approx(7 / 8)

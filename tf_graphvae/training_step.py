@@ -7,6 +7,8 @@ and the gradients, the gate logits' own where they have one (docs/design.md §7)
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import tensorflow as tf
 
@@ -132,6 +134,11 @@ class TrainingStep:
         return self._update_metrics(-tf.reduce_mean(terms["elbo"]), terms)
 
     def fit(self, x=None, *args, **kwargs):
+        if getattr(self, "optimizer", None) is None:
+            raise RuntimeError(
+                "You must call `compile()` before `fit()`, e.g. "
+                "model.compile(optimizer=keras.optimizers.Adam(1e-3))."
+            )
         self._check_inputs(x)
         steps = _steps_per_epoch(x, args, kwargs)
         if steps != self.steps_per_epoch:
@@ -162,4 +169,7 @@ def _steps_per_epoch(x, args, kwargs) -> int:
     if x is None or isinstance(x, dict) or not hasattr(x, "__len__"):
         return 1
     batch_size = kwargs.get("batch_size") or (args[1] if len(args) > 1 else None) or 32
-    return max(1, -(-len(x) // int(batch_size)))
+    # With validation_split, Keras trains on the first floor(n (1 - split)) examples only.
+    split = float(kwargs.get("validation_split") or 0.0)
+    trained = math.floor(len(x) * (1.0 - split)) if split else len(x)
+    return max(1, -(-trained // int(batch_size)))

@@ -79,3 +79,12 @@ def test_help_lists_the_commands_own_flags():
         assert flag in result.stdout
     assert "(default: '5')" in result.stdout  # num_nodes
     assert "Try --helpfull" not in result.stdout
+
+
+@pytest.mark.parametrize("command", ["tfgvae-train", "tfgvae-export", "tfgvae-ablation"])
+def test_every_command_tells_its_version(command):
+    from importlib.metadata import version
+
+    result = run_command(command, "--version", timeout=60)
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout == f"{command} (tf-graphvae) {version('tf-graphvae')}\n"

@@ -34,6 +34,10 @@ USAGE_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, FileExistsErr
 
 HELP_FLAGS = ("-h", "--help", "-help", "--helpshort", "-?")
 
+# What a command says when Ctrl-C stops it: a command that knows more (the training
+# command: the epoch) sets "message" while it runs.
+INTERRUPTED: dict[str, str] = {}
+
 
 def command_help(prog: str, doc: str | None) -> str:
     """The command's own flags (every `tf_graphvae` module's), each with help and default."""
@@ -56,6 +60,11 @@ def _parse_flags(argv: list[str], doc: str | None = None) -> list[str]:
     """absl's parser, except that a bad flag is one line on stderr and exit status 2, and
     `--help` lists the command's own flags."""
     prog = os.path.basename(argv[0])
+    if "--version" in argv[1:]:
+        from importlib.metadata import version
+
+        print(f"{prog} (tf-graphvae) {version('tf-graphvae')}")
+        sys.exit(0)
     if any(arg in HELP_FLAGS for arg in argv[1:]):
         print(command_help(prog, doc))
         sys.exit(0)
@@ -97,6 +106,14 @@ def run_main(main: Callable[[list[str]], None]) -> None:
         try:
             import_tensorflow_quietly()
             main(argv)
+        except KeyboardInterrupt:
+            if flags.FLAGS.verbose:
+                raise
+            # Results are written under temporary names and renamed into place, and runs
+            # checkpoint every epoch: what was complete before Ctrl-C is intact.
+            message = INTERRUPTED.get("message") or "interrupted; run the same command again."
+            print(f"{os.path.basename(argv[0])}: {message}", file=sys.stderr)
+            sys.exit(130)
         except USAGE_ERRORS as error:
             if flags.FLAGS.verbose:
                 raise

@@ -12,7 +12,7 @@ from pathlib import Path
 from absl import flags, logging
 
 from tf_graphvae.cli import _train_flags as tf_flags
-from tf_graphvae.cli._common import format_matrix, run_main
+from tf_graphvae.cli._common import INTERRUPTED, format_matrix, run_main
 from tf_graphvae.config import STRATEGIES, dataset_label
 
 _MODEL_DIR = flags.DEFINE_string(
@@ -51,8 +51,19 @@ def main(argv: list[str]) -> None:
         _native_log_to(experiment.own_folder(model_dir) / NATIVE_LOG)
     # First: before other TensorFlow work.
     strategy = distribute.make_strategy(_STRATEGY.value, heartbeat_timeout_s=_HEARTBEAT.value)
+    INTERRUPTED["message"] = (
+        f"interrupted; the last complete epoch's checkpoint is kept in {model_dir}: run the "
+        "same command to resume from it."
+    )
     try:
         result = experiment.train(config, model_dir=model_dir, verbose=2, strategy=strategy)
+    except KeyboardInterrupt:
+        saved = experiment.saved_epoch(model_dir)
+        INTERRUPTED["message"] = (
+            f"interrupted in epoch {saved + 1} of {config.epochs}; run the same command to "
+            f"resume from epoch {saved}."
+        )
+        raise
     except Exception as error:
         if not multi_worker or flags.FLAGS.verbose or not distribute.is_worker_lost(error):
             raise

@@ -66,20 +66,26 @@ def kill_in_epoch_two(procs: list[subprocess.Popen], victim: int) -> float:
     raise RuntimeError("the chief ended before its second epoch")
 
 
-def one_death(victim: int, heartbeat_s: int) -> dict:
-    with tempfile.TemporaryDirectory() as folder:
-        procs = start_workers(free_workers(), Path(folder) / "run", heartbeat_s)
-        try:
-            killed_at = kill_in_epoch_two(procs, victim)
-            survivor = procs[1 - victim]
-            _, err = survivor.communicate(timeout=heartbeat_s + 120)
-            stop_s = time.monotonic() - killed_at
-        finally:
-            for proc in procs:
-                proc.kill()
-                proc.communicate()
+def kill_one(victim: int, heartbeat_s: int, workers: list[str], model_dir: Path) -> dict:
+    """Starts the job in `model_dir`, kills `victim` in epoch 2 and waits for the survivor:
+    its stop time (kill to exit), exit status and stderr."""
+    procs = start_workers(workers, model_dir, heartbeat_s)
+    try:
+        killed_at = kill_in_epoch_two(procs, victim)
+        survivor = procs[1 - victim]
+        _, err = survivor.communicate(timeout=heartbeat_s + 120)
+        stop_s = time.monotonic() - killed_at
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.communicate()
     return {"victim": victim, "survivor_stop_s": round(stop_s, 2),
             "exit_status": survivor.returncode, "stderr": err.strip()}  # fmt: skip
+
+
+def one_death(victim: int, heartbeat_s: int) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        return kill_one(victim, heartbeat_s, free_workers(), Path(folder) / "run")
 
 
 def checkpoint_seconds(saves: int = 5) -> dict:

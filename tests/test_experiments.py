@@ -82,6 +82,13 @@ def test_compare_writes_table1_figure2_and_stability(tmp_path):
     before = eval_file.stat().st_mtime_ns
     run()
     assert eval_file.stat().st_mtime_ns == before
+    # The tables alone, from the finished runs; an unfinished run is named and left out.
+    eval_file.rename(eval_file.with_suffix(".moved"))
+    said = []
+    table = comparison.tables_from_runs(out, ("full", "learned"), log=said.append)
+    assert said == ["Not finished, left out: learned-seed1"]
+    assert table["learned"]["seeds"] == [0] and table["full"]["seeds"] == [0, 1]
+    assert "| Graph VAE (`learned`) | 1 |" in (out / "table1.md").read_text()
 
 
 def test_ablation_covers_every_factorisation(tmp_path):

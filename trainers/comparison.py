@@ -183,6 +183,35 @@ def compare(
     return table
 
 
+def tables_from_runs(
+    output_dir: str | Path, structures=tuple(ROWS), log: Callable[[str], None] = print
+) -> dict[str, dict]:
+    """Table 1 (`table1.md/json`) and `learning_curves.png` from the runs of a `compare`
+    folder that have finished (their `eval.json` exists), without training or evaluating:
+    for a comparison still running, or one whose runs were split over several commands.
+    The runs not finished are named and left out."""
+    output_dir = Path(output_dir)
+    records: dict[str, list[dict]] = {}
+    for name in structures:
+        runs = sorted((output_dir / "runs").glob(f"{name}-seed*"),
+                      key=lambda run: int(run.name.rsplit("seed", 1)[1]))  # fmt: skip
+        finished = [run for run in runs if (run / EVAL_FILE).exists()]
+        if len(finished) < len(runs):
+            log(f"Not finished, left out: {', '.join(r.name for r in runs if r not in finished)}")
+        if finished:
+            records[name] = [json.loads((run / EVAL_FILE).read_text()) for run in finished]
+    if not records:
+        raise ValueError(f"{output_dir} holds no finished run (runs/<row>-seed<k>/{EVAL_FILE}).")
+    first = next(iter(records.values()))[0]
+    base = TrainConfig(**with_defaults(first["config"]))
+    table = summarise(records)
+    write_json(output_dir / "table1.json", table)
+    caption = _caption(base, records, None, first["num_samples"])
+    write_text(output_dir / "table1.md", table1_markdown(table, caption))
+    _learning_curves(output_dir, records, base)
+    return table
+
+
 def _learning_curves(output_dir: Path, records: dict[str, list[dict]], base: TrainConfig) -> None:
     """`learning_curves.png`: every run's per-epoch validation (else training) ELBO."""
     curves = {}
@@ -218,7 +247,14 @@ def _caption(base: TrainConfig, records: dict, time_budget: float | None, k: int
     )  # fmt: skip
     return (
         f"{base.dataset} ({base.train_split} -> {base.test_split}; LL on {images}), "
-        f"N = {base.num_nodes}, N' = {base.node_dim}, {base.epochs} epochs"
+        f"N = {base.num_nodes}, N' = {base.node_dim}, "
+        + (
+            f"early stopping on {base.validation_split} (the validation ELBO's gain over "
+            f"{base.early_stopping_patience} epochs under {base.early_stopping_min_delta:g} "
+            f"nats; at most {base.epochs} epochs)"
+            if base.early_stopping_patience
+            else f"{base.epochs} epochs"
+        )
         + (f" or {time_budget:g} s" if time_budget else "")
         + f", K = {k}, seeds {seeds}."
     )

@@ -38,6 +38,12 @@ _TIME_BUDGET = flags.DEFINE_float(
     "Equal wall-clock budget per run in seconds (stops before --epochs).",
     lower_bound=1,
 )
+_TABLES_ONLY = flags.DEFINE_bool(
+    "tables_only",
+    False,
+    "Write table1.md/json and learning_curves.png from the runs in --output_dir that have "
+    "finished, training nothing (for a comparison still running; --structures picks rows).",
+)
 flags.mark_flag_as_required("output_dir")
 
 
@@ -47,6 +53,11 @@ def main(argv: list[str]) -> None:
     config = tf_flags.train_config()
     row_seeds = _parse_row_seeds(_ROW_SEEDS.value)
     from tf_graphvae.trainers import comparison
+
+    if _TABLES_ONLY.value:
+        comparison.tables_from_runs(ex_flags.OUTPUT_DIR.value, _STRUCTURES.value)
+        print((Path(ex_flags.OUTPUT_DIR.value) / "table1.md").read_text())
+        return
 
     comparison.compare(
         config,

@@ -54,6 +54,22 @@ class RunLocked(FileExistsError):
     """Another live process holds the run directory."""
 
 
+def lock_holder(directory: str | os.PathLike) -> str | None:
+    """The pid holding `directory`'s run lock (a training in progress), or None."""
+    import fcntl
+
+    path = Path(directory) / ".lock"
+    if not path.exists():
+        return None
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "unknown"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
 @contextlib.contextmanager
 def run_lock(directory: str | os.PathLike) -> Iterator[None]:
     """Holds an exclusive lock on `directory` (its `.lock` file) for a training run.

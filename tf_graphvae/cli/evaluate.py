@@ -50,16 +50,29 @@ def main(argv: list[str]) -> None:
     import keras
 
     from tf_graphvae import evaluate
-    from tf_graphvae.io import write_json, write_text
+    from tf_graphvae.io import lock_holder, write_json, write_text
     from tf_graphvae.trainers.comparison import load_test_images, write_knockout_values
     from tf_graphvae.trainers.experiment import MODEL_FILE
 
     model_dir = Path(_MODEL_DIR.value)
     model_path = model_dir / MODEL_FILE
+    holder = lock_holder(model_dir)
+    if holder is not None:
+        raise ValueError(
+            f"{model_dir} is in use by a running training (pid {holder}); evaluate it when "
+            "the training has ended."
+        )
     if not model_path.is_file():
         raise FileNotFoundError(f"{model_dir} holds no model ({MODEL_FILE}); train one first.")
     config = _run_config(model_dir)
-    model = keras.saving.load_model(model_path)
+    try:
+        model = keras.saving.load_model(model_path)
+    except Exception as error:  # a truncated or corrupt file: Keras says "File not found"
+        raise ValueError(
+            f"{model_path} cannot be read as a Keras model ({type(error).__name__}); its "
+            f"run's last checkpoint can rebuild it: run tfgvae-train with --model_dir={model_dir}"
+            " and the run's flags."
+        ) from None
     images = load_test_images(config, _EVAL_IMAGES.value)
     options = dict(seed=config.seed, jit_compile=config.jit_compile)
     metrics = evaluate.table1_metrics(model, images, _NUM_SAMPLES.value, **options)
@@ -87,8 +100,12 @@ def _run_config(model_dir: Path) -> TrainConfig:
     from tf_graphvae.trainers.experiment import CONFIG_FILE
 
     config = TrainConfig()
-    if (model_dir / CONFIG_FILE).exists():
-        config = TrainConfig(**with_defaults(json.loads((model_dir / CONFIG_FILE).read_text())))
+    path = model_dir / CONFIG_FILE
+    if path.exists():
+        try:
+            config = TrainConfig(**with_defaults(json.loads(path.read_text()))).validate()
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{path} is not a valid run configuration: {error}") from None
     overrides = {
         "dataset": _DATASET.value,
         "data_dir": _DATA_DIR.value,

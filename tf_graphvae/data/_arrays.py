@@ -66,7 +66,11 @@ def _numeric(x) -> np.ndarray:
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
         raise ValueError(f"Expected a numeric array, got dtype {x.dtype}.")
     if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
-        raise ValueError("The array holds NaN or infinite values.")
+        nan, inf = int(np.isnan(x).sum()), int(np.isinf(x).sum())
+        raise ValueError(
+            f"The array holds {nan} NaN and {inf} infinite values (of {x.size}); "
+            "remove or impute them first."
+        )
     return x
 
 
@@ -109,13 +113,21 @@ def _read_npz(path: Path, base: str) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _decode(path: Path, base: str) -> tuple[np.ndarray, np.ndarray | None]:
+    if not zipfile.is_zipfile(path):  # np.load would suggest allow_pickle for any non-npz
+        raise ValueError(
+            f"npz file {str(path)!r} is not an npz archive (np.savez writes one, with arrays "
+            "x_train and x_test)."
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             if f"x_{base}" not in archive.files:
                 raise ValueError(f"has no array x_{base} (it holds {', '.join(archive.files)})")
             images = np.ascontiguousarray(archive[f"x_{base}"])
             labels = archive[f"y_{base}"] if f"y_{base}" in archive.files else None
-        images, _ = as_examples(images)
+        try:
+            images, _ = as_examples(images)
+        except ValueError as error:  # name the array
+            raise ValueError(f"x_{base}: {error}") from None
         if labels is not None:
             labels = np.asarray(labels).reshape(-1).astype(np.int64)
             if len(labels) != len(images):

@@ -75,3 +75,16 @@ def test_npz_files_that_are_not_npz_or_hold_nan_are_named(tmp_path):
     assert result.returncode == 2
     assert "x_train: The array holds 2 NaN and 0 infinite values (of 200)" in result.stderr
     assert not model_dir.exists()
+
+
+def test_a_test_split_of_another_shape_is_refused_before_training(tmp_path):
+    data = tmp_path / "widths.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x_train=rng.normal(size=(40, 5)), x_test=rng.normal(size=(10, 4)))
+    model_dir = tmp_path / "run"
+    _one_line(
+        run_command("tfgvae-train", f"--dataset=npz:{data}", f"--model_dir={model_dir}"),
+        "tfgvae-train: error: The test split 'test' has examples of shape [4], the training "
+        "split [5].",
+    )
+    assert not model_dir.exists()

@@ -116,6 +116,18 @@ class TrainResult:
     early_stopping: dict | None = None  # best value, best epoch, stopped epoch
 
 
+def _check_shapes(config: TrainConfig, datasets) -> None:
+    """The test and validation examples must have the training examples' shape."""
+    shape = tuple(datasets[0].element_spec.shape[1:])
+    for name, split, ds in zip(("test", "validation"), (config.test_split,
+                               config.validation_split), datasets[1:], strict=True):  # fmt: skip
+        if ds is not None and tuple(ds.element_spec.shape[1:]) != shape:
+            raise ValueError(
+                f"The {name} split {split!r} has examples of shape "
+                f"{list(ds.element_spec.shape[1:])}, the training split {list(shape)}."
+            )
+
+
 def own_folder(model_dir: str | os.PathLike) -> Path:
     """The folder this process writes: `model_dir`, or for a worker other than the chief
     `model_dir/.worker-<index>`. Every worker must take part in saving (collective ops)
@@ -187,6 +199,7 @@ def train(
     keras.utils.set_random_seed(config.seed)
     # Bad data is reported before anything is written.
     datasets = (*make_datasets(config), make_validation(config))
+    _check_shapes(config, datasets)
     worker_dir = None
     if model_dir is not None and not distribute.is_chief():
         worker_dir = own_folder(model_dir)

@@ -22,6 +22,10 @@ def test_train_on_digits_saves_a_loadable_model_and_prints_no_start_up_lines(tmp
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Edge probabilities" in result.stdout
     assert "ELBO" in result.stdout and "KL" in result.stdout
+    lines = result.stdout.splitlines()
+    compiling = lines.index("Compiling the training step with XLA (once per process)...")
+    compiled = next(k for k, line in enumerate(lines) if line.startswith("Compiled and ran"))
+    assert compiling < lines.index("Epoch 1/2") < compiled
     for marker in ("oneDNN", "cudart_stub", "absl::InitializeLog", "I0000"):
         assert marker not in result.stdout + result.stderr  # no TensorFlow start-up lines
     import keras

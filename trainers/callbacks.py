@@ -165,6 +165,27 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 old.unlink(missing_ok=True)
 
 
+class CompileNotice(keras.callbacks.Callback):
+    """Says, before the first step, that the training step is being compiled, and after
+    the first compiled call how long that took: XLA's compilation (7-15 s) is otherwise a
+    silence before the first metrics appear."""
+
+    def __init__(self, log: Callable[[str], None] = print):
+        super().__init__()
+        self.log = log
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        how = "with XLA" if self.model.jit_compile else "as a TensorFlow graph"
+        self.log(f"Compiling the training step {how} (once per process)...")
+        self._start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._start is not None:
+            self.log(f"Compiled and ran the first steps in {time.monotonic() - self._start:.1f} s.")
+            self._start = None
+
+
 class TimeBudget(keras.callbacks.Callback):
     """Stops training once `seconds` of wall-clock time have passed (an equal budget).
 

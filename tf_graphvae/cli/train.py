@@ -43,6 +43,7 @@ def main(argv: list[str]) -> None:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
     config = tf_flags.train_config()  # checked before TensorFlow starts
     from tf_graphvae.trainers import distribute, experiment
+    from tf_graphvae.trainers.callbacks import CompileNotice
 
     multi_worker = _STRATEGY.value == "multi_worker"
     model_dir = _MODEL_DIR.value or f"runs/{dataset_label(config.dataset)}-{config.structure}"
@@ -56,7 +57,10 @@ def main(argv: list[str]) -> None:
         "same command to resume from it."
     )
     try:
-        result = experiment.train(config, model_dir=model_dir, verbose=2, strategy=strategy)
+        result = experiment.train(
+            config, model_dir=model_dir, verbose=2, strategy=strategy,
+            callbacks=[CompileNotice(lambda line: print(line, flush=True))],
+        )  # fmt: skip
     except KeyboardInterrupt:
         saved = experiment.saved_epoch(model_dir)
         INTERRUPTED["message"] = (

@@ -23,6 +23,10 @@ def test_train_on_digits_saves_a_loadable_model_and_prints_no_start_up_lines(tmp
     assert "Edge probabilities" in result.stdout
     assert "ELBO" in result.stdout and "KL" in result.stdout
     lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "Data: digits train -> test, examples [8, 8, 1]; likelihood bernoulli (inferred), "
+        "network mlp (inferred)."
+    )
     compiling = lines.index("Compiling the training step with XLA (once per process)...")
     compiled = next(k for k, line in enumerate(lines) if line.startswith("Compiled and ran"))
     assert compiling < lines.index("Epoch 1/2") < compiled

@@ -52,6 +52,7 @@ def main(argv: list[str]) -> None:
         _native_log_to(experiment.own_folder(model_dir) / NATIVE_LOG)
     # First: before other TensorFlow work.
     strategy = distribute.make_strategy(_STRATEGY.value, heartbeat_timeout_s=_HEARTBEAT.value)
+    print(_data_line(config), flush=True)
     INTERRUPTED["message"] = (
         f"interrupted; the last complete epoch's checkpoint is kept in {model_dir}: run the "
         "same command to resume from it."
@@ -92,6 +93,23 @@ def main(argv: list[str]) -> None:
 
 
 NATIVE_LOG = "tensorflow.log"
+
+
+def _data_line(config) -> str:
+    """What the run will model: the data, the likelihood and network (said when inferred)."""
+    from tf_graphvae import data
+    from tf_graphvae.model_config import GraphVAEConfig
+
+    likelihood = config.data_likelihood()
+    shape = data.event_shape(config.dataset)
+    network = GraphVAEConfig(event_shape=shape, likelihood=likelihood,
+                             network=config.network).validate().network  # fmt: skip
+    inferred = lambda value: " (inferred)" if value is None else ""  # noqa: E731
+    return (
+        f"Data: {config.dataset} {config.train_split} -> {config.test_split}, examples "
+        f"{list(shape)}; likelihood {likelihood}{inferred(config.likelihood)}, network "
+        f"{network}{inferred(config.network)}."
+    )
 
 
 def _native_log_to(path: Path) -> None:

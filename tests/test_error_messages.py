@@ -37,9 +37,9 @@ def test_evaluate_names_the_broken_file_and_the_running_training(run_dir, tmp_pa
     model = broken / "model.keras"
     model.write_bytes(model.read_bytes()[:1000])  # truncated
     _one_line(_evaluate(broken), (
-        f"tfgvae-evaluate: error: {model} cannot be read as a Keras model (ValueError); its "
-        f"run's last checkpoint can rebuild it: run tfgvae-train with --model_dir={broken} "
-        "and the run's flags."
+        f"tfgvae-evaluate: error: {model} is damaged (not a complete .keras archive); its run's "
+        f"last checkpoint can rebuild it: run tfgvae-train with --model_dir={broken} and the "
+        "run's flags."
     ))  # fmt: skip
     (broken / "config.json").write_text('{"dataset": "digits",\n')
     result = _evaluate(broken)

@@ -67,11 +67,14 @@ def main(argv: list[str]) -> None:
     config = _run_config(model_dir)
     try:
         model = keras.saving.load_model(model_path)
-    except Exception as error:  # a truncated or corrupt file: Keras says "File not found"
+    except Exception:
+        if not _damaged(model_path):
+            raise  # Keras's own words (safe mode, a format version) say what is wrong
+        # Keras says "File not found" for a truncated or corrupt archive.
         raise ValueError(
-            f"{model_path} cannot be read as a Keras model ({type(error).__name__}); its "
-            f"run's last checkpoint can rebuild it: run tfgvae-train with --model_dir={model_dir}"
-            " and the run's flags."
+            f"{model_path} is damaged (not a complete .keras archive); its run's last "
+            f"checkpoint can rebuild it: run tfgvae-train with --model_dir={model_dir} and "
+            "the run's flags."
         ) from None
     images = load_test_images(config, _EVAL_IMAGES.value)
     options = dict(seed=config.seed, jit_compile=config.jit_compile)
@@ -93,6 +96,17 @@ def main(argv: list[str]) -> None:
         table += "\n" + (stem.parent / f"knockout_values_{stem.name}.md").read_text()
     write_text(stem.with_suffix(".md"), table)
     print(table)
+
+
+def _damaged(path: Path) -> bool:
+    """Whether `path` is not a readable zip archive (a `.keras` file is one)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is not None
+    except (zipfile.BadZipFile, OSError):
+        return True
 
 
 def _run_config(model_dir: Path) -> TrainConfig:

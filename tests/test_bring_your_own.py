@@ -128,6 +128,12 @@ def test_the_likelihood_is_inferred_from_the_values(x, expected):
     assert tgv.data.infer_likelihood(x) == expected
 
 
+def test_small_integers_are_not_taken_for_8_bit_data():
+    with pytest.raises(ValueError, match=r"Integers in 0\.\.16 are not 8-bit data"):
+        tgv.data.infer_likelihood(np.array([[0, 16], [3, 7]], np.int64))
+    assert tgv.data.infer_likelihood(np.array([[0, 16]], np.int64) * 10) == "discretized_logistic"
+
+
 def test_from_arrays_gives_float32_examples_and_checks_them():
     x = np.arange(12, dtype=np.uint8).reshape(3, 2, 2, 1)
     ds = tgv.data.from_arrays(x, labels=[0, 1, 2])

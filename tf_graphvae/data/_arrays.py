@@ -20,18 +20,31 @@ from tf_graphvae.model_config import LIKELIHOODS, VALUE_RANGES
 
 
 def infer_likelihood(x) -> str:
-    """`"bernoulli"` for values in [0, 1], `"discretized_logistic"` for uint8 data or
-    integers in 0..255, else `"gaussian"`.
+    """`"bernoulli"` for values in [0, 1], `"discretized_logistic"` for 8-bit data (uint8,
+    or integers in 0..255 that reach 128 or more), else `"gaussian"`.
+
+    Integers within 0..127 (e.g. scikit-learn's digits, 0..16) are not guessed: the 8-bit
+    likelihood would put most of its mass where the data never are, and a Gaussian would
+    ignore that they are counts. Scale them to [0, 1], or name the likelihood.
 
     Raises:
-        ValueError: for an array that is empty, not numeric, or not finite.
+        ValueError: for an array that is empty, not numeric or not finite, or integers
+            within 0..127.
     """
     x = _numeric(x)
     low, high = float(x.min()), float(x.max())
     if low >= 0.0 and high <= 1.0:
         return "bernoulli"
-    if x.dtype == np.uint8 or (low >= 0 and high <= 255 and np.all(x == np.round(x))):
+    if x.dtype == np.uint8:
         return "discretized_logistic"
+    if low >= 0 and high <= 255 and np.all(x == np.round(x)):
+        if high >= 128:
+            return "discretized_logistic"
+        raise ValueError(
+            f"Integers in {low:g}..{high:g} are not 8-bit data (0..255): scale them to [0, 1] "
+            "for the bernoulli likelihood, or name the likelihood (gaussian or "
+            "discretized_logistic)."
+        )
     return "gaussian"
 
 

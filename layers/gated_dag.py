@@ -183,7 +183,7 @@ class GatedDAG(keras.layers.Layer):
                 f"node_dims {node_dims!r} must give num_nodes={self.num_nodes} sizes >= 1 "
                 f"whose maximum is node_dim={self.node_dim}."
             )
-        dims = self.node_dims or [self.node_dim] * self.num_nodes
+        dims = self.node_sizes
         # mask[j, k] = 1 where entry k of node j exists; None when every node is full.
         self._mask = None
         if self.node_dims is not None and min(dims) < self.node_dim:
@@ -192,9 +192,14 @@ class GatedDAG(keras.layers.Layer):
             )
 
     @property
+    def node_sizes(self) -> list[int]:
+        """Every node's size, `z_0` first (`node_dims`, or `N'` for each of equal nodes)."""
+        return self.node_dims or [self.node_dim] * self.num_nodes
+
+    @property
     def latent_dim(self) -> int:
         """The number of latent dimensions, `sum(node_dims)` (`N * N'` for equal nodes)."""
-        return sum(self.node_dims) if self.node_dims else self.num_nodes * self.node_dim
+        return sum(self.node_sizes)
 
     def zero_padding(self, value: tf.Tensor, node: int | None = None) -> tf.Tensor:
         """`value` with the padding of nodes of different sizes set to 0: `[B, N, N']`, or

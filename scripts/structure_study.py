@@ -55,17 +55,11 @@ def _seeds(folder: str) -> list[tuple[dict, Path]]:
 def _paired_over_seeds(records: list[dict], best: list[dict]) -> tuple[float, float, str]:
     """The mean of the per-seed paired LL differences and its standard error over seeds;
     with one seed, the standard error over images (too small: it ignores how the choice
-    varies from seed to seed)."""
-    by_seed = {r["config"]["seed"]: np.asarray(r["ll_per_image"]) for r in best}
-    per_seed, image_sems = [], []
-    for record in records:
-        diff = np.asarray(record["ll_per_image"]) - by_seed[record["config"]["seed"]]
-        mean, sem = _mean_sem(diff)
-        per_seed.append(mean)
-        image_sems.append(sem)
-    if len(per_seed) > 1:
-        return *_mean_sem(per_seed), "seeds"
-    return per_seed[0], image_sems[0], "images"
+    varies from seed to seed). `table1.paired_difference` computes both."""
+    from tf_graphvae.trainers.table1 import paired_difference
+
+    diff = paired_difference(records, best)
+    return diff["mean"], diff["sem"], "seeds" if diff["sem_over"] == "seeds" else "images"
 
 
 def choose(folders: list[str]) -> str:

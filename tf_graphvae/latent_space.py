@@ -93,16 +93,13 @@ class LatentSpace:
         images = self.decode(codes.reshape(-1, codes.shape[-1]))
         return images.reshape(len(a), int(steps), *images.shape[1:])
 
-    def _sizes(self) -> list[int]:
-        return self.node_dims or [self.node_dim] * self.num_nodes
-
     def concatenate_nodes(self, per_node: tf.Tensor) -> tf.Tensor:
         """`[B, N, N']` -> `[B, sum(node sizes)]`, the padding left out."""
-        return tf.concat([per_node[:, j, :d] for j, d in enumerate(self._sizes())], axis=-1)
+        return tf.concat([per_node[:, j, :d] for j, d in enumerate(self.dag.node_sizes)], axis=-1)
 
     def split_nodes(self, codes: tf.Tensor) -> tf.Tensor:
         """`[B, sum(node sizes)]` -> `[B, N, N']`, nodes padded with zeros."""
-        sizes = self._sizes()
+        sizes = self.dag.node_sizes
         if codes.shape[-1] != sum(sizes):
             raise ValueError(f"Codes must be [B, {sum(sizes)}], got {list(codes.shape)}.")
         parts = tf.split(codes, sizes, axis=-1)

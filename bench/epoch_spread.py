@@ -97,7 +97,7 @@ def main(argv=None) -> int:
             f"| {r['name']} | {r['min']:.3f} / {r['median']:.3f} / {r['max']:.3f} "
             f"| {r['spread']:.2f} | {40 * 128 / r['median']:.0f} |"
         )
-    from tf_graphvae.io import write_json, write_text
+    from tf_graphvae.config.files import write_json, write_text
 
     out_dir = Path(args.output_dir)
     write_json(out_dir / "epoch_spread.json", {"epochs": args.epochs, "rows": rows})

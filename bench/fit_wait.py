@@ -97,7 +97,7 @@ def main(argv=None) -> int:
         waits = [row["after_s"] for row in results[-1]["calls"]]
         print(f"{setting}: wait after the last step {min(waits):.2f}-{max(waits):.2f} s",
               file=sys.stderr)  # fmt: skip
-    from tf_graphvae.io import write_json, write_text
+    from tf_graphvae.config.files import write_json, write_text
 
     out_dir = Path(args.output_dir)
     write_json(out_dir / "fit_wait.json", {"steps": args.steps, "results": results})

@@ -141,7 +141,7 @@ def main(argv=None) -> int:
         "evaluation": bench_evaluation(test),
         "mirrored_step": mirrored_step(test),
     }  # fmt: skip
-    from tf_graphvae.io import write_json, write_text
+    from tf_graphvae.config.files import write_json, write_text
 
     out = Path(args.output_dir)
     write_json(out / "gpu.json", results)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from common import BATCH_SIZE, epoch_summary, log, median
 
+from tf_graphvae.config import RunFolder
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 # The IDX image files `tfgvae-train` reads from a data_dir: training and test split.
@@ -192,7 +194,7 @@ def command_training(
     except subprocess.TimeoutExpired:
         return result | {"status": f"failed: timed out after {timeout:.0f} s"}
     result["seconds"] = round(time.perf_counter() - start, 1)
-    history_path = model_dir / "history.json"
+    history_path = RunFolder(model_dir).history_file
     if proc.returncode != 0 or not history_path.exists():
         return result | {"status": f"failed: exit {proc.returncode}: {proc.stderr.strip()[-500:]}"}
     saved = json.loads(history_path.read_text())

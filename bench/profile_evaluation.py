@@ -165,7 +165,7 @@ def main(argv=None) -> int:
     from common import binarize, load_images
 
     from tf_graphvae import evaluate
-    from tf_graphvae.io import write_json, write_text
+    from tf_graphvae.config.files import write_json, write_text
 
     model, x = _model(tf)
     summary = summarise(_events(tf, evaluate.weight_function(model), x, args.calls), args.calls)

@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = MODES[mode_name]
     start = time.perf_counter()
 
-    from tf_graphvae.io import write_json, write_text
+    from tf_graphvae.config.files import write_json, write_text
 
     results = {"meta": _meta(mode_name)}
     train_images, eval_images, results["data"] = _load_data(mode)

@@ -1,7 +1,7 @@
 """Custom Keras layers of the Graph VAE: the math of the model lives here."""
 
 from tf_graphvae.layers.gated_dag import GatedDAG, precision_weighted_merge
-from tf_graphvae.layers.gates import STRUCTURES, Gates, edge_indices, structure_mask
+from tf_graphvae.layers.gates import Gates
 from tf_graphvae.layers.likelihoods import (
     LIKELIHOODS,
     BernoulliLikelihood,
@@ -12,15 +12,12 @@ from tf_graphvae.layers.networks import Decoder, Encoder
 
 __all__ = [
     "LIKELIHOODS",
-    "STRUCTURES",
     "BernoulliLikelihood",
     "Decoder",
     "DiscretizedLogisticLikelihood",
     "Encoder",
     "GatedDAG",
     "Gates",
-    "edge_indices",
     "make_likelihood",
     "precision_weighted_merge",
-    "structure_mask",
 ]

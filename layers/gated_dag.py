@@ -11,8 +11,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_graphvae.config.graph import validate_structure
 from tf_graphvae.layers.elementwise import elu, softplus
-from tf_graphvae.layers.gates import validate_structure
 from tf_graphvae.layers.noise import global_rows, stateless_normal
 
 tfd = tfp.distributions

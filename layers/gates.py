@@ -7,18 +7,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_graphvae.config import HARD_GATES, check_edges, edge_indices
+from tf_graphvae.config.graph import structure_mask, validate_structure
 from tf_graphvae.layers.noise import global_rows, stateless_uniform
-from tf_graphvae.model_config import HARD_GATES, STRUCTURES, edge_indices
-from tf_graphvae.model_config import check_edges as validate_edges
 
 tfd = tfp.distributions
-
-
-def validate_structure(structure: str) -> str:
-    """Returns `structure` or raises a ValueError naming the valid choices."""
-    if structure not in STRUCTURES:
-        raise ValueError(f"Unknown structure {structure!r}; expected one of {STRUCTURES}.")
-    return structure
 
 
 def validate_temperature(temperature: float) -> float:
@@ -27,24 +20,6 @@ def validate_temperature(temperature: float) -> float:
     if not np.isfinite(t) or t <= 0.0:
         raise ValueError(f"The gate temperature tau must be finite and > 0, got {temperature!r}.")
     return t
-
-
-def structure_mask(structure: str, num_nodes: int, edges=None) -> np.ndarray:
-    """The fixed 0/1 gate matrix `[N, N]` of a structure (docs/design.md §2), `[i, j]` = c[i, j].
-
-    `learned` returns the mask of possible edges (all `i > j`); `fixed` that of `edges`.
-    """
-    validate_structure(structure)
-    mask = np.zeros((num_nodes, num_nodes), np.float32)
-    if structure == "fixed":
-        for i, j in validate_edges(structure, num_nodes, edges):
-            mask[i, j] = 1.0
-    elif structure == "chain":
-        for j in range(num_nodes - 1):
-            mask[j + 1, j] = 1.0
-    elif structure in ("full", "learned"):
-        mask = np.tril(np.ones((num_nodes, num_nodes), np.float32), k=-1)
-    return mask
 
 
 def relaxed_bernoulli_sample(logits: tf.Tensor, temperature: tf.Tensor, n, seed) -> tf.Tensor:
@@ -131,7 +106,7 @@ class Gates(keras.layers.Layer):
             raise ValueError(f"Unknown hard_gates {hard_gates!r}; expected one of {HARD_GATES}.")
         self.num_nodes = int(num_nodes)
         self.structure = validate_structure(structure)
-        self.edges = validate_edges(self.structure, self.num_nodes, edges)
+        self.edges = check_edges(self.structure, self.num_nodes, edges)
         self.initial_temperature = validate_temperature(temperature)
         self.hard_gates = hard_gates
         self.per_example = bool(per_example)

@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_graphvae.config import LIKELIHOODS, VALUE_RANGES
 from tf_graphvae.layers.elementwise import log1p_exp_sum, softplus, sum_last
-from tf_graphvae.model_config import LIKELIHOODS, VALUE_RANGES
 
 tfd = tfp.distributions
 tfb = tfp.bijectors

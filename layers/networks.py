@@ -6,21 +6,15 @@ import math
 
 import keras
 
+from tf_graphvae.config import NETWORKS
+from tf_graphvae.config.settings import check_units
 from tf_graphvae.layers.elementwise import elu
-from tf_graphvae.model_config import NETWORKS
 
 
 def validate_network(network: str) -> str:
     if network not in NETWORKS:
         raise ValueError(f"Unknown network {network!r}; expected one of {NETWORKS}.")
     return network
-
-
-def _check_units(units, what: str) -> tuple[int, ...]:
-    units = tuple(int(u) for u in units)
-    if not units or min(units) < 1:
-        raise ValueError(f"{what} must be a non-empty sequence of positive widths, got {units!r}.")
-    return units
 
 
 @keras.saving.register_keras_serializable(package="tf_graphvae")
@@ -40,7 +34,7 @@ class Encoder(keras.layers.Layer):
     def __init__(self, units=(512, 512, 256), network: str = "mlp", **kwargs):
         super().__init__(**kwargs)
         dt = {"dtype": self.dtype_policy}  # sublayers compute in the layer's policy
-        self.units = _check_units(units, "encoder units")
+        self.units = check_units(units, "encoder units")
         self.network = validate_network(network)
         self.convs = []
         if self.network == "conv":
@@ -115,7 +109,7 @@ class Decoder(keras.layers.Layer):
         dt = {"dtype": self.dtype_policy}  # sublayers compute in the layer's policy
         self.event_shape = tuple(int(s) for s in event_shape)
         self.params_per_channel = int(params_per_channel)
-        self.units = _check_units(units, "decoder units")
+        self.units = check_units(units, "decoder units")
         self.network = validate_network(network)
         *spatial, c = self.event_shape
         out_channels = c * self.params_per_channel
@@ -176,34 +170,35 @@ class Decoder(keras.layers.Layer):
         return config
 
 
-def check_networks(model, input_shape) -> int:
-    """Builds `model.encoder` and `model.decoder` and checks the contract between them and
-    the likelihood (docs/design.md §1); returns the encoder's feature size `F`.
+def check_networks(
+    encoder, decoder, likelihood, event_shape, decoder_input_dim: int, likelihood_name: str
+) -> int:
+    """Builds `encoder` and `decoder` and checks the contract between them and the
+    likelihood (docs/design.md §1); returns the encoder's feature size `F`.
 
-    The encoder maps `[B, *event_shape]` to `[B, F]`; the decoder maps `[B, M]` (the
-    concatenated nodes it reads) to the likelihood's parameters. User networks are run
-    once on zeros, so a mismatch is a ValueError naming both shapes now, not in `fit`.
+    The encoder maps `[B, *event_shape]` to `[B, F]`; the decoder maps
+    `[B, decoder_input_dim]` (the concatenated nodes it reads) to the likelihood's
+    parameters. User networks are run once on zeros, so a mismatch is a ValueError naming
+    both shapes now, not in `fit`.
     """
     import numpy as np
 
     from tf_graphvae.layers.likelihoods import check_distribution
 
-    event_shape = tuple(model.event_shape)
-    features = model.encoder(np.zeros((1, *event_shape), np.float32))
+    event_shape = tuple(event_shape)
+    features = encoder(np.zeros((1, *event_shape), np.float32))
     if len(features.shape) != 2:
         raise ValueError(
             f"The encoder must map [B, {', '.join(map(str, event_shape))}] to features [B, F]; "
             f"it gives {list(features.shape)}."
         )
-    inputs = model._decoder_input_dim
-    params = model.decoder(np.zeros((1, inputs), np.float32))
-    expected = model.likelihood.params_shape(event_shape)
+    params = decoder(np.zeros((1, decoder_input_dim), np.float32))
+    expected = likelihood.params_shape(event_shape)
     if expected is not None and tuple(params.shape[1:]) != tuple(expected):
         raise ValueError(
-            f"The decoder maps [B, {inputs}] to {['B', *params.shape[1:]]}; the "
-            f"{model.likelihood_name} likelihood needs {['B', *expected]} for examples of "
+            f"The decoder maps [B, {decoder_input_dim}] to {['B', *params.shape[1:]]}; the "
+            f"{likelihood_name} likelihood needs {['B', *expected]} for examples of "
             f"shape {list(event_shape)}."
         )
-    check_distribution(model.likelihood, params, event_shape)
-    del input_shape  # the event shape is the model's
+    check_distribution(likelihood, params, event_shape)
     return int(features.shape[-1])

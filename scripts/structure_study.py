@@ -23,21 +23,22 @@ graph drops.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from tf_graphvae.config import RunFolder
+
 
 def _eval(run_dir: Path) -> dict:
-    return json.loads((run_dir / "eval.json").read_text())
+    return RunFolder(run_dir).read_json(RunFolder.EVAL)
 
 
 def _dropped(record: dict, run_dir: Path) -> list[list[int]]:
     """The edges `[i, j]` whose final `mu <= 0.5` (the MAP graph leaves them out)."""
-    path = run_dir / "edge_probabilities.json"
-    mu = np.asarray(json.loads(path.read_text())["edge_probabilities"][-1], np.float64)
+    history = RunFolder(run_dir).read_json(RunFolder.EDGE_PROBABILITIES)
+    mu = np.asarray(history["edge_probabilities"][-1], np.float64)
     n = mu.shape[0]
     return [[i, j] for i in range(n) for j in range(i) if mu[i, j] <= 0.5]
 
@@ -49,7 +50,7 @@ def _mean_sem(x) -> tuple[float, float]:
 
 def _seeds(folder: str) -> list[tuple[dict, Path]]:
     runs = sorted((Path(folder) / "runs").glob("learned-seed*"))
-    return [(_eval(run), run) for run in runs if (run / "eval.json").exists()]
+    return [(_eval(run), run) for run in runs if RunFolder(run).eval_file.exists()]
 
 
 def _paired_over_seeds(records: list[dict], best: list[dict]) -> tuple[float, float, str]:
@@ -105,8 +106,8 @@ def paired(baseline: str, baseline_row: str, runs: str, row: str) -> str:
     diffs, drops = [], {}
     for run_dir in sorted((Path(runs) / "runs").glob(f"{row}-seed*")):
         seed = run_dir.name.rsplit("seed", 1)[1]
-        base_dir = Path(baseline) / "runs" / f"{baseline_row}-seed{seed}"
-        if not (run_dir / "eval.json").exists() or not (base_dir / "eval.json").exists():
+        base_dir = RunFolder.of_row(baseline, baseline_row, int(seed)).path
+        if not RunFolder(run_dir).eval_file.exists() or not RunFolder(base_dir).eval_file.exists():
             continue
         record, base = _eval(run_dir), _eval(base_dir)
         diff, sem = _mean_sem(np.asarray(record["ll_per_image"]) - base["ll_per_image"])

@@ -177,7 +177,7 @@ def _run(args, **kwargs):
 def test_train_command_on_an_npz_file_infers_gaussian_and_mlp(tmp_path):
     npz = _wine_npz(tmp_path / "wine.npz")
     model_dir = tmp_path / "run"
-    code = "from tf_graphvae.cli.train import run; run()"
+    code = "from tf_graphvae.trainers.cli.train import run; run()"
     result = _run(
         ["-c", code, f"--dataset=npz:{npz}", "--epochs=2", "--batch_size=32", "--num_nodes=2",
          "--node_dim=2", "--nojit_compile", f"--model_dir={model_dir}"]

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from conftest import tiny_model
 
-from tf_graphvae.config import TrainConfig
-from tf_graphvae.model_config import edge_indices, mdl_edge_prices
+from tf_graphvae.config import TrainConfig, edge_indices, mdl_edge_prices
 
 
 def test_mdl_prices_by_hand_for_nodes_of_different_sizes():

@@ -53,7 +53,7 @@ def test_evaluate_names_the_broken_file_and_the_running_training(run_dir, tmp_pa
         handle.flush()
         _one_line(_evaluate(run_dir), (
             f"tfgvae-evaluate: error: {run_dir} is in use by a running training (pid 4242); "
-            "evaluate it when the training has ended."
+            "use it when the training has ended."
         ))  # fmt: skip
     assert not (run_dir / "evaluation.json").exists()
 

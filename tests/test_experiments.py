@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import run_command
 
+from tf_graphvae.config import RunFolder
 from tf_graphvae.trainers import comparison, experiment
 from tf_graphvae.trainers.callbacks import TimeBudget
 
@@ -114,7 +115,7 @@ def test_training_resumes_from_the_last_epoch(tmp_path):
     # Every epoch's wall time is logged, the resumed ones included (the user's throughput).
     assert len(second.history["epoch_seconds"]) == 4
     assert all(t > 0 for t in second.history["epoch_seconds"])
-    saved = json.loads((tmp_path / experiment.HISTORY_FILE).read_text())["history"]
+    saved = json.loads(RunFolder(tmp_path).history_file.read_text())["history"]
     assert saved["epoch_seconds"] == second.history["epoch_seconds"]
     assert len(second.edge_history) == 5  # before training + 4 epochs, no gap, no duplicate
     np.testing.assert_array_equal(second.edge_history[2], first.edge_history[2])
@@ -195,11 +196,11 @@ def test_jit_compile_reaches_the_model_and_may_change_on_resume(tmp_path):
     assert experiment.build_model(experiment.TrainConfig(**TINY)).jit_compile is False
     compiled = experiment.TrainConfig(**{**TINY, "jit_compile": True})
     assert experiment.build_model(compiled).jit_compile is True
-    (tmp_path / experiment.CONFIG_FILE).write_text(json.dumps({**TINY, "jit_compile": False}))
-    experiment._check_resumable(tmp_path, compiled)  # accepted
+    RunFolder(tmp_path).config_file.write_text(json.dumps({**TINY, "jit_compile": False}))
+    RunFolder(tmp_path).check_resumable(compiled)  # accepted
     other = experiment.TrainConfig(**{**TINY, "node_dim": 3})
     with pytest.raises(ValueError, match="node_dim"):
-        experiment._check_resumable(tmp_path, other)
+        RunFolder(tmp_path).check_resumable(other)
 
 
 def test_a_run_written_before_a_config_field_existed_still_resumes(tmp_path):
@@ -208,8 +209,8 @@ def test_a_run_written_before_a_config_field_existed_still_resumes(tmp_path):
     config = experiment.TrainConfig(**TINY)
     older = dataclasses.asdict(config)
     del older["gate_hold_epochs"], older["per_example_gates"]  # fields added later
-    (tmp_path / experiment.CONFIG_FILE).write_text(json.dumps(older))
-    experiment._check_resumable(tmp_path, config)  # defaults: accepted
+    RunFolder(tmp_path).config_file.write_text(json.dumps(older))
+    RunFolder(tmp_path).check_resumable(config)  # defaults: accepted
     changed = dataclasses.replace(config, per_example_gates=False)
     with pytest.raises(ValueError, match="per_example_gates"):
-        experiment._check_resumable(tmp_path, changed)
+        RunFolder(tmp_path).check_resumable(changed)

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch
 
 from tf_graphvae import figures
-from tf_graphvae.layers.gates import edge_indices
+from tf_graphvae.config import edge_indices
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_graphvae.layers import Gates, edge_indices, structure_mask
+from tf_graphvae.config import edge_indices, structure_mask
+from tf_graphvae.layers import Gates
 
 N_SAMPLES = 20_000
 

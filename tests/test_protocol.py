@@ -12,7 +12,8 @@ from conftest import SHARED_DATA as SHARED
 from conftest import tiny_model
 
 from tf_graphvae import data as tgv_data
-from tf_graphvae.trainers import comparison, table1
+from tf_graphvae import scoring
+from tf_graphvae.trainers import table1
 from tf_graphvae.trainers.experiment import TrainConfig, make_datasets
 
 
@@ -42,13 +43,13 @@ def test_test_images_of_history_and_table1_are_the_same(tmp_path):
     config = TrainConfig(dataset="digits", test_split="test[100:]", seed=3)
     _, test_ds = make_datasets(config)
     history_images = np.concatenate(list(test_ds.as_numpy_iterator()))
-    table_images = comparison.load_test_images(config)
+    table_images = scoring.test_images(config)
     np.testing.assert_array_equal(history_images, table_images)
     # The slice of the binarised split, not a slice binarised on its own.
-    whole = comparison.load_test_images(dataclasses.replace(config, test_split="test"))
+    whole = scoring.test_images(dataclasses.replace(config, test_split="test"))
     np.testing.assert_array_equal(table_images, whole[100:])
     # Every training seed scores the same images.
-    other = comparison.load_test_images(dataclasses.replace(config, seed=9))
+    other = scoring.test_images(dataclasses.replace(config, seed=9))
     np.testing.assert_array_equal(table_images, other)
 
 

@@ -106,7 +106,7 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_p
 
 _WRITER = """
 import sys
-from tf_graphvae.io import write_json
+from tf_graphvae.config.files import write_json
 big = list(range(300_000))
 for k in range(10**9):
     write_json(sys.argv[1], {"k": k % 2, "payload": big})

@@ -14,14 +14,14 @@ import keras
 import pytest
 from conftest import run_command
 
-from tf_graphvae.io import RunLocked, run_lock
+from tf_graphvae.config.files import RunLocked, run_lock
 from tf_graphvae.trainers import experiment
 
 TINY = experiment.TrainConfig(
     dataset="digits", num_nodes=3, node_dim=2, epochs=2, batch_size=256, jit_compile=False
 )
 HOLD_LOCK = (
-    "import sys, time; from tf_graphvae.io import run_lock\n"
+    "import sys, time; from tf_graphvae.config.files import run_lock\n"
     "with run_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)\n"
 )
 
@@ -100,7 +100,7 @@ def test_the_commands_report_a_full_disk_in_one_line(tmp_path):
     script = (
         "import errno, sys\n"
         "sys.argv = ['tfgvae-x']  # as a console script: TensorFlow imported by run_main\n"
-        "from tf_graphvae.cli._common import run_main\n"
+        "from tf_graphvae.trainers.cli._common import run_main\n"
         "def main(argv):\n"
         "    raise OSError(errno.ENOSPC, 'No space left on device', 'runs/x/model.keras')\n"
         "run_main(main)\n"

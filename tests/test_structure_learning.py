@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 from conftest import tiny_model
 
-from tf_graphvae.layers import gate_estimators
-from tf_graphvae.trainers.callbacks import temperature_at
+from tf_graphvae import gate_estimators
+from tf_graphvae.schedules import temperature_at
 
 
 def test_leave_one_out_score_function_is_unbiased():
@@ -120,8 +120,8 @@ def test_a_fixed_graph_trains_and_round_trips(binary_digits, tmp_path):
 def test_the_python_defaults_are_the_commands_recipe(binary_digits):
     import dataclasses
 
-    from tf_graphvae.config import TrainConfig
-    from tf_graphvae.model_config import GraphVAEConfig
+    from tf_graphvae import data as tgv_data
+    from tf_graphvae.config import GraphVAEConfig, TrainConfig
 
     model = tiny_model("learned")
     train = TrainConfig()
@@ -130,7 +130,7 @@ def test_the_python_defaults_are_the_commands_recipe(binary_digits):
     for f in dataclasses.fields(GraphVAEConfig):
         if hasattr(train, f.name) and f.name not in ("seed", "num_nodes", "node_dim", *from_data):
             assert getattr(model.config, f.name) == getattr(train, f.name), f.name
-    assert train.data_likelihood() == model.likelihood_name == "bernoulli"
+    assert tgv_data.run_likelihood(train) == model.likelihood_name == "bernoulli"
     assert model.gate_optimizer is not None and model.config.kl_warmup_epochs == 5
     # Trained with fit alone, the schedules of the recipe run: beta rises over 5 epochs
     # of this data, tau anneals.

@@ -12,8 +12,8 @@ import keras_tuner
 import pytest
 
 import tf_graphvae as tgv
+from tf_graphvae.config import SearchConfig, TrainConfig
 from tf_graphvae.trainers import tuning
-from tf_graphvae.trainers.experiment import TrainConfig
 
 BIN = Path(sys.executable).parent
 DIGITS = TrainConfig(dataset="digits", epochs=1, batch_size=256)
@@ -43,7 +43,7 @@ def _space(hypermodel) -> keras_tuner.HyperParameters:
 
 
 def test_the_space_is_every_factorisation_and_builds_models_of_size_m():
-    hypermodel = tuning.FactorisationHyperModel(DIGITS, 6)
+    hypermodel = tuning.FactorisationHyperModel(DIGITS, SearchConfig(latent_dim=6))
     hp = _space(hypermodel)
     assert [h.name for h in hp.space] == ["node_dim"]
     assert list(hp.space[0].values) == [1, 2, 3, 6]
@@ -60,9 +60,9 @@ def test_the_space_is_every_factorisation_and_builds_models_of_size_m():
 
 
 def test_the_space_filters_and_optional_hyperparameters():
-    hypermodel = tuning.FactorisationHyperModel(
-        DIGITS, 12, min_nodes=2, max_nodes=6, tune_learning_rate=True, tune_temperature_floor=True
-    )
+    search = SearchConfig(12, min_nodes=2, max_nodes=6, tune_learning_rate=True,
+                          tune_temperature_floor=True)  # fmt: skip
+    hypermodel = tuning.FactorisationHyperModel(DIGITS, search)
     hp = _space(hypermodel)
     values = {h.name: list(h.values) for h in hp.space}
     assert values["node_dim"] == [2, 3, 4, 6]  # N in {6, 4, 3, 2}
@@ -78,24 +78,24 @@ def test_the_space_filters_and_optional_hyperparameters():
 @pytest.mark.parametrize("latent_dim", [0, -4, 2.5, True])
 def test_an_invalid_latent_size_is_refused(tmp_path, latent_dim):
     with pytest.raises(ValueError, match="M must be an integer >= 1"):
-        tuning.FactorisationHyperModel(DIGITS, latent_dim)
+        tuning.FactorisationHyperModel(DIGITS, SearchConfig(latent_dim))
     with pytest.raises(ValueError, match="M must be an integer >= 1"):
-        tuning.tune(DIGITS, latent_dim, tmp_path / "search")
+        tuning.tune(DIGITS, SearchConfig(latent_dim), tmp_path / "search")
     assert not (tmp_path / "search").exists()
 
 
 def test_an_empty_space_and_bad_options_are_refused(tmp_path):
     with pytest.raises(ValueError, match="no factorisation of M=6 with 7 <= N <= 6"):
-        tuning.FactorisationHyperModel(DIGITS, 6, min_nodes=7)
+        tuning.FactorisationHyperModel(DIGITS, SearchConfig(6, min_nodes=7))
     with pytest.raises(ValueError, match="no factorisation of M=7 with 2 <= N <= 6"):
-        tuning.tune(DIGITS, 7, tmp_path / "search", min_nodes=2, max_nodes=6)
+        tuning.tune(DIGITS, SearchConfig(7, min_nodes=2, max_nodes=6), tmp_path / "search")
     with pytest.raises(ValueError, match="objective"):
-        tuning.tune(DIGITS, 4, tmp_path / "search", objective="val_loss")
+        tuning.tune(DIGITS, SearchConfig(4, objective="val_loss"), tmp_path / "search")
     with pytest.raises(ValueError, match="tuner"):
-        tuning.tune(DIGITS, 4, tmp_path / "search", tuner="hyperband")
+        tuning.tune(DIGITS, SearchConfig(4, tuner="hyperband"), tmp_path / "search")
     with pytest.raises(ValueError, match="temperature floor"):
         tuning.FactorisationHyperModel(
-            DIGITS, 4, tune_temperature_floor=True, temperature_floors=(2.0,)
+            DIGITS, SearchConfig(4, tune_temperature_floor=True, temperature_floors=(2.0,))
         )
     assert not (tmp_path / "search").exists()
 
@@ -125,7 +125,8 @@ def test_grid_search_on_digits_writes_results_and_resumes(tmp_path, monkeypatch)
 
     def run():
         calls.update(build=0, fit=0)
-        return tuning.tune(DIGITS, 4, directory, model_fn=small_model, log=lambda _: None)
+        search = SearchConfig(latent_dim=4)
+        return tuning.tune(DIGITS, search, directory, model_fn=small_model, log=lambda _: None)
 
     # 1. Killed during the second of the three trials.
     with pytest.raises(_Killed):
@@ -162,15 +163,14 @@ def test_grid_search_on_digits_writes_results_and_resumes(tmp_path, monkeypatch)
     # 4. Other settings in the same directory are refused.
     with pytest.raises(ValueError, match="other settings.*epochs"):
         tuning.tune(
-            TrainConfig(dataset="digits", epochs=2, batch_size=256), 4, directory, log=print
-        )
+            TrainConfig(dataset="digits", epochs=2, batch_size=256), SearchConfig(4), directory,
+            log=print,
+        )  # fmt: skip
 
 
 def test_random_search_on_the_importance_weighted_ll(tmp_path):
-    results = tuning.tune(
-        DIGITS,
-        2,
-        tmp_path,
+    search = SearchConfig(
+        latent_dim=2,
         objective="val_ll",
         tuner="random",
         max_nodes=1,  # only N = 1, N' = 2: one trial
@@ -178,6 +178,11 @@ def test_random_search_on_the_importance_weighted_ll(tmp_path):
         temperature_floors=(0.3,),
         num_samples=8,
         eval_images=32,
+    )
+    results = tuning.tune(
+        DIGITS,
+        search,
+        tmp_path,
         model_fn=small_model,
         log=lambda _: None,
     )

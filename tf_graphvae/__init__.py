@@ -7,9 +7,10 @@ model.fit(ds, epochs=3)
 model.edge_probabilities()
 
 Importing the package loads the model and its layers (which registers them with Keras, so
-`keras.saving.load_model` finds them). The `tfgvae-*` commands are the exception: there the
-submodules load on first use, so that a command parses and checks its flags before
-TensorFlow starts (a bad flag is answered in well under a second).
+`keras.saving.load_model` finds them). Lazy imports are the exception: in the `tfgvae-*`
+commands, and wherever `TF_GRAPHVAE_LAZY_IMPORT=1` is set, the submodules load on first
+use, so that a command checks its flags, and a script reads run folders or plots their
+JSON (`tf_graphvae.config`, `tf_graphvae.figures`), without starting TensorFlow.
 """
 
 import importlib as _importlib
@@ -21,7 +22,7 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("config", "data", "knockout", "evaluate", "figures", "layers", "trainers")
+_SUBMODULES = ("config", "data", "knockout", "evaluate", "figures", "layers", "scoring")
 _NAMES = {
     "GraphVAE": ("tf_graphvae.model", "GraphVAE"),
     "export_sampler": ("tf_graphvae.export", "export_sampler"),
@@ -48,6 +49,9 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-if not _os.path.basename(_sys.argv[0] if _sys.argv else "").startswith("tfgvae-"):
-    for _name in ("GraphVAE", "data", "evaluate", "layers", "trainers", "knockout"):
+_LAZY = _os.path.basename(_sys.argv[0] if _sys.argv else "").startswith("tfgvae-") or (
+    _os.environ.get("TF_GRAPHVAE_LAZY_IMPORT") == "1"
+)
+if not _LAZY:
+    for _name in ("GraphVAE", "data", "evaluate", "layers", "knockout"):
         __getattr__(_name)

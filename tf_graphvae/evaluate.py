@@ -17,8 +17,8 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from tf_graphvae.config import positive_int
 from tf_graphvae.model import GraphVAE
-from tf_graphvae.model_config import positive_int
 from tf_graphvae.progress import Progress
 
 DEFAULT_NUM_SAMPLES = 5000

@@ -294,12 +294,8 @@ def export_sampler(
     """
     if not isinstance(model, GraphVAE):
         raise ValueError(f"export_sampler needs a tf_graphvae.GraphVAE, got {type(model)!r}.")
-    log_likelihood_samples = _positive_int(log_likelihood_samples, "log_likelihood_samples")
-    max_num_samples = _positive_int(max_num_samples, "max_num_samples")
-    if max_num_samples > _INT32_MAX:
-        raise ValueError(f"max_num_samples must fit in int32, got {max_num_samples}.")
-    if log_likelihood_samples > _INT32_MAX:
-        raise ValueError(f"log_likelihood_samples must fit in int32, got {log_likelihood_samples}.")
+    log_likelihood_samples = _int32_count(log_likelihood_samples, "log_likelihood_samples")
+    max_num_samples = _int32_count(max_num_samples, "max_num_samples")
     export_base = Path(export_base)
     version, path = resolve_version(export_base, version)
     export_base.mkdir(parents=True, exist_ok=True)
@@ -315,6 +311,14 @@ def export_sampler(
     metadata = _metadata(model, version, signatures, log_likelihood_samples, max_num_samples)
     _save_version(servable, signatures, metadata, export_base, version, path)
     return path
+
+
+def _int32_count(value, name: str) -> int:
+    """`value` as an int >= 1 that fits the signatures' int32, else a ValueError."""
+    value = _positive_int(value, name)
+    if value > _INT32_MAX:
+        raise ValueError(f"{name} must fit in int32, got {value}.")
+    return value
 
 
 def _metadata(model, version, signatures, log_likelihood_samples, max_num_samples) -> dict:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tf_graphvae.model_config import edge_indices, positive_int
+from tf_graphvae.config import edge_indices, positive_int
 
 DEFAULT_BATCH = 250
 

@@ -10,13 +10,13 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_graphvae.config import MODEL_FIELDS, GraphVAEConfig, positive_int
 from tf_graphvae.latent_space import LatentSpace
 from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, node_densities
 from tf_graphvae.layers.gates import Gates
 from tf_graphvae.layers.likelihoods import make_likelihood
 from tf_graphvae.layers.networks import Decoder, Encoder, check_networks
 from tf_graphvae.layers.noise import global_rows, stateless_uniform
-from tf_graphvae.model_config import MODEL_FIELDS, GraphVAEConfig, positive_int
 from tf_graphvae.training_step import TrainingStep, repeat_rows
 
 # Version of the saved configuration; a model whose major version differs is refused.
@@ -46,7 +46,7 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
 
     Args:
         event_shape: `(H, W, C)` of the images.
-        **options: any field of `tf_graphvae.model_config.GraphVAEConfig` (each documented
+        **options: any field of `tf_graphvae.config.GraphVAEConfig` (each documented
             there, with its default): `num_nodes`, `node_dim`, `structure`, `edges`,
             `likelihood` (`"bernoulli"`: images in [0, 1], binarised afresh every training
             step; `"discretized_logistic"`: 8-bit images in [0, 255]), `network`,
@@ -115,7 +115,11 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
 
     # ----------------------------------------------------------------- structure
     def build(self, input_shape):
-        features = check_networks(self, input_shape)
+        del input_shape  # the event shape is the model's
+        features = check_networks(
+            self.encoder, self.decoder, self.likelihood, self.event_shape,
+            self.decoder_input_dim, self.likelihood_name,
+        )  # fmt: skip
         self.bottom_up_layer.build((None, features))
         self.gates.build()
         self.dag.build()
@@ -126,7 +130,8 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         self.built = True
 
     @property
-    def _decoder_input_dim(self) -> int:
+    def decoder_input_dim(self) -> int:
+        """The width of the decoder's input: the nodes it reads, concatenated."""
         nodes = 1 if self.decode_from == "bottom_node" else self.num_nodes
         return nodes * self.node_dim
 
@@ -249,7 +254,7 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         """Decoder output for node values `z` `[B, N, N']` (all nodes, or `z_0` alone)."""
         if self.decode_from == "bottom_node":
             z = z[:, :1]
-        params = self.decoder(tf.reshape(z, [-1, self._decoder_input_dim]))
+        params = self.decoder(tf.reshape(z, [-1, self.decoder_input_dim]))
         return tf.cast(params, tf.float32)  # the likelihood is float32 (mixed precision)
 
     def infer(self, x, gates, seed, row_offset=0, total_rows=None):

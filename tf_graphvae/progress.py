@@ -9,7 +9,8 @@ from typing import TextIO
 DEFAULT_INTERVAL = 30.0  # seconds between lines when the output is a file
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """`1m05s`, or `2h03m` from an hour on."""
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
@@ -64,7 +65,7 @@ class Progress:
         elapsed = max(now - self.start, 1e-9)
         rate = done / elapsed
         eta = (self.total - done) / rate if rate > 0 else float("inf")
-        tail = f"ETA {_duration(eta)}" if done < self.total else f"done in {_duration(elapsed)}"
+        tail = f"ETA {duration(eta)}" if done < self.total else f"done in {duration(elapsed)}"
         print(
             f"{self.label}: {done}/{self.total} {self.unit} ({rate:.1f}/s), {tail}",
             file=self.stream,

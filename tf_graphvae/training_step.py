@@ -12,7 +12,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from tf_graphvae.layers import gate_estimators, schedules
+from tf_graphvae import gate_estimators, schedules
 
 # Seed of the fixed binarisation of evaluation batches in `test_step` (binary images are
 # left unchanged by it; grey images are thresholded the same way in every evaluation).

@@ -12,9 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_graphvae.io import atomic_path, write_json
-from tf_graphvae.layers.schedules import temperature_at  # noqa: F401  (re-exported)
-from tf_graphvae.model_config import edge_indices
+from tf_graphvae.config import edge_indices
+from tf_graphvae.config.files import atomic_path, write_json
 
 
 class EdgeProbabilityHistory(keras.callbacks.Callback):

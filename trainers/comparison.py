@@ -11,16 +11,18 @@ import keras
 import numpy as np
 
 from tf_graphvae import data as tgv_data
-from tf_graphvae import evaluate, figures, knockout
-from tf_graphvae.config import DEFAULT_ROWS, ROWS
-from tf_graphvae.io import write_json, write_text
-from tf_graphvae.trainers.experiment import (
-    EDGE_HISTORY_FILE,
-    MODEL_FILE,
+from tf_graphvae import evaluate, figures, scoring
+from tf_graphvae.config import (
+    DEFAULT_ROWS,
+    EXECUTION_FIELDS,
+    ROWS,
+    RunFolder,
     TrainConfig,
-    train,
+    factorisations,
     with_defaults,
 )
+from tf_graphvae.config.files import write_json, write_text
+from tf_graphvae.trainers.experiment import train
 from tf_graphvae.trainers.table1 import (
     ROW_LABELS,
     edge_survival,
@@ -28,31 +30,6 @@ from tf_graphvae.trainers.table1 import (
     summarise,
     table1_markdown,
 )
-
-EVAL_FILE = "eval.json"
-KNOCKOUT_SAMPLES = 4  # latent draws per image of the knock-out values
-
-
-def factorisations(latent_dim: int) -> list[tuple[int, int]]:
-    """Every `(N, N')` with `N * N' = M`, by increasing `N'`.
-
-    Raises:
-        ValueError: `M < 1`.
-    """
-    if isinstance(latent_dim, bool) or int(latent_dim) != latent_dim or latent_dim < 1:
-        raise ValueError(f"The latent size M must be an integer >= 1, got {latent_dim!r}.")
-    m = int(latent_dim)
-    return [(m // d, d) for d in range(1, m + 1) if m % d == 0]
-
-
-def load_test_images(config: TrainConfig, max_images: int | None = None) -> np.ndarray:
-    """The test split as evaluated: binary sets binarised once (`data.TEST_SEED`, the
-    images of `make_datasets`), then a fixed random subset of `max_images` of them."""
-    binary = config.data_likelihood() == "bernoulli"
-    images = tgv_data.load_numpy(
-        config.dataset, config.test_split, config.data_dir, binarize=binary
-    )
-    return images[tgv_data.evaluation_subset(len(images), max_images)]
 
 
 def run_and_evaluate(
@@ -64,11 +41,11 @@ def run_and_evaluate(
     verbose: int | str = 2,
 ) -> dict:
     """Trains (or resumes) one run, evaluates its test LL/KL/ELBO; cached in `eval.json`."""
-    eval_path = run_dir / EVAL_FILE
+    eval_path = RunFolder(run_dir).eval_file
     if eval_path.exists():
         cached = json.loads(eval_path.read_text())
         # Where the data sit and whether XLA compiled do not change a finished evaluation.
-        ignore = ("data_dir", "jit_compile", "steps_per_execution")
+        ignore = EXECUTION_FIELDS
         saved = {
             k: v for k, v in with_defaults(cached.get("config", {})).items() if k not in ignore
         }
@@ -81,28 +58,17 @@ def run_and_evaluate(
         ):
             return cached
     result = train(config, run_dir, verbose=verbose, time_budget=time_budget)
-    test = load_test_images(config, eval_images)
-    metrics, ll = evaluate.table1_metrics(
-        result.model, test, num_samples, seed=config.seed, jit_compile=config.jit_compile,
-        return_per_image=True,
-    )  # fmt: skip
+    test = scoring.test_images(config, eval_images)
+    scores = scoring.score(result.model, test, num_samples, config.seed, config.jit_compile)
     record = {
         "config": dataclasses.asdict(config),
         "num_samples": num_samples,
         "eval_images": eval_images,
-        "metrics": metrics,
-        "ll_per_image": ll.tolist(),
+        **scores,
         "epochs_trained": len(result.history.get("loss", [])),
         "early_stopping": result.early_stopping,
         "train_seconds_last_session": result.train_seconds,
     }
-    if config.structure == "learned":
-        # The MAP graph beside the mixture: the gap is the price of sampling gates at test.
-        record["metrics_map"], ll_map = evaluate.table1_metrics(
-            result.model, test, num_samples, seed=config.seed, jit_compile=config.jit_compile,
-            hard_gates="map", return_per_image=True,
-        )  # fmt: skip
-        record["ll_map_per_image"] = ll_map.tolist()
     write_json(eval_path, record)
     return record
 
@@ -134,35 +100,17 @@ def compare(
     base.validate()
     output_dir = Path(output_dir)
     seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ValueError("At least one seed is needed.")
-    for name in [*structures, *(row_seeds or {})]:
-        if name not in ROWS:
-            raise ValueError(f"Unknown row {name!r}; expected one of {tuple(ROWS)}.")
-    if "learned_map" in structures and (
-        "learned" not in structures or structures.index("learned") > structures.index("learned_map")
-    ):
-        raise ValueError("The learned_map row retrains the learned row's MAP graph: list "
-                         "learned before it.")  # fmt: skip
+    _check_rows(seeds, list(structures), row_seeds)
     seeds_of = {name: [int(s) for s in (row_seeds or {}).get(name, seeds)] for name in structures}
     # Fail on missing data before any training starts.
     tgv_data.load_numpy(base.dataset, base.train_split, base.data_dir)
-    load_test_images(base, 1)
+    scoring.test_images(base, 1)
 
     records: dict[str, list[dict]] = {name: [] for name in structures}
     for seed in sorted({s for row in seeds_of.values() for s in row}):
         for name in (n for n in structures if seed in seeds_of[n]):
-            structure, decode_from, node_dims = ROWS[name]
-            config = dataclasses.replace(
-                base, structure=structure, decode_from=decode_from, seed=seed
-            )
-            if node_dims is not None:
-                config = dataclasses.replace(
-                    config, num_nodes=len(node_dims), node_dims=list(node_dims)
-                )
-            if name == "learned_map":
-                config = dataclasses.replace(config, edges=map_edges(output_dir, seed))
-            run_dir = output_dir / "runs" / f"{name}-seed{seed}"
+            config = row_config(base, name, seed, output_dir)
+            run_dir = RunFolder.of_row(output_dir, name, seed).path
             log(f"== {name} (seed {seed}) -> {run_dir}")
             record = run_and_evaluate(
                 config, run_dir, num_samples, eval_images, time_budget, verbose
@@ -179,8 +127,35 @@ def compare(
     )
     _learning_curves(output_dir, records, base)
     if "learned" in structures:
-        _learned_figures(output_dir, records["learned"], base, load_test_images(base, eval_images))
+        _learned_figures(
+            output_dir, records["learned"], base, scoring.test_images(base, eval_images)
+        )
     return table
+
+
+def _check_rows(seeds: list[int], structures: list[str], row_seeds: dict | None) -> None:
+    if not seeds:
+        raise ValueError("At least one seed is needed.")
+    for name in [*structures, *(row_seeds or {})]:
+        if name not in ROWS:
+            raise ValueError(f"Unknown row {name!r}; expected one of {tuple(ROWS)}.")
+    if "learned_map" in structures and (
+        "learned" not in structures or structures.index("learned") > structures.index("learned_map")
+    ):
+        raise ValueError("The learned_map row retrains the learned row's MAP graph: list "
+                         "learned before it.")  # fmt: skip
+
+
+def row_config(base: TrainConfig, name: str, seed: int, output_dir: Path) -> TrainConfig:
+    """The configuration of row `name` of :data:`ROWS` with `seed` (`learned_map` reads the
+    MAP graph of `learned-seed<seed>` in `output_dir`)."""
+    structure, decode_from, node_dims = ROWS[name]
+    config = dataclasses.replace(base, structure=structure, decode_from=decode_from, seed=seed)
+    if node_dims is not None:
+        config = dataclasses.replace(config, num_nodes=len(node_dims), node_dims=list(node_dims))
+    if name == "learned_map":
+        config = dataclasses.replace(config, edges=map_edges(output_dir, seed))
+    return config
 
 
 def tables_from_runs(
@@ -195,13 +170,15 @@ def tables_from_runs(
     for name in structures:
         runs = sorted((output_dir / "runs").glob(f"{name}-seed*"),
                       key=lambda run: int(run.name.rsplit("seed", 1)[1]))  # fmt: skip
-        finished = [run for run in runs if (run / EVAL_FILE).exists()]
+        finished = [run for run in runs if RunFolder(run).eval_file.exists()]
         if len(finished) < len(runs):
             log(f"Not finished, left out: {', '.join(r.name for r in runs if r not in finished)}")
         if finished:
-            records[name] = [json.loads((run / EVAL_FILE).read_text()) for run in finished]
+            records[name] = [RunFolder(run).read_json(RunFolder.EVAL) for run in finished]
     if not records:
-        raise ValueError(f"{output_dir} holds no finished run (runs/<row>-seed<k>/{EVAL_FILE}).")
+        raise ValueError(
+            f"{output_dir} holds no finished run (runs/<row>-seed<k>/{RunFolder.EVAL})."
+        )
     first = next(iter(records.values()))[0]
     base = TrainConfig(**with_defaults(first["config"]))
     table = summarise(records)
@@ -218,7 +195,7 @@ def _learning_curves(output_dir: Path, records: dict[str, list[dict]], base: Tra
     for name, runs in records.items():
         histories = []
         for record in runs:
-            path = output_dir / "runs" / f"{name}-seed{record['config']['seed']}" / "history.json"
+            path = RunFolder.of_row(output_dir, name, record["config"]["seed"]).history_file
             if path.exists():
                 histories.append(json.loads(path.read_text())["history"])
         if histories:
@@ -232,7 +209,7 @@ def _learning_curves(output_dir: Path, records: dict[str, list[dict]], base: Tra
 
 def map_edges(output_dir: Path, seed: int) -> list[list[int]]:
     """The edges `[i, j]` of the final MAP graph (`mu > 0.5`) of `learned-seed<seed>`."""
-    path = output_dir / "runs" / f"learned-seed{seed}" / EDGE_HISTORY_FILE
+    path = RunFolder.of_row(output_dir, "learned", seed).edge_probabilities_file
     mu = np.asarray(json.loads(path.read_text())["edge_probabilities"][-1])
     return [[i, j] for i in range(len(mu)) for j in range(i) if mu[i, j] > 0.5]
 
@@ -266,10 +243,10 @@ def _learned_figures(
     final_mus = []
     for k, record in enumerate(runs):
         seed = record["config"]["seed"]
-        run_dir = output_dir / "runs" / f"learned-seed{seed}"
-        history = json.loads((run_dir / "edge_probabilities.json").read_text())
+        run = RunFolder.of_row(output_dir, "learned", seed)
+        history = run.read_json(run.EDGE_PROBABILITIES)
         trajectory = [np.asarray(mu) for mu in history["edge_probabilities"]]
-        model = keras.saving.load_model(run_dir / MODEL_FILE)
+        model = keras.saving.load_model(run.model_file)
         sampled = model.gates(np.int32(1), training=False, seed=np.array([seed, 7], np.int32))
         sampled = np.asarray(sampled)[0]
         title = f"{base.dataset}, learned structure, seed {seed}"
@@ -278,7 +255,7 @@ def _learned_figures(
             figures.plot_figure2(trajectory, sampled, output_dir / "figure2.png", title)
         mu = trajectory[-1]
         final_mus.append(mu)
-        write_knockout_values(
+        scoring.write_knockout_values(
             model, images, output_dir, f"seed{seed}", title, base.jit_compile, seed
         )
         map_graph = (mu > 0.5).astype(np.float32)
@@ -295,37 +272,6 @@ def _learned_figures(
         output_dir / "edge_stability.png",
         f"{base.dataset}: fraction of {len(final_mus)} seeds in which each edge survives",
     )
-
-
-def write_knockout_values(
-    model: keras.Model,
-    images: np.ndarray,
-    output_dir: Path,
-    suffix: str,
-    title: str,
-    jit_compile: bool = True,
-    seed: int = 0,
-) -> dict:
-    """What switching each edge off costs `model` on `images`:
-    `knockout_values_<suffix>.json/.md/.png`."""
-    values = knockout.knockout_values(
-        model, images, num_samples=KNOCKOUT_SAMPLES, seed=seed, jit_compile=jit_compile
-    )
-    mu = model.edge_probabilities()
-    values["edge_probabilities"] = mu.tolist()
-    write_json(output_dir / f"knockout_values_{suffix}.json", values)
-    caption = (
-        f"{title}: ELBO(gate on) − ELBO(gate off), other gates at MAP, same latent noise; "
-        f"{values['num_images']} test images x {KNOCKOUT_SAMPLES} draws. A knock-out value "
-        "is what switching the edge off costs this trained model, not evidence that the data "
-        "support the edge (that takes models retrained without it).\n\n"
-    )
-    write_text(
-        output_dir / f"knockout_values_{suffix}.md",
-        caption + knockout.markdown_table(values, mu),
-    )
-    figures.plot_knockout_values(values, output_dir / f"knockout_values_{suffix}.png", title)
-    return values
 
 
 def ablation(

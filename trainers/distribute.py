@@ -19,7 +19,7 @@ import re
 
 import tensorflow as tf
 
-from tf_graphvae.config import STRATEGIES  # noqa: F401  (re-exported)
+from tf_graphvae.config import STRATEGIES
 
 # How long the coordination service waits for a worker's heartbeat before it aborts the
 # job. TensorFlow's default, 10 s, was exceeded on a busy 2-core host while a worker

@@ -15,10 +15,9 @@ import numpy as np
 import tensorflow as tf
 
 from tf_graphvae import data as tgv_data
-from tf_graphvae.config import RESUME_MAY_CHANGE, TrainConfig, with_defaults
-from tf_graphvae.io import atomic_path, run_lock, write_json
+from tf_graphvae.config import MODEL_FIELDS, RunFolder, TrainConfig, mdl_edge_prices
+from tf_graphvae.config.files import atomic_path, write_json
 from tf_graphvae.model import GraphVAE
-from tf_graphvae.model_config import MODEL_FIELDS, mdl_edge_prices
 from tf_graphvae.trainers import distribute
 from tf_graphvae.trainers.callbacks import (
     AtomicBackupAndRestore,
@@ -28,12 +27,7 @@ from tf_graphvae.trainers.callbacks import (
     StopOnNonFiniteLoss,
     TimeBudget,
 )
-
-MODEL_FILE = "model.keras"
-HISTORY_FILE = "history.json"
-CONFIG_FILE = "config.json"
-EDGE_HISTORY_FILE = "edge_probabilities.json"
-CHECKPOINT_DIR = "checkpoint"
+from tf_graphvae.trainers.epoch_log import EpochLog
 
 
 def make_datasets(config: TrainConfig) -> tuple[tf.data.Dataset, tf.data.Dataset]:
@@ -54,7 +48,7 @@ def make_validation(config: TrainConfig) -> tf.data.Dataset | None:
 
 def _scored(config: TrainConfig, split: str) -> tf.data.Dataset:
     # Binarised once (data.TEST_SEED): the same 0/1 images for every row, seed and epoch.
-    binary = config.data_likelihood() == "bernoulli"
+    binary = tgv_data.run_likelihood(config) == "bernoulli"
     images = tgv_data.load(config.dataset, split, config.data_dir, binarize=binary)
     return _batched(images.cache(), config.batch_size)
 
@@ -70,7 +64,7 @@ def model_options(config: TrainConfig) -> dict:
     """`config.model_options()`, with `edge_price="mdl"` turned into each edge's price
     (`model_config.mdl_edge_prices`, from the training split's size) charged with the KL
     warm-up weight."""
-    options = config.model_options()
+    options = config.model_options(tgv_data.run_likelihood(config))
     if config.edge_price == "mdl" and config.structure == "learned":
         dims = config.node_dims or [config.node_dim] * config.num_nodes
         n = tgv_data.split_size(config.dataset, config.train_split, config.data_dir)
@@ -141,30 +135,11 @@ def own_folder(model_dir: str | os.PathLike) -> Path:
 def saved_epoch(model_dir: str | os.PathLike) -> int:
     """The last epoch this process checkpointed in `model_dir` (0: none), where a re-run
     resumes from."""
-    metadata = own_folder(model_dir) / CHECKPOINT_DIR / "training_metadata.json"
+    metadata = own_folder(model_dir) / RunFolder.CHECKPOINT / "training_metadata.json"
     try:
         return int(json.loads(metadata.read_text())["epoch"])
     except (OSError, ValueError, KeyError):
         return 0
-
-
-def _check_resumable(model_dir: Path, config: TrainConfig) -> None:
-    """Refuses a model_dir that holds a run with another configuration."""
-    path = model_dir / CONFIG_FILE
-    if path.exists():
-        saved = with_defaults(json.loads(path.read_text()))
-        ours = dataclasses.asdict(config)
-        changed = {
-            k: (saved.get(k), v)
-            for k, v in ours.items()
-            if k not in RESUME_MAY_CHANGE and saved.get(k) != v
-        }
-        if changed:
-            details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
-            raise ValueError(
-                f"{model_dir} holds a run with another configuration ({details}); "
-                "use a new --model_dir or restore the flags to resume it."
-            )
 
 
 def train(
@@ -187,7 +162,9 @@ def train(
         config: the run.
         model_dir: where the model, history, checkpoints and logs go (None: nothing kept).
         callbacks: more Keras callbacks.
-        verbose: Keras `fit` verbosity.
+        verbose: 2: a line per epoch with its time, the time left and the metrics in
+            fixed point, and a bar within the epoch on a terminal (`EpochLog`); else
+            Keras `fit`'s verbosity.
         time_budget: stop training after this many seconds (equal-budget comparisons).
         tensorboard: write TensorBoard logs (with a model_dir).
         strategy: a `tf.distribute` strategy (`trainers.distribute.make_strategy`); the
@@ -203,13 +180,12 @@ def train(
     worker_dir = None
     if model_dir is not None and not distribute.is_chief():
         worker_dir = own_folder(model_dir)
-    model_dir = None if model_dir is None else own_folder(model_dir)
-    if model_dir is not None:
-        _check_resumable(model_dir, config)
-    lock = contextlib.nullcontext() if model_dir is None else run_lock(model_dir)
-    with lock:
+    folder = None if model_dir is None else RunFolder(own_folder(model_dir))
+    if folder is not None:
+        folder.check_resumable(config)
+    with contextlib.nullcontext() if folder is None else folder.lock():
         result = _fit_and_save(
-            config, model_dir, datasets, list(callbacks or []), verbose, time_budget,
+            config, folder, datasets, list(callbacks or []), verbose, time_budget,
             tensorboard, strategy or tf.distribute.get_strategy(),
         )  # fmt: skip
     if worker_dir is not None:
@@ -218,7 +194,7 @@ def train(
 
 
 def _fit_and_save(
-    config, model_dir, datasets, extra, verbose, time_budget, tensorboard, strategy
+    config, folder, datasets, extra, verbose, time_budget, tensorboard, strategy
 ) -> TrainResult:
     train_ds, test_ds, validation_ds = datasets
     with strategy.scope():
@@ -226,23 +202,26 @@ def _fit_and_save(
     edges = EdgeProbabilityHistory()
     stopper = None
     if config.early_stopping_patience:
-        where = None if model_dir is None else model_dir / CHECKPOINT_DIR
+        where = None if folder is None else folder / folder.CHECKPOINT
         stopper = ResumableEarlyStopping(
             config.early_stopping_patience, where, config.early_stopping_min_delta
         )
         extra.insert(0, stopper)  # its state is written before the epoch's checkpoint
-    if model_dir is not None:
-        write_json(model_dir / CONFIG_FILE, dataclasses.asdict(config))
-        edges = EdgeProbabilityHistory(model_dir / EDGE_HISTORY_FILE)
-        extra.append(AtomicBackupAndRestore(model_dir / CHECKPOINT_DIR))
+    if folder is not None:
+        folder.write_config(config)
+        edges = EdgeProbabilityHistory(folder.edge_probabilities_file)
+        extra.append(AtomicBackupAndRestore(folder / folder.CHECKPOINT))
         if tensorboard:
-            extra.append(keras.callbacks.TensorBoard(str(model_dir / "logs")))
-            extra.append(GraphVAETensorBoard(model_dir / "logs", seed=config.seed))
+            extra.append(keras.callbacks.TensorBoard(str(folder / folder.LOGS)))
+            extra.append(GraphVAETensorBoard(folder / folder.LOGS, seed=config.seed))
     if time_budget is not None:
         extra.append(TimeBudget(time_budget))
     start = time.monotonic()
-    guard = StopOnNonFiniteLoss(model_dir / CHECKPOINT_DIR if model_dir else None)
+    guard = StopOnNonFiniteLoss(folder / folder.CHECKPOINT if folder else None)
     callbacks = [guard, edges, *extra]
+    if verbose == 2:  # the commands' lines: fixed point, the time left (`EpochLog`)
+        callbacks.append(EpochLog())
+        verbose = 0
     # A run that stopped early trains no further when it is run again: fit resumes at the
     # stopping epoch and ends there, leaving the best weights.
     epochs = config.epochs if stopper is None else (stopper.stopped_epoch or config.epochs)
@@ -256,11 +235,11 @@ def _fit_and_save(
         k: float(v) for k, v in model.evaluate(test_ds, verbose=0, return_dict=True).items()
     }
     history = edges.metrics
-    if model_dir is not None:
-        with atomic_path(model_dir / MODEL_FILE) as tmp:
+    if folder is not None:
+        with atomic_path(folder.model_file) as tmp:
             model.save(tmp)
         write_json(
-            model_dir / HISTORY_FILE,
+            folder.history_file,
             {
                 "config": dataclasses.asdict(config),
                 "history": history,

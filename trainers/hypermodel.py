@@ -7,34 +7,17 @@ the gate temperature floor; each trial is trained as `experiment.train` trains a
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import keras
 import keras_tuner
 import numpy as np
 
 from tf_graphvae import evaluate
-from tf_graphvae.config import (
-    DEFAULT_LEARNING_RATES,
-    DEFAULT_LL_SAMPLES,
-    DEFAULT_TEMPERATURE_FLOORS,
-)
-from tf_graphvae.config import TUNING_OBJECTIVES as OBJECTIVES
+from tf_graphvae.config import EXECUTION_FIELDS, SearchConfig, TrainConfig
 from tf_graphvae.model import GraphVAE
+from tf_graphvae.scoring import test_images
 from tf_graphvae.trainers import experiment
-from tf_graphvae.trainers.comparison import factorisations, load_test_images
-
-# Settings that may differ when a search is resumed.
-RESUME_MAY_CHANGE = ("data_dir",)
-
-
-def optional_int(value, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
-    return int(value)
 
 
 def _choice_default(values: tuple, preferred) -> object:
@@ -52,16 +35,11 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
     Args:
         base_config: the training run (dataset, structure, epochs, batch size, seed...);
             its `num_nodes` and `node_dim` are replaced by each trial's.
-        latent_dim: `M >= 1`.
-        tune_learning_rate: also search `learning_rates`.
-        tune_temperature_floor: also search `temperature_floors` (those above the initial
-            temperature `base_config.temperature` are left out).
-        learning_rates, temperature_floors: the values searched.
-        min_nodes, max_nodes: keep only factorisations with `min_nodes <= N <= max_nodes`.
-        objective: `"val_elbo"` (read from the `fit` history) or `"val_ll"` (`fit` also
-            evaluates the importance-weighted LL of the validation images).
-        num_samples: importance samples `K` per image for `"val_ll"`.
-        eval_images: evaluate the LL on the first this many validation images (None: all).
+        search: what is searched (`SearchConfig`: M, the bounds on N, whether the learning
+            rate and the temperature floor are searched too, the objective: `"val_elbo"`
+            read from the `fit` history, or `"val_ll"`, the importance-weighted LL of the
+            validation images after `fit`). Temperature floors above the initial
+            temperature `base_config.temperature` are left out.
         model_fn: makes the compiled model of a trial's `TrainConfig` (default
             `experiment.build_model`; e.g. other network widths).
 
@@ -72,58 +50,31 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
 
     def __init__(
         self,
-        base_config: experiment.TrainConfig,
-        latent_dim: int,
+        base_config: TrainConfig,
+        search: SearchConfig | None = None,
         *,
-        tune_learning_rate: bool = False,
-        tune_temperature_floor: bool = False,
-        learning_rates: Sequence[float] = DEFAULT_LEARNING_RATES,
-        temperature_floors: Sequence[float] = DEFAULT_TEMPERATURE_FLOORS,
-        min_nodes: int | None = None,
-        max_nodes: int | None = None,
-        objective: str = "val_elbo",
-        num_samples: int = DEFAULT_LL_SAMPLES,
-        eval_images: int | None = None,
-        model_fn: Callable[[experiment.TrainConfig], GraphVAE] | None = None,
+        model_fn: Callable[[TrainConfig], GraphVAE] | None = None,
         name: str | None = None,
     ):
         super().__init__(name=name)
-        pairs = factorisations(latent_dim)  # ValueError for a bad M
-        min_nodes = optional_int(min_nodes, "min_nodes")
-        max_nodes = optional_int(max_nodes, "max_nodes")
-        low, high = min_nodes or 1, max_nodes or int(latent_dim)
-        pairs = [(n, d) for n, d in pairs if low <= n <= high]
-        if not pairs:
-            raise ValueError(
-                f"There is no factorisation of M={latent_dim} with {low} <= N <= {high}."
-            )
-        if objective not in OBJECTIVES:
-            raise ValueError(f"Unknown objective {objective!r}; expected one of {OBJECTIVES}.")
+        search = dataclasses.replace(search or SearchConfig()).validate()
+        self.search = search
         self.config = dataclasses.replace(base_config).validate()
-        self.latent_dim = int(latent_dim)
-        self.factorisations = pairs
-        self.node_dims = [d for _, d in pairs]
-        self.min_nodes, self.max_nodes = min_nodes, max_nodes
-        self.tune_learning_rate = bool(tune_learning_rate)
-        self.tune_temperature_floor = bool(tune_temperature_floor)
-        self.learning_rates = tuple(sorted({float(v) for v in learning_rates}))
-        if self.tune_learning_rate and (
-            not self.learning_rates
-            or not all(math.isfinite(v) and v > 0 for v in self.learning_rates)
-        ):
-            raise ValueError(f"learning_rates must be > 0, got {list(learning_rates)!r}.")
-        floors = sorted({float(v) for v in temperature_floors})
-        if not all(math.isfinite(v) and v > 0 for v in floors):
-            raise ValueError(f"temperature_floors must be > 0, got {list(temperature_floors)!r}.")
+        self.latent_dim = int(search.latent_dim)
+        self.factorisations = search.candidates()
+        self.node_dims = [d for _, d in self.factorisations]
+        self.tune_learning_rate = search.tune_learning_rate
+        self.tune_temperature_floor = search.tune_temperature_floor
+        self.learning_rates = tuple(sorted({float(v) for v in search.learning_rates}))
+        floors = sorted({float(v) for v in search.temperature_floors})
         self.temperature_floors = tuple(v for v in floors if v <= self.config.temperature)
         if self.tune_temperature_floor and not self.temperature_floors:
             raise ValueError(
                 f"No temperature floor in {floors} is <= the initial temperature "
                 f"{self.config.temperature}."
             )
-        self.objective = keras_tuner.Objective(objective, direction="max")
-        self.num_samples = optional_int(num_samples, "num_samples")
-        self.eval_images = optional_int(eval_images, "eval_images")
+        self.objective = keras_tuner.Objective(search.objective, direction="max")
+        self.num_samples, self.eval_images = search.num_samples, search.eval_images
         self.model_fn = model_fn or experiment.build_model
         self._ll_images: np.ndarray | None = None
 
@@ -147,7 +98,7 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
             default = _choice_default(self.temperature_floors, self.config.min_temperature)
             hp.Choice("temperature_floor", list(self.temperature_floors), default=default)
 
-    def trial_config(self, hp: keras_tuner.HyperParameters) -> experiment.TrainConfig:
+    def trial_config(self, hp: keras_tuner.HyperParameters) -> TrainConfig:
         """The `TrainConfig` of the trial `hp` describes."""
         self.declare_hyperparameters(hp)  # a no-op when hp already holds them
         node_dim = int(hp.get("node_dim"))
@@ -168,7 +119,7 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
     def ll_images(self) -> np.ndarray:
         """The validation images of the `val_ll` objective (loaded once)."""
         if self._ll_images is None:
-            self._ll_images = load_test_images(self.config, self.eval_images)
+            self._ll_images = test_images(self.config, self.eval_images)
         return self._ll_images
 
     def fit(self, hp: keras_tuner.HyperParameters, model: GraphVAE, *args, **kwargs):
@@ -207,7 +158,7 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
     def search_config(self) -> dict:
         """What defines the search (a resumed search must match it)."""
         config = dataclasses.asdict(self.config)
-        for key in RESUME_MAY_CHANGE:
+        for key in EXECUTION_FIELDS:  # how it runs, not what it searches
             config.pop(key, None)
         return {
             "config": config,

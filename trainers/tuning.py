@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import keras_tuner
@@ -24,17 +24,11 @@ from keras_tuner.src.tuners.gridsearch import GridSearchOracle, LinkedList
 
 from tf_graphvae import data as tgv_data
 from tf_graphvae import figures
-from tf_graphvae.config import (
-    DEFAULT_LEARNING_RATES,
-    DEFAULT_LL_SAMPLES,
-    DEFAULT_TEMPERATURE_FLOORS,
-    TUNERS,
-)
-from tf_graphvae.io import atomic_path, write_json, write_text
+from tf_graphvae.config import SearchConfig, TrainConfig
+from tf_graphvae.config.files import atomic_path, write_json, write_text
 from tf_graphvae.model import GraphVAE
-from tf_graphvae.trainers import experiment
-from tf_graphvae.trainers.comparison import load_test_images
-from tf_graphvae.trainers.hypermodel import FactorisationHyperModel, optional_int
+from tf_graphvae.scoring import test_images
+from tf_graphvae.trainers.hypermodel import FactorisationHyperModel
 
 RESULTS_JSON = "tuning_results.json"
 RESULTS_MD = "tuning_results.md"
@@ -185,24 +179,12 @@ def _figure(rows: list[dict], hypermodel: FactorisationHyperModel, path: Path, t
 
 
 def tune(
-    base_config: experiment.TrainConfig,
-    latent_dim: int,
+    base_config: TrainConfig,
+    search: SearchConfig,
     directory: str | Path,
-    max_trials: int | None = None,
-    objective: str = "val_elbo",
-    tuner: str = "grid",
     overwrite: bool = False,
     *,
-    project_name: str = "search",
-    tune_learning_rate: bool = False,
-    tune_temperature_floor: bool = False,
-    learning_rates: Sequence[float] = DEFAULT_LEARNING_RATES,
-    temperature_floors: Sequence[float] = DEFAULT_TEMPERATURE_FLOORS,
-    min_nodes: int | None = None,
-    max_nodes: int | None = None,
-    num_samples: int = DEFAULT_LL_SAMPLES,
-    eval_images: int | None = None,
-    model_fn: Callable[[experiment.TrainConfig], GraphVAE] | None = None,
+    model_fn: Callable[[TrainConfig], GraphVAE] | None = None,
     verbose: int | str = 0,
     log: Callable[[str], None] = print,
 ) -> list[dict]:
@@ -225,17 +207,14 @@ def tune(
 
     Args:
         base_config: the training run (dataset, epochs, batch size, seed...).
-        latent_dim: `M >= 1`.
+        search: what is searched and how it is scored (`SearchConfig`: `M`, the tuner,
+            the objective, `"val_elbo"` or `"val_ll"`, both maximised; `max_trials`,
+            default the whole grid for `"grid"`, every factorisation once times the other
+            searched values, and the number of factorisations for `"random"` and
+            `"bayesian"`; the rest as `FactorisationHyperModel` reads it).
         directory: where the search and the results go.
-        max_trials: trials at most; default: the whole grid for `"grid"` (every
-            factorisation once, times the other searched values), the number of
-            factorisations for `"random"` and `"bayesian"`.
-        objective: `"val_elbo"` or `"val_ll"` (both maximised).
-        tuner: `"grid"`, `"random"` or `"bayesian"`.
-        overwrite: start afresh, deleting the search in `directory/project_name`.
-        project_name, tune_learning_rate, tune_temperature_floor, learning_rates,
-        temperature_floors, min_nodes, max_nodes, num_samples, eval_images, model_fn: see
-            `FactorisationHyperModel`.
+        overwrite: start afresh, deleting the search in `directory/<search.project_name>`.
+        model_fn: see `FactorisationHyperModel`.
         verbose: KerasTuner and `fit` verbosity.
         log: where progress lines go.
 
@@ -252,25 +231,18 @@ def tune(
         FileNotFoundError: the data cannot be found (checked before anything is written).
         RuntimeError: no trial completed.
     """
-    if tuner not in TUNERS:
-        raise ValueError(f"Unknown tuner {tuner!r}; expected one of {TUNERS}.")
-    max_trials = optional_int(max_trials, "max_trials")
-    hypermodel = FactorisationHyperModel(
-        base_config, latent_dim, tune_learning_rate=tune_learning_rate,
-        tune_temperature_floor=tune_temperature_floor, learning_rates=learning_rates,
-        temperature_floors=temperature_floors, min_nodes=min_nodes, max_nodes=max_nodes,
-        objective=objective, num_samples=num_samples, eval_images=eval_images,
-        model_fn=model_fn,
-    )  # fmt: skip
-    search, project_dir, settings = _start_search(
-        hypermodel, tuner, max_trials, Path(directory), project_name, overwrite
+    hypermodel = FactorisationHyperModel(base_config, search, model_fn=model_fn)
+    search = hypermodel.search  # validated
+    tuner, objective = search.tuner, search.objective
+    keras_search, project_dir, settings = _start_search(
+        hypermodel, tuner, search.max_trials, Path(directory), search.project_name, overwrite
     )
     log(
         f"== {hypermodel.config.dataset}: N x N' = {hypermodel.latent_dim}, {tuner} search "
         f"of {len(hypermodel.node_dims)} factorisations, objective {objective} -> {project_dir}"
     )
-    search.search(epochs=hypermodel.config.epochs, verbose=verbose)
-    done, failed = _finished_trials(search, project_dir, log)
+    keras_search.search(epochs=hypermodel.config.epochs, verbose=verbose)
+    done, failed = _finished_trials(keras_search, project_dir, log)
     return _write_results(Path(directory), hypermodel, done, failed, settings, tuner, objective)
 
 
@@ -281,12 +253,10 @@ def _start_search(hypermodel, tuner: str, max_trials, directory: Path, project_n
     anything is written.
     """
     config = hypermodel.config
-    if not project_name or Path(project_name).name != project_name:
-        raise ValueError(f"project_name must be a plain folder name, got {project_name!r}.")
     if max_trials is None:
         max_trials = hypermodel.grid_size if tuner == "grid" else len(hypermodel.node_dims)
     tgv_data.load_numpy(config.dataset, config.train_split, config.data_dir)
-    load_test_images(config, 1)
+    test_images(config, 1)
     project_dir = directory / project_name
     search_config = hypermodel.search_config() | {"tuner": tuner}
     if not overwrite:
@@ -315,7 +285,7 @@ def _finished_trials(search, project_dir: Path, log: Callable[[str], None]):
 def _write_results(directory, hypermodel, done, failed, settings, tuner, objective) -> list[dict]:
     """The best trial of each factorisation, written as JSON, markdown and Figure 3."""
     config = hypermodel.config
-    unit = "bits/dim" if config.data_likelihood() == "discretized_logistic" else "nats"
+    unit = "bits/dim" if tgv_data.run_likelihood(config) == "discretized_logistic" else "nats"
     all_rows = sorted(
         (_row(t, hypermodel, unit) for t in done), key=lambda r: (r["node_dim"], r["trial_id"])
     )

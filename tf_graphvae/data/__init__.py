@@ -152,6 +152,12 @@ def default_likelihood(name: str) -> str:
     return "bernoulli" if _spec_of(name).binary else "discretized_logistic"
 
 
+def run_likelihood(config) -> str:
+    """A run's likelihood: its `likelihood` setting, else the one its dataset's values call
+    for (:func:`default_likelihood`)."""
+    return config.likelihood or default_likelihood(config.dataset)
+
+
 def from_arrays(x, likelihood: str | None = None, *, labels=None) -> tf.data.Dataset:
     """A user's examples as an unbatched ``tf.data.Dataset`` of float32, as :func:`load`
     gives.

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_graphvae.config import NPZ_PREFIX
+from tf_graphvae.config import LIKELIHOODS, NPZ_PREFIX, VALUE_RANGES
 from tf_graphvae.data._cache import cached, file_key, readonly
 from tf_graphvae.data._spec import DatasetSpec, RawSplit
-from tf_graphvae.model_config import LIKELIHOODS, VALUE_RANGES
 
 
 def infer_likelihood(x) -> str:

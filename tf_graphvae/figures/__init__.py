@@ -1,6 +1,6 @@
 """Figures of the Graph VAE paper and structure exports (PNG, Graphviz DOT, JSON).
 
-Every `plot_*` function writes its image atomically (`tf_graphvae.io.atomic_path`): a reader
+Every `plot_*` function writes its image atomically (`config.files.atomic_path`): a reader
 sees either the previous complete file or the new one, never a half-written PNG.
 
 The figures are built with the object-oriented Matplotlib API (`matplotlib.figure.Figure`,
@@ -9,7 +9,7 @@ caller's backend choice is left alone and no figure stays registered in pyplot's
 Each `plot_*` function has a `build_*` twin that returns the `Figure` without saving it.
 
 Edges are the possible dependencies `z_i -> z_j` with parent `i > child j`, in the canonical
-order of `tf_graphvae.layers.gates.edge_indices`; matrices are `[N, N]` with entry `[i, j]`.
+order of `tf_graphvae.config.edge_indices`; matrices are `[N, N]` with entry `[i, j]`.
 """
 
 from tf_graphvae.figures._common import edge_colors, edge_label

@@ -11,8 +11,8 @@ import numpy as np
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
-from tf_graphvae.io import atomic_path
-from tf_graphvae.model_config import edge_indices
+from tf_graphvae.config import edge_indices
+from tf_graphvae.config.files import atomic_path
 
 RGBA = tuple[float, float, float, float]
 

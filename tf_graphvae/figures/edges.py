@@ -11,8 +11,8 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from tf_graphvae.config import edge_indices
 from tf_graphvae.figures._common import _probabilities, _save, edge_colors, edge_label
-from tf_graphvae.model_config import edge_indices
 
 # --------------------------------------------------------------------------------------------
 # Edge stability across seeds

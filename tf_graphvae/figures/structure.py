@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from tf_graphvae.config.files import write_text
 from tf_graphvae.figures._common import _gates, _num_nodes, _present_edges, _probabilities
-from tf_graphvae.io import write_text
 
 
 def _edge_probabilities(edge_probabilities: Any, num_nodes: int) -> np.ndarray | None:

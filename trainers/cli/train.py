@@ -11,9 +11,9 @@ from pathlib import Path
 
 from absl import flags, logging
 
-from tf_graphvae.cli import _train_flags as tf_flags
-from tf_graphvae.cli._common import INTERRUPTED, format_matrix, run_main
-from tf_graphvae.config import STRATEGIES, dataset_label
+from tf_graphvae.config import STRATEGIES, RunFolder, dataset_label
+from tf_graphvae.trainers.cli import _train_flags as tf_flags
+from tf_graphvae.trainers.cli._common import INTERRUPTED, format_matrix, run_main
 
 _MODEL_DIR = flags.DEFINE_string(
     "model_dir",
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> None:
     model_dir = _MODEL_DIR.value or f"runs/{dataset_label(config.dataset)}-{config.structure}"
     if multi_worker and not flags.FLAGS.verbose:
         logging.set_verbosity(logging.WARNING)  # the strategy's ~20 INFO lines per start
-        _native_log_to(experiment.own_folder(model_dir) / NATIVE_LOG)
+        _native_log_to(experiment.own_folder(model_dir) / RunFolder.NATIVE_LOG)
     # First: before other TensorFlow work.
     strategy = distribute.make_strategy(_STRATEGY.value, heartbeat_timeout_s=_HEARTBEAT.value)
     print(_data_line(config), flush=True)
@@ -74,7 +74,7 @@ def main(argv: list[str]) -> None:
             raise
         saved = experiment.saved_epoch(model_dir)
         message = distribute.worker_lost_message(error, saved, config.epochs)
-        log = experiment.own_folder(model_dir) / NATIVE_LOG
+        log = experiment.own_folder(model_dir) / RunFolder.NATIVE_LOG
         print(f"tfgvae-train: error: {message} TensorFlow's messages: {log}", file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.flush()
@@ -83,7 +83,7 @@ def main(argv: list[str]) -> None:
     if not distribute.is_chief():
         return
     test = result.test_metrics
-    print(f"\nSaved {model_dir}/{experiment.MODEL_FILE}")
+    print(f"\nSaved {RunFolder(model_dir).model_file}")
     print(
         f"Test ({config.dataset} {config.test_split}, {config.structure}): "
         f"ELBO {test['elbo']:.2f}  KL {test['kl']:.2f}  log p(x|z) {test['recon']:.2f} nats"
@@ -92,15 +92,12 @@ def main(argv: list[str]) -> None:
     print(format_matrix(result.model.edge_probabilities()))
 
 
-NATIVE_LOG = "tensorflow.log"
-
-
 def _data_line(config) -> str:
     """What the run will model: the data, the likelihood and network (said when inferred)."""
     from tf_graphvae import data
-    from tf_graphvae.model_config import GraphVAEConfig
+    from tf_graphvae.config import GraphVAEConfig
 
-    likelihood = config.data_likelihood()
+    likelihood = data.run_likelihood(config)
     shape = data.event_shape(config.dataset)
     network = GraphVAEConfig(event_shape=shape, likelihood=likelihood,
                              network=config.network).validate().network  # fmt: skip

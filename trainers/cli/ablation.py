@@ -9,9 +9,11 @@ from pathlib import Path
 
 from absl import flags
 
-from tf_graphvae.cli import _experiment_flags as ex_flags
-from tf_graphvae.cli import _train_flags as tf_flags
-from tf_graphvae.cli._common import run_main
+from tf_graphvae.trainers.cli import _eval_flags as ev_flags
+from tf_graphvae.trainers.cli import _experiment_flags as ex_flags
+from tf_graphvae.trainers.cli import _latent_flags as latent_flags
+from tf_graphvae.trainers.cli import _train_flags as tf_flags
+from tf_graphvae.trainers.cli._common import run_main
 
 flags.mark_flag_as_required("output_dir")
 
@@ -24,10 +26,10 @@ def main(argv: list[str]) -> None:
 
     comparison.ablation(
         config,
-        ex_flags.LATENT_DIM.value,
+        latent_flags.LATENT_DIM.value,
         ex_flags.OUTPUT_DIR.value,
-        num_samples=ex_flags.NUM_SAMPLES.value,
-        eval_images=ex_flags.EVAL_IMAGES.value,
+        num_samples=ev_flags.NUM_SAMPLES.value,
+        eval_images=ev_flags.EVAL_IMAGES.value,
         seeds=ex_flags.seeds(),
     )
     print((Path(ex_flags.OUTPUT_DIR.value) / "figure3.md").read_text())

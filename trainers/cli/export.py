@@ -12,7 +12,7 @@ from pathlib import Path
 
 from absl import flags, logging
 
-from tf_graphvae.cli._common import run_main
+from tf_graphvae.trainers.cli._common import run_main
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "A folder written by tfgvae-train.")
 _EXPORT_BASE = flags.DEFINE_string(
@@ -50,18 +50,15 @@ def main(argv: list[str]) -> None:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
     if not flags.FLAGS.verbose:
         logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about the save
-    import keras
-
+    from tf_graphvae.config import RunFolder
     from tf_graphvae.export import METADATA_PATH, export_sampler, resolve_version
-    from tf_graphvae.trainers.experiment import MODEL_FILE
+    from tf_graphvae.scoring import load_run_model
 
-    model_dir = Path(_MODEL_DIR.value)
-    model_path = model_dir / MODEL_FILE
-    if not model_path.is_file():
-        raise FileNotFoundError(f"{model_dir} holds no model ({MODEL_FILE}); train one first.")
+    folder = RunFolder(_MODEL_DIR.value)
+    folder.require_model()
     export_base = Path(_EXPORT_BASE.value).absolute()
     resolve_version(export_base, _VERSION.value)  # fail before the (slow) model load
-    model = keras.saving.load_model(model_path)
+    model = load_run_model(folder)
     path = export_sampler(
         model,
         export_base,
@@ -70,7 +67,7 @@ def main(argv: list[str]) -> None:
         max_num_samples=_MAX_NUM_SAMPLES.value,
     )
     metadata = json.loads((path / METADATA_PATH).read_text())
-    print(f"Exported {model_path} as version {metadata['version']}: {path}")
+    print(f"Exported {folder.model_file} as version {metadata['version']}: {path}")
     print("Signatures:")
     for name, signature in metadata["signatures"].items():
         line = (

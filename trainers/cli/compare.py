@@ -11,9 +11,10 @@ from pathlib import Path
 from absl import flags
 
 from tf_graphvae import config as tgv_config
-from tf_graphvae.cli import _experiment_flags as ex_flags
-from tf_graphvae.cli import _train_flags as tf_flags
-from tf_graphvae.cli._common import run_main
+from tf_graphvae.trainers.cli import _eval_flags as ev_flags
+from tf_graphvae.trainers.cli import _experiment_flags as ex_flags
+from tf_graphvae.trainers.cli import _train_flags as tf_flags
+from tf_graphvae.trainers.cli._common import run_main
 
 _STRUCTURES = flags.DEFINE_list(
     "structures",
@@ -64,8 +65,8 @@ def main(argv: list[str]) -> None:
         ex_flags.OUTPUT_DIR.value,
         seeds=ex_flags.seeds(),
         structures=_STRUCTURES.value,
-        num_samples=ex_flags.NUM_SAMPLES.value,
-        eval_images=ex_flags.EVAL_IMAGES.value,
+        num_samples=ev_flags.NUM_SAMPLES.value,
+        eval_images=ev_flags.EVAL_IMAGES.value,
         time_budget=_TIME_BUDGET.value,
         row_seeds=row_seeds,
     )

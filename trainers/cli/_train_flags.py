@@ -13,9 +13,8 @@ from pathlib import Path
 
 from absl import flags
 
-from tf_graphvae.cli._common import validator
-from tf_graphvae.config import TrainConfig
-from tf_graphvae.model_config import field_kind
+from tf_graphvae.config import TrainConfig, field_kind
+from tf_graphvae.trainers.cli._common import validator
 
 _DEFINE = {
     "int": flags.DEFINE_integer,

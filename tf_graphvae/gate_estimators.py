@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tf_graphvae.model_config import GATE_ESTIMATORS, GATE_OPTIMIZERS  # noqa: F401
-
 
 def bernoulli_log_prob(edges: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """`log p(c) = sum_e c_e l_e - softplus(l_e)` of hard gates `edges` `[B, E]`, `[B]`."""

@@ -11,9 +11,9 @@ import dataclasses
 import math
 from typing import Any
 
-import numpy as np
+from tf_graphvae.config.graph import STRUCTURES, check_edges, check_node_dims
+from tf_graphvae.config.settings import check_field, check_units, setting
 
-STRUCTURES = ("independent", "chain", "full", "learned", "fixed")
 LIKELIHOODS = ("bernoulli", "discretized_logistic", "gaussian")
 # The values each likelihood models: the heads' `value_range` and the data checks read this.
 VALUE_RANGES = {
@@ -27,106 +27,6 @@ DECODE_FROM = ("all_nodes", "bottom_node")
 GATE_ESTIMATORS = ("concrete", "score_function")
 GATE_OPTIMIZERS = ("adam", "sgd")
 EDGE_PRICES = ("fixed", "mdl")
-
-
-def edge_indices(num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Parents `i` and children `j` of the `N(N-1)/2` possible edges, `i > j`.
-
-    The edge order is row-major over parents, root first: (N-1, 0), (N-1, 1), ...
-    It is the order of `Gates.gate_logits` and of every per-edge log.
-    """
-    parents, children = [], []
-    for i in range(num_nodes - 1, 0, -1):
-        for j in range(i):
-            parents.append(i)
-            children.append(j)
-    return np.asarray(parents, np.int32), np.asarray(children, np.int32)
-
-
-def mdl_edge_prices(node_dims: list[int], top_down_units: int, num_train: int) -> list[float]:
-    """Each possible edge's price in nats per example under a two-part code (MDL / BIC).
-
-    Edge `i -> j` adds to `TD_j` the block of first-layer weights that reads `z_i`:
-    `w_e = node_dims[i] * top_down_units` weights. Under BIC each free parameter costs
-    `ln(n) / 2` nats for a dataset of `n` examples, so the edge costs
-    `w_e ln(n) / (2 n)` nats per example (docs/design.md, "A price per edge"). The parts of
-    `TD_j` every parent shares (biases, output layer) are not priced.
-
-    Returns:
-        The prices in the order of :func:`edge_indices`.
-    """
-    if num_train < 2:
-        raise ValueError(f"An MDL price needs at least 2 training examples, got {num_train}.")
-    parents, _ = edge_indices(len(node_dims))
-    per_weight = math.log(num_train) / (2.0 * num_train)
-    return [float(node_dims[i] * top_down_units * per_weight) for i in parents]
-
-
-def setting(default: Any, help: str, **meta: Any) -> Any:
-    """A dataclass field whose metadata also makes its command-line flag: `help`, and
-    optionally `choices`, `check` (a function that raises a ValueError), `minimum`
-    (inclusive), `positive` (> 0), `flag=False` (no flag),
-    `zero_means_none` (a flag value 0 stands for None)."""
-    return dataclasses.field(default=default, metadata={"help": help, **meta})
-
-
-def field_kind(f: dataclasses.Field) -> str:
-    """`"int"`, `"float"`, `"bool"`, `"str"`, `"list"` or `"tuple"`: the type without None."""
-    return str(f.type).split("|")[0].split("[")[0].strip()
-
-
-def check_field(f: dataclasses.Field, value: Any) -> None:
-    """Raises a ValueError naming the field when `value` breaks its metadata."""
-    meta = f.metadata
-    if value is None:
-        if f.default is None or meta.get("zero_means_none"):
-            return
-        raise ValueError(f"{f.name} must be set, got None.")
-    kind = field_kind(f)
-    if "check" in meta:
-        meta["check"](value)
-    if "choices" in meta and value not in meta["choices"]:
-        raise ValueError(f"Unknown {f.name} {value!r}; expected one of {meta['choices']}.")
-    if kind == "bool" and not isinstance(value, bool):
-        raise ValueError(f"{f.name} must be True or False, got {value!r}.")
-    if kind == "int" and (isinstance(value, bool) or int(value) != value):
-        raise ValueError(f"{f.name} must be an integer, got {value!r}.")
-    if kind in ("int", "float"):
-        number = float(value)
-        if not math.isfinite(number):
-            raise ValueError(f"{f.name} must be finite, got {value!r}.")
-        if meta.get("positive") and number <= 0:
-            raise ValueError(f"{f.name} must be > 0, got {value!r}.")
-        if "minimum" in meta and number < meta["minimum"]:
-            raise ValueError(f"{f.name} must be >= {meta['minimum']}, got {value!r}.")
-
-
-def positive_int(value, name: str) -> int:
-    """`value` as an int, refused unless it is an integer >= 1 (`True` is not a count)."""
-    if isinstance(value, bool) or int(value) != value or int(value) < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
-    return int(value)
-
-
-def check_edges(structure: str, num_nodes: int, edges) -> list[list[int]] | None:
-    """`edges` as sorted `[[i, j], ...]` for `structure="fixed"` (each `N > i > j >= 0`).
-
-    Raises:
-        ValueError: `fixed` without edges, edges with another structure, or a bad edge.
-    """
-    if structure != "fixed":
-        if edges is not None:
-            raise ValueError(f'edges are only for structure="fixed", not {structure!r}.')
-        return None
-    if edges is None:
-        raise ValueError('structure="fixed" needs edges, a list of [parent, child] pairs.')
-    out = set()
-    for edge in edges:
-        i, j = (int(v) for v in edge)
-        if not num_nodes > i > j >= 0:
-            raise ValueError(f"Edge {list(edge)} is not a possible edge: need N > i > j >= 0.")
-        out.add((i, j))
-    return [list(e) for e in sorted(out, key=lambda e: (-e[0], e[1]))]
 
 
 @dataclasses.dataclass
@@ -283,25 +183,10 @@ class GraphVAEConfig:
             node_dim=max(dims) if dims else self.node_dim,
             edges=check_edges(self.structure, self.num_nodes, self.edges),
             network=network,
-            encoder_units=_units(self.encoder_units, "encoder_units"),
-            decoder_units=_units(self.decoder_units, "decoder_units"),
+            encoder_units=check_units(self.encoder_units, "encoder_units"),
+            decoder_units=check_units(self.decoder_units, "decoder_units"),
             gate_learning_rate=self.gate_learning_rate or None,
         )
-
-
-def check_node_dims(node_dims) -> list[int] | None:
-    """`node_dims` as a list of ints >= 1 (None stays None; digit strings, as a flag gives
-    them, are read as ints); a ValueError otherwise."""
-    if node_dims is None:
-        return None
-    try:
-        dims = [int(d) for d in node_dims if not isinstance(d, (bool, float)) or d == int(d)]
-    except (TypeError, ValueError):
-        dims = []
-    if not dims or len(dims) != len(node_dims) or min(dims) < 1:
-        shown = ",".join(map(str, node_dims)) if isinstance(node_dims, list | tuple) else node_dims
-        raise ValueError(f"node_dims must be node sizes, integers >= 1, got {shown!r}.")
-    return dims
 
 
 def check_model_rules(config: Any) -> None:
@@ -331,13 +216,6 @@ def check_model_rules(config: Any) -> None:
             )
     if config.gate_hold_epochs and not config.gate_learning_rate:
         raise ValueError("gate_hold_epochs needs the gates' own optimizer: set gate_learning_rate.")
-
-
-def _units(units, name: str) -> tuple[int, ...]:
-    units = tuple(int(u) for u in units)
-    if not units or min(units) < 1:
-        raise ValueError(f"{name} must be a non-empty sequence of positive widths, got {units!r}.")
-    return units
 
 
 MODEL_FIELDS = {f.name: f for f in dataclasses.fields(GraphVAEConfig)}

@@ -13,9 +13,9 @@ from pathlib import Path
 from absl import flags
 
 from tf_graphvae import config as tgv_config
-from tf_graphvae.cli import _experiment_flags as ex_flags
-from tf_graphvae.cli import _train_flags as tf_flags
-from tf_graphvae.cli._common import run_main
+from tf_graphvae.trainers.cli import _latent_flags as latent_flags
+from tf_graphvae.trainers.cli import _train_flags as tf_flags
+from tf_graphvae.trainers.cli._common import run_main
 
 _DIRECTORY = flags.DEFINE_string(
     "directory", None, "Where the search (resumable) and its table and figure go."
@@ -73,22 +73,19 @@ def main(argv: list[str]) -> None:
     config = tgv_config.hold_out(tf_flags.train_config(), _VALIDATION.value)
     from tf_graphvae.trainers import tuning
 
-    tuning.tune(
-        config,
-        ex_flags.LATENT_DIM.value,
-        _DIRECTORY.value,
-        max_trials=_MAX_TRIALS.value,
-        objective=_OBJECTIVE.value,
+    search = tgv_config.SearchConfig(
+        latent_dim=latent_flags.LATENT_DIM.value,
         tuner=_TUNER.value,
-        overwrite=_OVERWRITE.value,
-        tune_learning_rate=_TUNE_LR.value,
-        tune_temperature_floor=_TUNE_FLOOR.value,
+        objective=_OBJECTIVE.value,
+        max_trials=_MAX_TRIALS.value,
         min_nodes=_MIN_NODES.value,
         max_nodes=_MAX_NODES.value,
+        tune_learning_rate=_TUNE_LR.value,
+        tune_temperature_floor=_TUNE_FLOOR.value,
         num_samples=_LL_SAMPLES.value,
         eval_images=_LL_IMAGES.value,
-        verbose=2,
-    )
+    ).validate()  # a bad M or bound is refused before TensorFlow starts
+    tuning.tune(config, search, _DIRECTORY.value, _OVERWRITE.value, verbose=2)
     print((Path(_DIRECTORY.value) / tuning.RESULTS_MD).read_text())
 
 

@@ -12,21 +12,14 @@ import dataclasses
 import os
 from typing import Any
 
-from tf_graphvae.model_config import (  # noqa: F401  (the choices, re-exported)
-    DECODE_FROM,
+from tf_graphvae.config.model import (
     EDGE_PRICES,
-    GATE_ESTIMATORS,
-    GATE_OPTIMIZERS,
-    HARD_GATES,
     LIKELIHOODS,
     MODEL_FIELDS,
     NETWORKS,
-    STRUCTURES,
-    check_field,
     check_model_rules,
-    field_kind,
-    setting,
 )
+from tf_graphvae.config.settings import check_field, setting
 
 DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "omniglot", "cifar10")
 BINARY_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "omniglot")
@@ -75,15 +68,11 @@ ROWS = {
 }
 DEFAULT_ROWS = ("independent", "chain", "full", "learned")
 
-# `tfgvae-tune`.
-TUNING_OBJECTIVES = ("val_elbo", "val_ll")
-TUNERS = ("grid", "random", "bayesian")
-DEFAULT_LEARNING_RATES = (3e-4, 1e-3, 3e-3)
-DEFAULT_TEMPERATURE_FLOORS = (0.1, 0.3, 0.5)
-DEFAULT_LL_SAMPLES = 100
-
-# Fields that may differ when a run is resumed (more epochs; the data location; XLA or not).
-RESUME_MAY_CHANGE = ("epochs", "data_dir", "jit_compile", "steps_per_execution")
+# How a run executes, not what it learns: the data's location, XLA or not, steps per call.
+# A finished evaluation, a resumed run and a resumed search may differ in these.
+EXECUTION_FIELDS = ("data_dir", "jit_compile", "steps_per_execution")
+# Fields that may differ when a run is resumed: more epochs, and how it executes.
+RESUME_MAY_CHANGE = ("epochs", *EXECUTION_FIELDS)
 
 
 def _model(name: str) -> Any:
@@ -195,20 +184,11 @@ class TrainConfig:
         check_validation_rules(self)
         return self
 
-    def model_options(self) -> dict[str, Any]:
-        """The `GraphVAE` arguments of this run (every model field, the run's seed)."""
+    def model_options(self, likelihood: str) -> dict[str, Any]:
+        """The `GraphVAE` arguments of this run: every model field, the run's seed, and
+        `likelihood` (`tf_graphvae.data.run_likelihood` gives the data's by default)."""
         options = {name: getattr(self, name) for name in MODEL_FIELDS if hasattr(self, name)}
-        return options | {"likelihood": self.data_likelihood(), "seed": self.seed}
-
-    def data_likelihood(self) -> str:
-        """`likelihood`, or by default the one the dataset's values call for."""
-        if self.likelihood is not None:
-            return self.likelihood
-        if self.dataset.startswith(NPZ_PREFIX):
-            from tf_graphvae.data import default_likelihood  # reads the file (imports TF)
-
-            return default_likelihood(self.dataset)
-        return "bernoulli" if self.dataset in BINARY_DATASETS else "discretized_logistic"
+        return options | {"likelihood": likelihood, "seed": self.seed}
 
 
 def check_validation_rules(config: TrainConfig) -> None:

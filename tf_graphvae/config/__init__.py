@@ -1,0 +1,114 @@
+"""Level 1 of the package: every setting, choice and file name, without TensorFlow.
+
+Nothing here imports TensorFlow, Keras or any other level of the package (docs/design.md,
+"Levels"; an import-linter contract checks it), so the commands parse and check their
+flags, and scripts read run folders and plot saved JSON, before TensorFlow starts.
+
+- `model`: `GraphVAEConfig`, the model's arguments, and the choices they name.
+- `run`: `TrainConfig`, a training run (the flags of `tfgvae-train`), datasets, table rows.
+- `graph`: the possible edges and their order, edge lists, node sizes, MDL prices (numpy).
+- `settings`: `setting`, a dataclass field carrying its help, checks and flag.
+- `search`: `SearchConfig`, a keras-tuner search over the factorisations `N x N'`.
+- `run_folder`: `RunFolder`, the one owner of a run's folder: its file names, its saved
+  configuration (read and validated), its lock.
+- `files`: atomic writes and the run lock.
+"""
+
+from tf_graphvae.config.graph import (
+    check_edges,
+    check_node_dims,
+    edge_indices,
+    mdl_edge_prices,
+    structure_mask,
+    validate_structure,
+)
+from tf_graphvae.config.model import (
+    DECODE_FROM,
+    EDGE_PRICES,
+    GATE_ESTIMATORS,
+    GATE_OPTIMIZERS,
+    HARD_GATES,
+    LIKELIHOODS,
+    MODEL_FIELDS,
+    NETWORKS,
+    STRUCTURES,
+    VALUE_RANGES,
+    GraphVAEConfig,
+    check_model_rules,
+)
+from tf_graphvae.config.run import (
+    BINARY_DATASETS,
+    DATASETS,
+    DEFAULT_ROWS,
+    EXECUTION_FIELDS,
+    LADDER_VAE_NODE_DIMS,
+    NPZ_PREFIX,
+    RESUME_MAY_CHANGE,
+    ROWS,
+    STRATEGIES,
+    TrainConfig,
+    check_dataset,
+    check_validation_rules,
+    dataset_label,
+    hold_out,
+    with_defaults,
+)
+from tf_graphvae.config.run_folder import RunFolder
+from tf_graphvae.config.search import (
+    DEFAULT_LEARNING_RATES,
+    DEFAULT_LL_SAMPLES,
+    DEFAULT_TEMPERATURE_FLOORS,
+    TUNERS,
+    TUNING_OBJECTIVES,
+    SearchConfig,
+    factorisations,
+)
+from tf_graphvae.config.settings import check_field, field_kind, positive_int, setting
+
+__all__ = [
+    "BINARY_DATASETS",
+    "DATASETS",
+    "DECODE_FROM",
+    "DEFAULT_LEARNING_RATES",
+    "DEFAULT_LL_SAMPLES",
+    "DEFAULT_ROWS",
+    "DEFAULT_TEMPERATURE_FLOORS",
+    "EDGE_PRICES",
+    "EXECUTION_FIELDS",
+    "GATE_ESTIMATORS",
+    "GATE_OPTIMIZERS",
+    "HARD_GATES",
+    "LADDER_VAE_NODE_DIMS",
+    "LIKELIHOODS",
+    "MODEL_FIELDS",
+    "NETWORKS",
+    "NPZ_PREFIX",
+    "RESUME_MAY_CHANGE",
+    "ROWS",
+    "STRATEGIES",
+    "STRUCTURES",
+    "TUNERS",
+    "TUNING_OBJECTIVES",
+    "VALUE_RANGES",
+    "GraphVAEConfig",
+    "RunFolder",
+    "SearchConfig",
+    "TrainConfig",
+    "check_dataset",
+    "check_edges",
+    "check_field",
+    "check_model_rules",
+    "check_node_dims",
+    "check_validation_rules",
+    "dataset_label",
+    "edge_indices",
+    "factorisations",
+    "field_kind",
+    "hold_out",
+    "mdl_edge_prices",
+    "positive_int",
+    "setting",
+    "structure_mask",
+    "validate_structure",
+    "with_defaults",
+]

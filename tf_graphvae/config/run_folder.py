@@ -1,0 +1,153 @@
+"""`RunFolder`: the one owner of a training run's folder, its file names and its lock.
+
+Every command, script and benchmark that reads or writes a run goes through this class, so
+a file's name is written once and a saved configuration is always read the same way: with
+the defaults of fields added since it was written, validated, and any error naming the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tf_graphvae.config.files import lock_holder, run_lock, write_json
+from tf_graphvae.config.run import RESUME_MAY_CHANGE, TrainConfig, with_defaults
+
+
+class RunFolder:
+    """A training run's folder (`tfgvae-train --model_dir`, `tfgvae-compare`'s
+    `runs/<row>-seed<k>`).
+
+    Args:
+        path: the folder; nothing is created until a file is written.
+
+    Example:
+        >>> run = RunFolder("runs/mnist")
+        >>> run.model_file.name, run.config_file.name
+        ('model.keras', 'config.json')
+    """
+
+    MODEL = "model.keras"  # the trained model, written when training ends
+    CONFIG = "config.json"  # the TrainConfig, written when training starts
+    HISTORY = "history.json"  # per-epoch metrics, schedules and validation scores
+    EDGE_PROBABILITIES = "edge_probabilities.json"  # mu per epoch (learned structures)
+    CHECKPOINT = "checkpoint"  # Keras's BackupAndRestore folder (resume)
+    LOGS = "logs"  # TensorBoard
+    EVAL = "eval.json"  # tfgvae-compare's test scores of the run
+    EARLY_STOPPING = "early_stopping.json"  # the early-stopping state (resume)
+    BEST_WEIGHTS = "best.weights.h5"  # the best epoch's weights under early stopping
+    NATIVE_LOG = "tensorflow.log"  # TensorFlow's C++ messages of a multi-worker run
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    @classmethod
+    def of_row(cls, output_dir: str | os.PathLike, row: str, seed: int) -> RunFolder:
+        """The folder of one row and seed of a comparison in `output_dir`."""
+        return cls(Path(output_dir) / "runs" / f"{row}-seed{seed}")
+
+    @property
+    def model_file(self) -> Path:
+        return self.path / self.MODEL
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def history_file(self) -> Path:
+        return self.path / self.HISTORY
+
+    @property
+    def edge_probabilities_file(self) -> Path:
+        return self.path / self.EDGE_PROBABILITIES
+
+    @property
+    def eval_file(self) -> Path:
+        return self.path / self.EVAL
+
+    def read_json(self, name: str) -> Any:
+        """The JSON file `name` of this run; a ValueError naming the file if it is damaged."""
+        path = self.path / name
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not valid JSON: {error}") from None
+
+    def read_config(self) -> TrainConfig | None:
+        """The run's saved `TrainConfig` (None if it holds none), with the defaults of fields
+        added after it was written, validated; a ValueError naming the file otherwise."""
+        if not self.config_file.exists():
+            return None
+        try:
+            return TrainConfig(**with_defaults(json.loads(self.config_file.read_text()))).validate()
+        except (ValueError, TypeError) as error:  # json.JSONDecodeError is a ValueError
+            raise ValueError(
+                f"{self.config_file} is not a valid run configuration: {error}"
+            ) from None
+
+    def write_config(self, config: TrainConfig) -> None:
+        write_json(self.config_file, dataclasses.asdict(config))
+
+    def check_resumable(self, config: TrainConfig) -> None:
+        """Refuses a folder that holds a run with another configuration (the fields of
+        `RESUME_MAY_CHANGE` excepted)."""
+        if not self.config_file.exists():
+            return
+        saved = with_defaults(self.read_json(self.CONFIG))
+        changed = {
+            k: (saved.get(k), v)
+            for k, v in dataclasses.asdict(config).items()
+            if k not in RESUME_MAY_CHANGE and saved.get(k) != v
+        }
+        if changed:
+            details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+            raise ValueError(
+                f"{self.path} holds a run with another configuration ({details}); "
+                "use a new --model_dir or restore the flags to resume it."
+            )
+
+    def require_model(self) -> Path:
+        """The path of the run's model; a FileNotFoundError if training has not written it."""
+        if not self.model_file.is_file():
+            raise FileNotFoundError(f"{self.path} holds no model ({self.MODEL}); train one first.")
+        return self.model_file
+
+    def require_idle(self) -> None:
+        """Refuses a folder that a running training holds (its files are being written)."""
+        holder = self.lock_holder()
+        if holder is not None:
+            raise ValueError(
+                f"{self.path} is in use by a running training (pid {holder}); use it when "
+                "the training has ended."
+            )
+
+    def model_damaged(self) -> bool:
+        """Whether the model file is not a readable zip archive (a `.keras` file is one)."""
+        try:
+            with zipfile.ZipFile(self.model_file) as archive:
+                return archive.testzip() is not None
+        except (zipfile.BadZipFile, OSError):
+            return True
+
+    def lock_holder(self) -> str | None:
+        """The pid of a running training that holds this folder, or None."""
+        return lock_holder(self.path)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Holds the folder for one training process (`files.run_lock`)."""
+        with run_lock(self.path):
+            yield

@@ -17,6 +17,7 @@ def test_train_on_digits_saves_a_loadable_model_and_prints_no_start_up_lines(tmp
         "--epochs=2",
         "--num_nodes=3",
         "--node_dim=2",
+        "--jit_compile",  # 24 steps: compiled only when asked (TrainConfig.train_step_xla)
         f"--model_dir={model_dir}",
     )
     assert result.returncode == 0, result.stderr[-3000:]

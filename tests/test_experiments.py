@@ -214,3 +214,20 @@ def test_a_run_written_before_a_config_field_existed_still_resumes(tmp_path):
     changed = dataclasses.replace(config, per_example_gates=False)
     with pytest.raises(ValueError, match="per_example_gates"):
         RunFolder(tmp_path).check_resumable(changed)
+
+
+def test_xla_compiles_the_train_step_of_long_runs_and_every_evaluation():
+    from tf_graphvae.config.run import XLA_MIN_STEPS
+
+    auto = experiment.TrainConfig()
+    assert auto.jit_compile is None and auto.evaluation_xla
+    assert not auto.train_step_xla(XLA_MIN_STEPS - 1) and auto.train_step_xla(XLA_MIN_STEPS)
+    assert auto.train_step_xla(None)  # steps unknown (a tuner's trial): compiled
+    forced, off = (
+        experiment.TrainConfig(jit_compile=True),
+        experiment.TrainConfig(jit_compile=False),
+    )
+    assert forced.train_step_xla(1) and forced.evaluation_xla
+    assert not off.train_step_xla(10**6) and not off.evaluation_xla
+    # The Quickstart's run (digits, 20 epochs of 12 steps) trains without compiling.
+    assert experiment.build_model(auto, steps=20 * 12).jit_compile is False

@@ -235,3 +235,28 @@ def test_the_tuner_scores_on_a_validation_split_cut_from_training():
     assert hold_out(config, 0) is config
     with pytest.raises(ValueError, match="whole training split"):
         hold_out(config, 10)
+
+
+def test_the_tune_command_has_only_the_flags_that_apply_to_a_search():
+    result = subprocess.run([str(BIN / "tfgvae-tune"), "--help"], capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0
+    listed = {line.split(":")[0].strip() for line in result.stdout.splitlines()
+              if line.strip().startswith("--")}  # fmt: skip
+    assert {"--directory", "--overwrite", "--latent_dim", "--dataset", "--epochs"} <= listed
+    # The search sets N and N' itself and scores on its own validation split.
+    for absent in ("--num_nodes", "--node_dim", "--node_dims", "--structure_file",
+                   "--validation_split", "--early_stopping_patience", "--output_dir",
+                   "--seeds", "--num_importance_samples"):  # fmt: skip
+        assert absent not in listed, absent
+
+
+def test_the_best_trial_is_given_as_a_train_command():
+    from tf_graphvae.trainers.cli._train_flags import command_line
+
+    config = TrainConfig(dataset="mnist", num_nodes=2, node_dim=25, jit_compile=False,
+                         node_dims=[20, 30], learning_rate=3e-3)  # fmt: skip
+    assert command_line(config) == (
+        "tfgvae-train --dataset=mnist --num_nodes=2 --node_dim=25 --node_dims=20,30 "
+        "--learning_rate=0.003 --nojit_compile"
+    )

@@ -59,7 +59,7 @@ def run_and_evaluate(
             return cached
     result = train(config, run_dir, verbose=verbose, time_budget=time_budget)
     test = scoring.test_images(config, eval_images)
-    scores = scoring.score(result.model, test, num_samples, config.seed, config.jit_compile)
+    scores = scoring.score(result.model, test, num_samples, config.seed, config.evaluation_xla)
     record = {
         "config": dataclasses.asdict(config),
         "num_samples": num_samples,
@@ -256,7 +256,7 @@ def _learned_figures(
         mu = trajectory[-1]
         final_mus.append(mu)
         scoring.write_knockout_values(
-            model, images, output_dir, f"seed{seed}", title, base.jit_compile, seed
+            model, images, output_dir, f"seed{seed}", title, base.evaluation_xla, seed
         )
         map_graph = (mu > 0.5).astype(np.float32)
         figures.structure_to_dot(map_graph, output_dir / f"structure_seed{seed}.dot", mu)

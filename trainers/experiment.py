@@ -74,12 +74,13 @@ def model_options(config: TrainConfig) -> dict:
     return options
 
 
-def build_model(config: TrainConfig) -> GraphVAE:
-    """A compiled GraphVAE for `config`'s dataset (under the current strategy's scope)."""
+def build_model(config: TrainConfig, steps: int | None = None) -> GraphVAE:
+    """A compiled GraphVAE for `config`'s dataset (under the current strategy's scope), for
+    a run of `steps` training steps (XLA or not: `TrainConfig.train_step_xla`)."""
     model = GraphVAE(event_shape=tgv_data.event_shape(config.dataset), **model_options(config))
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
-        jit_compile=config.jit_compile and _use_xla(),
+        jit_compile=config.train_step_xla(steps) and _use_xla(),
         steps_per_execution=_steps_per_execution(config),
     )
     return model
@@ -198,7 +199,7 @@ def _fit_and_save(
 ) -> TrainResult:
     train_ds, test_ds, validation_ds = datasets
     with strategy.scope():
-        model = build_model(config)
+        model = build_model(config, config.epochs * int(train_ds.cardinality()))
     edges = EdgeProbabilityHistory()
     stopper = None
     if config.early_stopping_patience:

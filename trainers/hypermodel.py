@@ -150,7 +150,7 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
             self.num_samples,
             seed=config.seed,
             progress=False,
-            jit_compile=config.jit_compile,
+            jit_compile=config.evaluation_xla,
         )
         last_epoch = {k: float(v[-1]) for k, v in history.history.items() if len(v)}
         return last_epoch | {"val_ll": metrics["ll"], "val_ll_sem": metrics["ll_sem"]}

@@ -106,7 +106,8 @@ def _check_resumable(project_dir: Path, search_config: dict) -> None:
     if changed:
         raise ValueError(
             f"{project_dir} holds a search with other settings ({', '.join(changed)}); "
-            "use another directory, restore the settings to resume it, or overwrite it."
+            "use another directory, restore the settings to resume it, or start afresh with "
+            "overwrite=True (tfgvae-tune --overwrite)."
         )
 
 

@@ -68,6 +68,11 @@ ROWS = {
 }
 DEFAULT_ROWS = ("independent", "chain", "full", "learned")
 
+# The training steps from which XLA's compilation (5-15 s on CPU) pays for itself: it saves
+# about 11 ms of a 26 ms step (bench/results/bench.md, 28x28 images, batch 128), so ~500
+# steps repay it; twice that, to be sure of it (BUILD_NOTES, "Configuration and commands").
+XLA_MIN_STEPS = 1000
+
 # How a run executes, not what it learns: the data's location, XLA or not, steps per call.
 # A finished evaluation, a resumed run and a resumed search may differ in these.
 EXECUTION_FIELDS = ("data_dir", "jit_compile", "steps_per_execution")
@@ -148,10 +153,12 @@ class TrainConfig:
     per_example_gates: bool = _model("per_example_gates")
     gate_hold_epochs: int = _model("gate_hold_epochs")
     gate_samples: int = _model("gate_samples")
-    jit_compile: bool = setting(
-        True,
-        "Compile the train step and the evaluation with XLA (--nojit_compile: no compile "
-        "time, for very short runs).",
+    jit_compile: bool | None = setting(
+        None,
+        "XLA for the train step and the evaluation. Default: the train step is compiled when "
+        f"the run has at least {XLA_MIN_STEPS:,} training steps (compiling takes 5-15 s and "
+        "saves about 40 % of each step), the evaluation always; --jit_compile: always; "
+        "--nojit_compile: never.",
     )
     steps_per_execution: int = setting(
         25,
@@ -183,6 +190,18 @@ class TrainConfig:
         check_model_rules(self)
         check_validation_rules(self)
         return self
+
+    def train_step_xla(self, steps: int | None) -> bool:
+        """Whether the train step is compiled with XLA for a run of `steps` training steps
+        (None: not known, compiled)."""
+        if self.jit_compile is not None:
+            return self.jit_compile
+        return steps is None or steps >= XLA_MIN_STEPS
+
+    @property
+    def evaluation_xla(self) -> bool:
+        """Whether the evaluation is compiled with XLA: unless `jit_compile` is False."""
+        return self.jit_compile is not False
 
     def model_options(self, likelihood: str) -> dict[str, Any]:
         """The `GraphVAE` arguments of this run: every model field, the run's seed, and

@@ -2,7 +2,9 @@
 
 Each field of `tf_graphvae.config.TrainConfig` with a `help` becomes one absl flag of the
 same name, default and help (an enum where the field names its choices, bounds where it
-names them), so every default exists once. TensorFlow is not imported here.
+names them), so every default exists once. A command defines the flags that apply to it
+(:func:`define`): `tfgvae-tune` and `tfgvae-ablation` choose `N` and `N'` themselves, so
+they have no `--num_nodes`. TensorFlow is not imported here.
 """
 
 from __future__ import annotations
@@ -41,17 +43,25 @@ def _define(f: dataclasses.Field) -> flags.FlagHolder:
     return holder
 
 
-FLAGS = {
-    f.name: _define(f) for f in dataclasses.fields(TrainConfig) if f.metadata.get("flag", True)
-}
-STRUCTURE_FILE = flags.DEFINE_string(
-    "structure_file",
-    None,
-    "With --structure=fixed: a structure JSON (as tfgvae-compare writes, "
-    "structure_seed<k>.json) whose edges are the fixed graph.",
-)
-DATASET = FLAGS["dataset"]
-STRUCTURE = FLAGS["structure"]
+FLAGS: dict[str, flags.FlagHolder] = {}
+_STRUCTURE_FILE: list[flags.FlagHolder] = []
+# The fields a factorisation search sets itself, and the structure a row of it fixes.
+FACTORISATION_FIELDS = ("num_nodes", "node_dim", "node_dims", "edges")
+
+
+def define(exclude: tuple[str, ...] = ()) -> None:
+    """Defines one flag per `TrainConfig` field but those in `exclude` (their defaults
+    stand), and `--structure_file` unless `edges` is excluded. Called once per command."""
+    for f in dataclasses.fields(TrainConfig):
+        if f.metadata.get("flag", True) and f.name not in exclude:
+            FLAGS[f.name] = _define(f)
+    if "edges" not in exclude:
+        _STRUCTURE_FILE.append(flags.DEFINE_string(
+            "structure_file",
+            None,
+            "With --structure=fixed: a structure JSON (as tfgvae-compare writes, "
+            "structure_seed<k>.json) whose edges are the fixed graph.",
+        ))  # fmt: skip
 
 
 def _edges_from_file(path: str | None) -> list | None:
@@ -66,6 +76,23 @@ def _edges_from_file(path: str | None) -> list | None:
         ) from None
 
 
+def command_line(config: TrainConfig, command: str = "tfgvae-train") -> str:
+    """The command whose flags give `config` (every setting that is not its default)."""
+    parts = [command, f"--dataset={config.dataset}"]
+    for f in dataclasses.fields(TrainConfig):
+        value = getattr(config, f.name)
+        skip = f.name in ("dataset", "edges") or not f.metadata.get("flag", True)
+        if skip or value == f.default:
+            continue
+        if isinstance(value, bool):
+            parts.append(f"--{f.name}" if value else f"--no{f.name}")
+        elif isinstance(value, list | tuple):
+            parts.append(f"--{f.name}={','.join(map(str, value))}")
+        else:
+            parts.append(f"--{f.name}={value}")
+    return " ".join(parts)
+
+
 def train_config(**overrides) -> TrainConfig:
     """The `TrainConfig` the flags describe (fields in `overrides` replace theirs)."""
     values = {}
@@ -75,6 +102,7 @@ def train_config(**overrides) -> TrainConfig:
             values[f.name] = None if f.metadata.get("zero_means_none") and not value else value
             if field_kind(f) == "list" and value is not None:  # checked by the flag's validator
                 values[f.name] = [int(v) for v in value]
-    values["edges"] = _edges_from_file(STRUCTURE_FILE.value)
+    if _STRUCTURE_FILE:
+        values["edges"] = _edges_from_file(_STRUCTURE_FILE[0].value)
     values.update(overrides)
     return TrainConfig(**values).validate()

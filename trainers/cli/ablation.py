@@ -15,6 +15,8 @@ from tf_graphvae.trainers.cli import _latent_flags as latent_flags
 from tf_graphvae.trainers.cli import _train_flags as tf_flags
 from tf_graphvae.trainers.cli._common import run_main
 
+tf_flags.define(exclude=tf_flags.FACTORISATION_FIELDS)  # every N x N' = --latent_dim
+
 flags.mark_flag_as_required("output_dir")
 
 

@@ -16,6 +16,9 @@ from tf_graphvae.trainers.cli import _experiment_flags as ex_flags
 from tf_graphvae.trainers.cli import _train_flags as tf_flags
 from tf_graphvae.trainers.cli._common import run_main
 
+# Each row sets its structure, decoder input and (learned_map) edges: `--structures`.
+tf_flags.define(exclude=("structure", "decode_from", "edges"))
+
 _STRUCTURES = flags.DEFINE_list(
     "structures",
     list(tgv_config.DEFAULT_ROWS),

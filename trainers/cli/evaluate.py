@@ -48,7 +48,7 @@ def main(argv: list[str]) -> None:
     config = _run_config(folder)  # a bad config.json is refused before the (slow) load
     model = scoring.load_run_model(folder)
     images = scoring.test_images(config, EVAL_IMAGES.value)
-    scores = scoring.score(model, images, NUM_SAMPLES.value, config.seed, config.jit_compile)
+    scores = scoring.score(model, images, NUM_SAMPLES.value, config.seed, config.evaluation_xla)
     stem = Path(_OUTPUT.value) if _OUTPUT.value else folder / "evaluation"
     record = {"model_dir": str(folder.path), "dataset": config.dataset,
               "test_split": config.test_split, **scores["metrics"]}  # fmt: skip
@@ -59,7 +59,7 @@ def main(argv: list[str]) -> None:
     if _KNOCKOUT.value and model.num_nodes > 1:
         knockout = scoring.write_knockout_values(
             model, images, stem.parent, stem.name, f"{config.dataset}, {model.structure}",
-            config.jit_compile, config.seed,
+            config.evaluation_xla, config.seed,
         )  # fmt: skip
         table += "\n" + knockout["markdown"]
     write_text(stem.with_suffix(".md"), table)

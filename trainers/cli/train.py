@@ -15,6 +15,8 @@ from tf_graphvae.config import STRATEGIES, RunFolder, dataset_label
 from tf_graphvae.trainers.cli import _train_flags as tf_flags
 from tf_graphvae.trainers.cli._common import INTERRUPTED, format_matrix, run_main
 
+tf_flags.define()
+
 _MODEL_DIR = flags.DEFINE_string(
     "model_dir",
     None,
@@ -83,13 +85,17 @@ def main(argv: list[str]) -> None:
     if not distribute.is_chief():
         return
     test = result.test_metrics
-    print(f"\nSaved {RunFolder(model_dir).model_file}")
+    folder = RunFolder(model_dir)
+    print(f"\nSaved {folder.model_file}")
     print(
         f"Test ({config.dataset} {config.test_split}, {config.structure}): "
         f"ELBO {test['elbo']:.2f}  KL {test['kl']:.2f}  log p(x|z) {test['recon']:.2f} nats"
     )
     print("Edge probabilities mu[parent, child]:")
     print(format_matrix(result.model.edge_probabilities()))
+    written = [folder.MODEL, folder.CONFIG, folder.HISTORY, folder.EDGE_PROBABILITIES,
+               f"{folder.CHECKPOINT}/ (resume)", f"{folder.LOGS}/ (TensorBoard)"]  # fmt: skip
+    print(f"Files in {folder.path}: {', '.join(written)}")
 
 
 def _data_line(config) -> str:

@@ -17,6 +17,11 @@ from tf_graphvae.trainers.cli import _latent_flags as latent_flags
 from tf_graphvae.trainers.cli import _train_flags as tf_flags
 from tf_graphvae.trainers.cli._common import run_main
 
+# The search sets N and N', and scores every trial on its own validation split
+# (--validation_percent of --train_split), for --epochs each: no early stopping.
+_NOT_SEARCH_SETTINGS = ("validation_split", "early_stopping_patience", "early_stopping_min_delta")
+tf_flags.define(exclude=tf_flags.FACTORISATION_FIELDS + _NOT_SEARCH_SETTINGS)
+
 _DIRECTORY = flags.DEFINE_string(
     "directory", None, "Where the search (resumable) and its table and figure go."
 )
@@ -70,7 +75,8 @@ def main(argv: list[str]) -> None:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
     if not _DIRECTORY.value:
         raise ValueError("--directory is required.")
-    config = tgv_config.hold_out(tf_flags.train_config(), _VALIDATION.value)
+    whole = tf_flags.train_config()
+    config = tgv_config.hold_out(whole, _VALIDATION.value)
     from tf_graphvae.trainers import tuning
 
     search = tgv_config.SearchConfig(
@@ -85,8 +91,24 @@ def main(argv: list[str]) -> None:
         num_samples=_LL_SAMPLES.value,
         eval_images=_LL_IMAGES.value,
     ).validate()  # a bad M or bound is refused before TensorFlow starts
-    tuning.tune(config, search, _DIRECTORY.value, _OVERWRITE.value, verbose=2)
+    rows = tuning.tune(config, search, _DIRECTORY.value, _OVERWRITE.value, verbose=2)
     print((Path(_DIRECTORY.value) / tuning.RESULTS_MD).read_text())
+    print(f"The best trial, trained on the whole --train_split and scored on --test_split:\n"
+          f"{tf_flags.command_line(_best_config(whole, rows, search.objective))}")  # fmt: skip
+
+
+def _best_config(whole, rows: list[dict], objective: str):
+    """The run `whole` with the best trial's factorisation and searched values."""
+    import dataclasses
+
+    key = "ll" if objective == "val_ll" else "val_elbo"
+    best = max(rows, key=lambda row: row[key])
+    changes = {"num_nodes": best["num_nodes"], "node_dim": best["node_dim"]}
+    if best.get("learning_rate") is not None:
+        changes["learning_rate"] = best["learning_rate"]
+    if best.get("temperature_floor") is not None:
+        changes["min_temperature"] = best["temperature_floor"]
+    return dataclasses.replace(whole, **changes)
 
 
 def run() -> None:

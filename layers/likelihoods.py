@@ -181,7 +181,14 @@ class GaussianLikelihood(_Head):
     """Independent Gaussians with a learned variance per dimension, for continuous data.
 
     The decoder's two outputs per dimension are the mean and a raw scale mapped to
-    `softplus(raw) + 1e-3` (never 0). For data of unit scale (standardise first).
+    `softplus(raw) + 1e-3` (never 0), on the standardised scale. With `shift` and `scale`
+    (the data's mean and std per feature, flattened), the distribution is that Gaussian
+    mapped back to the data's units, `Normal(shift + scale * loc, scale * sigma)`: its
+    density of raw `x` is the standardised one times `1 / prod(scale)`, exactly.
+
+    Args:
+        shift, scale: per-feature mean and std of the data (None: the data are used as
+            they are, and should be standardised).
 
     Call arguments:
         params: decoder output `[B, ..., 2 * C]`.
@@ -193,17 +200,36 @@ class GaussianLikelihood(_Head):
     params_per_channel = 2
     value_range = VALUE_RANGES["gaussian"]
 
+    def __init__(self, event_ndims: int = 3, shift=None, scale=None, **kwargs):
+        super().__init__(event_ndims=event_ndims, **kwargs)
+        if (shift is None) != (scale is None):
+            raise ValueError("shift and scale are given together, or neither.")
+        self.shift = None if shift is None else [float(v) for v in shift]
+        self.scale = None if scale is None else [float(v) for v in scale]
+
+    def _affine(self, params, loc, sigma):
+        if self.shift is None:
+            return loc, sigma
+        event = tf.shape(loc)[tf.rank(loc) - self.event_ndims :]
+        shift = tf.reshape(tf.constant(self.shift, params.dtype), event)
+        scale = tf.reshape(tf.constant(self.scale, params.dtype), event)
+        return shift + scale * loc, scale * sigma
+
     def distribution(self, params) -> tfd.Distribution:
         loc, raw_scale = self._split(params)
-        normal = tfd.Normal(loc, tf.nn.softplus(raw_scale) + 1e-3)
-        return tfd.Independent(normal, self.event_ndims)
+        loc, sigma = self._affine(params, loc, tf.nn.softplus(raw_scale) + 1e-3)
+        return tfd.Independent(tfd.Normal(loc, sigma), self.event_ndims)
 
     def log_prob(self, params, x) -> tf.Tensor:
         """`log p(x | z)` per example, `[B]`, in nats (a density)."""
         return self.distribution(params).log_prob(tf.cast(x, params.dtype))
 
     def call(self, params):
-        return self._split(params)[0]
+        loc, raw_scale = self._split(params)
+        return self._affine(params, loc, raw_scale)[0]
+
+    def get_config(self):
+        return {**super().get_config(), "shift": self.shift, "scale": self.scale}
 
 
 @keras.saving.register_keras_serializable(package="tf_graphvae")

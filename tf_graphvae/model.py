@@ -76,9 +76,12 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
             setattr(self, self._ATTRIBUTE.get(name, name), getattr(self.config, name))
         c = self.config
         self.likelihood_name = c.likelihood if isinstance(c.likelihood, str) else "custom"
+        standardized = c.standardization or {}
         self.likelihood = make_likelihood(
-            c.likelihood, event_ndims=len(c.event_shape), name="likelihood"
-        )
+            c.likelihood, event_ndims=len(c.event_shape), name="likelihood",
+            **({"shift": standardized["mean"], "scale": standardized["std"]}
+               if standardized else {}),
+        )  # fmt: skip
         # Mixed precision (docs/design.md §6): the networks compute in bfloat16; the gates,
         # the DAG's merge and KL, the likelihood and the log-sum-exp stay float32.
         nets = "mixed_bfloat16" if c.mixed_precision else None
@@ -232,6 +235,12 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
     # -------------------------------------------------------------------- model
     def bottom_up(self, x):
         """`(m̃, log s̃²)` of every node from images `x`, each `[B, N, N']`."""
+        if self.standardization is not None:  # the encoder reads standardised data
+            mean, std = (
+                tf.reshape(tf.constant(self.standardization[k], x.dtype), self.event_shape)
+                for k in ("mean", "std")
+            )
+            x = (x - mean) / std
         h = self.encoder(x)
         bu = tf.cast(self.bottom_up_layer(h), tf.float32)  # float32 from here (mixed precision)
         bu = tf.reshape(bu, [-1, self.num_nodes, self.node_dim, 2])

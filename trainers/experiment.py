@@ -71,7 +71,45 @@ def model_options(config: TrainConfig) -> dict:
         units = options.get("top_down_units", MODEL_FIELDS["top_down_units"].default)
         options["edge_costs"] = mdl_edge_prices(dims, units, n)
         options["edge_cost_warmup"] = True
+    if config.standardize:
+        options["standardization"] = standardization(config)
     return options
+
+
+# Gaussian features further than this from standardised are refused without --standardize.
+MAX_ABS_MEAN, STD_RANGE = 3.0, (0.1, 10.0)
+
+
+def standardization(config: TrainConfig) -> dict:
+    """The training split's mean and std per feature (constant features: std 1)."""
+    x = tgv_data.load_numpy(config.dataset, config.train_split, config.data_dir)
+    x = x.reshape(len(x), -1).astype(np.float64)
+    std = x.std(axis=0)
+    return {"mean": x.mean(axis=0).tolist(), "std": np.where(std > 0, std, 1.0).tolist()}
+
+
+def check_scale(config: TrainConfig) -> None:
+    """Refuses continuous data far from standardised when the likelihood was inferred and
+    `standardize` is off, and `standardize` on data that are not continuous."""
+    likelihood = tgv_data.run_likelihood(config)
+    if config.standardize and likelihood != "gaussian":
+        raise ValueError(
+            f"--standardize is for continuous data (the gaussian likelihood); the values of "
+            f"{config.dataset} call for {likelihood}."
+        )
+    if config.standardize or config.likelihood is not None or likelihood != "gaussian":
+        return
+    stats = standardization(config)
+    mean, std = np.abs(stats["mean"]), np.asarray(stats["std"])
+    low, high = STD_RANGE
+    if mean.max() > MAX_ABS_MEAN or std.min() < low or std.max() > high:
+        raise ValueError(
+            f"The features of {config.dataset} are far from standardised (|mean| up to "
+            f"{mean.max():.3g}, std {std.min():.3g} to {std.max():.3g}; a Gaussian decoder "
+            f"expects |mean| <= {MAX_ABS_MEAN:g} and std in [{low:g}, {high:g}]): pass "
+            "--standardize (the training split's statistics, kept with the model), or "
+            "--likelihood=gaussian to model them as they are."
+        )
 
 
 def build_model(config: TrainConfig, steps: int | None = None) -> GraphVAE:
@@ -178,6 +216,7 @@ def train(
     # Bad data is reported before anything is written.
     datasets = (*make_datasets(config), make_validation(config))
     _check_shapes(config, datasets)
+    check_scale(config)
     worker_dir = None
     if model_dir is not None and not distribute.is_chief():
         worker_dir = own_folder(model_dir)

@@ -157,6 +157,14 @@ class GraphVAEConfig:
         "the likelihood, KL, gates and log-sum-exp stay float32. For GPUs.",
     )
     seed: int | None = setting(None, "Seed of the model's random stream.", flag=False)
+    standardization: dict | None = setting(
+        None,
+        "Gaussian likelihood only: {'mean': [...], 'std': [...]}, one value per feature of "
+        "an example (flattened). The encoder reads (x - mean) / std and the likelihood is "
+        "the same affine map of the decoder's Gaussian, so densities, samples and "
+        "reconstructions are in the data's own units.",
+        flag=False,
+    )
 
     def validate(self) -> GraphVAEConfig:
         """A checked copy with normalised values (tuples, sorted edges, the network chosen);
@@ -171,6 +179,7 @@ class GraphVAEConfig:
                 continue
             check_field(f, getattr(self, f.name))
         check_model_rules(self)
+        check_standardization(self.standardization, self.likelihood, shape)
         network = self.network
         if network is None:
             conv_ok = len(shape) == 3 and shape[0] % 8 == 0 and shape[1] % 8 == 0
@@ -216,6 +225,22 @@ def check_model_rules(config: Any) -> None:
             )
     if config.gate_hold_epochs and not config.gate_learning_rate:
         raise ValueError("gate_hold_epochs needs the gates' own optimizer: set gate_learning_rate.")
+
+
+def check_standardization(standardization, likelihood, event_shape) -> None:
+    """`standardization` must be None, or a mean and a std > 0 per feature of a Gaussian."""
+    if standardization is None:
+        return
+    if likelihood != "gaussian":
+        raise ValueError(f"standardization is for the gaussian likelihood, not {likelihood!r}.")
+    size = math.prod(int(s) for s in event_shape)
+    mean, std = (standardization.get(k) for k in ("mean", "std"))
+    if mean is None or std is None or len(mean) != size or len(std) != size:
+        raise ValueError(
+            f"standardization needs 'mean' and 'std', {size} values each (one per feature)."
+        )
+    if not all(math.isfinite(m) for m in mean) or not all(s > 0 and math.isfinite(s) for s in std):
+        raise ValueError("standardization needs finite means and finite stds > 0.")
 
 
 MODEL_FIELDS = {f.name: f for f in dataclasses.fields(GraphVAEConfig)}

@@ -107,6 +107,12 @@ class TrainConfig:
         "Built-in networks; default conv for 8-bit images with sides divisible by 8, else mlp.",
         choices=(*NETWORKS, None),
     )
+    standardize: bool = setting(
+        False,
+        "Gaussian likelihood: standardise every feature with the training split's mean and "
+        "std, kept with the model, so that evaluation, sampling and the export work in the "
+        "data's own units.",
+    )
     structure: str = _model("structure")
     num_nodes: int = _model("num_nodes")
     node_dim: int = _model("node_dim")
@@ -211,7 +217,10 @@ class TrainConfig:
 
 
 def check_validation_rules(config: TrainConfig) -> None:
-    """Early stopping needs a validation split, and nothing validates on what it trains on."""
+    """Early stopping needs a validation split, nothing validates on what it trains on, and
+    only continuous data are standardised."""
+    if config.standardize and config.likelihood not in (None, "gaussian"):
+        raise ValueError(f"standardize is for the gaussian likelihood, not {config.likelihood!r}.")
     if config.early_stopping_patience and not config.validation_split:
         raise ValueError(
             "early_stopping_patience needs a validation split: set validation_split "

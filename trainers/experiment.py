@@ -248,7 +248,9 @@ def _fit_and_save(
         )
         extra.insert(0, stopper)  # its state is written before the epoch's checkpoint
     if folder is not None:
-        folder.write_config(config)
+        resolved = {"likelihood": model.likelihood_name, "network": model.network,
+                    "jit_compile": bool(model.jit_compile)}  # fmt: skip
+        folder.write_config(config, resolved)
         edges = EdgeProbabilityHistory(folder.edge_probabilities_file)
         extra.append(AtomicBackupAndRestore(folder / folder.CHECKPOINT))
         if tensorboard:

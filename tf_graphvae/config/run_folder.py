@@ -35,6 +35,7 @@ class RunFolder:
 
     MODEL = "model.keras"  # the trained model, written when training ends
     CONFIG = "config.json"  # the TrainConfig, written when training starts
+    RESOLVED = "resolved"  # config.json's record of what unset settings resolved to
     HISTORY = "history.json"  # per-epoch metrics, schedules and validation scores
     EDGE_PROBABILITIES = "edge_probabilities.json"  # mu per epoch (learned structures)
     CHECKPOINT = "checkpoint"  # Keras's BackupAndRestore folder (resume)
@@ -92,21 +93,30 @@ class RunFolder:
         if not self.config_file.exists():
             return None
         try:
-            return TrainConfig(**with_defaults(json.loads(self.config_file.read_text()))).validate()
+            saved = json.loads(self.config_file.read_text())
+            return TrainConfig(**with_defaults(self._settings(saved))).validate()
         except (ValueError, TypeError) as error:  # json.JSONDecodeError is a ValueError
             raise ValueError(
                 f"{self.config_file} is not a valid run configuration: {error}"
             ) from None
 
-    def write_config(self, config: TrainConfig) -> None:
-        write_json(self.config_file, dataclasses.asdict(config))
+    def write_config(self, config: TrainConfig, resolved: dict | None = None) -> None:
+        """Writes `config`, and under `"resolved"` what its unset settings resolved to
+        (the likelihood and network inferred from the data, XLA or not)."""
+        record = dataclasses.asdict(config)
+        write_json(self.config_file, record | ({self.RESOLVED: resolved} if resolved else {}))
+
+    def _settings(self, saved: dict) -> dict:
+        if not isinstance(saved, dict):
+            raise ValueError("a run configuration is a JSON object")
+        return {k: v for k, v in saved.items() if k != self.RESOLVED}
 
     def check_resumable(self, config: TrainConfig) -> None:
         """Refuses a folder that holds a run with another configuration (the fields of
         `RESUME_MAY_CHANGE` excepted)."""
         if not self.config_file.exists():
             return
-        saved = with_defaults(self.read_json(self.CONFIG))
+        saved = with_defaults(self._settings(self.read_json(self.CONFIG)))
         changed = {
             k: (saved.get(k), v)
             for k, v in dataclasses.asdict(config).items()

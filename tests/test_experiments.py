@@ -92,15 +92,24 @@ def test_compare_writes_table1_figure2_and_stability(tmp_path):
     assert "| Graph VAE (`learned`) | 1 |" in (out / "table1.md").read_text()
 
 
-def test_ablation_covers_every_factorisation(tmp_path):
+def test_ablation_covers_every_factorisation_and_every_m_in_its_folder(tmp_path):
     config = experiment.TrainConfig(**TINY)
-    results = comparison.ablation(
-        config, 4, tmp_path, num_samples=10, eval_images=10, verbose=0, log=lambda _: None
-    )
-    assert [(r["num_nodes"], r["node_dim"]) for r in results] == [(4, 1), (2, 2), (1, 4)]
+    quiet = dict(num_samples=10, eval_images=10, verbose=0, log=lambda _: None)
+    comparison.ablation(config, 2, tmp_path, seeds=(0,), **quiet)
+    rows = comparison.ablation(config, 4, tmp_path, seeds=(0, 1), **quiet)
+    # One line per M: both ablations' runs are summarised, by M then N'.
+    assert [(r["latent_dim"], r["num_nodes"], r["node_dim"]) for r in rows] == [
+        (2, 2, 1), (2, 1, 2), (4, 4, 1), (4, 2, 2), (4, 1, 4)]  # fmt: skip
+    assert [r["seeds"] for r in rows] == [[0], [0], [0, 1], [0, 1], [0, 1]]
+    assert "vs_previous" not in rows[0] and "vs_previous" not in rows[2]
+    paired = rows[3]["vs_previous"]  # N' = 2 minus N' = 1 of M = 4, over 2 seeds
+    assert paired["seeds"] == [0, 1] and paired["dof"] == 1 and paired["sem_over"] == "seeds"
+    assert rows[4]["num_edges"] == 0 and rows[2]["num_edges"] == 6
+    assert all(0 <= e <= 6 for e in rows[2]["edges_dropped"])
     assert _png(tmp_path / "figure3.png")
-    assert len(json.loads((tmp_path / "figure3.json").read_text())) == 3
-    assert "| 2 | 2 |" in (tmp_path / "figure3.md").read_text()
+    assert json.loads((tmp_path / "figure3.json").read_text()) == rows
+    table = (tmp_path / "figure3.md").read_text()
+    assert "| 4 | 2 | 2 | 0, 1 |" in table and "| 2 | 1 | 2 | 0 |" in table
 
 
 def test_training_resumes_from_the_last_epoch(tmp_path):

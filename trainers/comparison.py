@@ -22,11 +22,11 @@ from tf_graphvae.config import (
     with_defaults,
 )
 from tf_graphvae.config.files import write_json, write_text
+from tf_graphvae.trainers import figure3
 from tf_graphvae.trainers.experiment import train
 from tf_graphvae.trainers.table1 import (
     ROW_LABELS,
     edge_survival,
-    mean_std,
     summarise,
     table1_markdown,
 )
@@ -284,45 +284,21 @@ def ablation(
     verbose: int | str = 2,
     log: Callable[[str], None] = print,
 ) -> list[dict]:
-    """Figure 3: the learned structure at every factorisation `N x N' = M`.
+    """Figure 3: `base`'s structure at every factorisation `N x N' = M`, each seed.
 
-    Writes `figure3.png`, `figure3.md` and `figure3.json` into `output_dir`.
+    Runs live in `output_dir/runs/N<n>x<d>-seed<k>` and resume; `figure3.png/.md/.json`
+    then summarise every finished run of the folder (`trainers.figure3`): ablations of
+    several M into one folder give one line per M.
     """
     pairs = factorisations(latent_dim)
     base.validate()
     output_dir = Path(output_dir)
     tgv_data.load_numpy(base.dataset, base.train_split, base.data_dir)
-    results = []
     for n, d in pairs:
-        lls = []
         for seed in seeds:
             config = dataclasses.replace(base, num_nodes=n, node_dim=d, seed=int(seed))
-            run_dir = output_dir / "runs" / f"N{n}x{d}-seed{seed}"
+            run_dir = RunFolder.of_row(output_dir, f"N{n}x{d}", int(seed)).path
             log(f"== N = {n}, N' = {d} (seed {seed}) -> {run_dir}")
             record = run_and_evaluate(config, run_dir, num_samples, eval_images, None, verbose)
-            lls.append(record["metrics"]["ll"])
             log(f"   LL {record['metrics']['ll']:.2f}")
-        mean, std = mean_std(lls)
-        results.append(
-            {
-                "latent_dim": int(latent_dim),
-                "num_nodes": n,
-                "node_dim": d,
-                "ll": mean,
-                "ll_std": std,
-                "ll_per_seed": lls,
-            }
-        )
-    write_json(output_dir / "figure3.json", results)
-    lines = [f"| N | N' | LL (M = {latent_dim}) |", "|---|---|---|"]
-    lines += [
-        f"| {r['num_nodes']} | {r['node_dim']} | {r['ll']:.2f}"
-        + (f" ± {r['ll_std']:.2f}" if len(seeds) > 1 else "")
-        + " |"
-        for r in results
-    ]
-    write_text(output_dir / "figure3.md", "\n".join(lines) + "\n")
-    figures.plot_figure3(
-        results, output_dir / "figure3.png", f"{base.dataset}: factorisations of M = {latent_dim}"
-    )
-    return results
+    return figure3.write(output_dir, f"{base.dataset}: factorisations N x N' = M", log)

@@ -17,12 +17,24 @@ from tf_graphvae.trainers.cli._common import run_main
 
 tf_flags.define(exclude=tf_flags.FACTORISATION_FIELDS)  # every N x N' = --latent_dim
 
+_TABLES_ONLY = flags.DEFINE_bool(
+    "tables_only",
+    False,
+    "Only write figure3.png/.md/.json from the runs of --output_dir that have finished "
+    "(every M among them), training and evaluating nothing.",
+)
 flags.mark_flag_as_required("output_dir")
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    if _TABLES_ONLY.value:
+        from tf_graphvae.trainers import figure3
+
+        figure3.write(ex_flags.OUTPUT_DIR.value, "factorisations N x N' = M")
+        print((Path(ex_flags.OUTPUT_DIR.value) / "figure3.md").read_text())
+        return
     config = tf_flags.train_config()
     from tf_graphvae.trainers import comparison
 

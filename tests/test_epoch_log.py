@@ -35,3 +35,20 @@ def test_every_epoch_has_its_line_its_time_and_the_time_left():
     assert re.match(r"6/6 steps - \d+\.\d s - elbo: -\d+\.\d{4} - ", ends[2])
     assert not any("e+" in line or "e-" in line for line in ends)
     assert stream.getvalue() == ""
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_a_bar_runs_within_the_epoch(capsys):
+    images = (np.random.default_rng(0).random((64, 8, 8, 1)) > 0.5).astype(np.float32)
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+    lines: list[str] = []
+    model.fit(images, batch_size=16, epochs=1, verbose=0,
+              callbacks=[EpochLog(lines.append, _Terminal())])  # fmt: skip
+    bar = capsys.readouterr().out  # keras.utils.Progbar writes to stdout
+    assert "4/4" in bar and "step" in bar
+    assert lines[0] == "Epoch 1/1" and lines[1].startswith("4/4 steps - ")

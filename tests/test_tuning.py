@@ -260,3 +260,13 @@ def test_the_best_trial_is_given_as_a_train_command():
         "tfgvae-train --dataset=mnist --num_nodes=2 --node_dim=25 --node_dims=20,30 "
         "--learning_rate=0.003 --nojit_compile"
     )
+
+
+def test_factorisations_within_bounds_on_n():
+    from tf_graphvae.config import factorisations
+
+    assert factorisations(50) == [(50, 1), (25, 2), (10, 5), (5, 10), (2, 25), (1, 50)]
+    assert factorisations(50, max_nodes=10) == [(10, 5), (5, 10), (2, 25), (1, 50)]
+    assert factorisations(50, min_nodes=5, max_nodes=10) == [(10, 5), (5, 10)]
+    with pytest.raises(ValueError, match="no factorisation of M=50 with 11 <= N <= 24"):
+        factorisations(50, min_nodes=11, max_nodes=24)

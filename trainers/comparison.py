@@ -283,14 +283,17 @@ def ablation(
     seeds: Sequence[int] = (0,),
     verbose: int | str = 2,
     log: Callable[[str], None] = print,
+    min_nodes: int | None = None,
+    max_nodes: int | None = None,
 ) -> list[dict]:
-    """Figure 3: `base`'s structure at every factorisation `N x N' = M`, each seed.
+    """Figure 3: `base`'s structure at every factorisation `N x N' = M` with
+    `min_nodes <= N <= max_nodes`, each seed.
 
     Runs live in `output_dir/runs/N<n>x<d>-seed<k>` and resume; `figure3.png/.md/.json`
     then summarise every finished run of the folder (`trainers.figure3`): ablations of
     several M into one folder give one line per M.
     """
-    pairs = factorisations(latent_dim)
+    pairs = factorisations(latent_dim, min_nodes, max_nodes)
     base.validate()
     output_dir = Path(output_dir)
     tgv_data.load_numpy(base.dataset, base.train_split, base.data_dir)

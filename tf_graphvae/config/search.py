@@ -15,16 +15,23 @@ DEFAULT_TEMPERATURE_FLOORS = (0.1, 0.3, 0.5)
 DEFAULT_LL_SAMPLES = 100
 
 
-def factorisations(latent_dim: int) -> list[tuple[int, int]]:
-    """Every `(N, N')` with `N * N' = M`, by increasing `N'`.
+def factorisations(
+    latent_dim: int, min_nodes: int | None = None, max_nodes: int | None = None
+) -> list[tuple[int, int]]:
+    """Every `(N, N')` with `N * N' = M` and `min_nodes <= N <= max_nodes` (None: no
+    bound), by increasing `N'`.
 
     Raises:
-        ValueError: `M` is not an integer >= 1.
+        ValueError: `M` is not an integer >= 1, or no factorisation is within the bounds.
     """
     if isinstance(latent_dim, bool) or int(latent_dim) != latent_dim or latent_dim < 1:
         raise ValueError(f"The latent size M must be an integer >= 1, got {latent_dim!r}.")
     m = int(latent_dim)
-    return [(m // d, d) for d in range(1, m + 1) if m % d == 0]
+    low, high = min_nodes or 1, max_nodes or m
+    pairs = [(m // d, d) for d in range(1, m + 1) if m % d == 0 and low <= m // d <= high]
+    if not pairs:
+        raise ValueError(f"There is no factorisation of M={m} with {low} <= N <= {high}.")
+    return pairs
 
 
 @dataclasses.dataclass
@@ -76,11 +83,4 @@ class SearchConfig:
 
     def candidates(self) -> list[tuple[int, int]]:
         """The factorisations `(N, N')` searched: those of `latent_dim` within the bounds."""
-        pairs = factorisations(self.latent_dim)
-        low, high = self.min_nodes or 1, self.max_nodes or int(self.latent_dim)
-        pairs = [(n, d) for n, d in pairs if low <= n <= high]
-        if not pairs:
-            raise ValueError(
-                f"There is no factorisation of M={self.latent_dim} with {low} <= N <= {high}."
-            )
-        return pairs
+        return factorisations(self.latent_dim, self.min_nodes, self.max_nodes)

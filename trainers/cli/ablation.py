@@ -45,6 +45,8 @@ def main(argv: list[str]) -> None:
         num_samples=ev_flags.NUM_SAMPLES.value,
         eval_images=ev_flags.EVAL_IMAGES.value,
         seeds=ex_flags.seeds(),
+        min_nodes=latent_flags.MIN_NODES.value,
+        max_nodes=latent_flags.MAX_NODES.value,
     )
     print((Path(ex_flags.OUTPUT_DIR.value) / "figure3.md").read_text())
 

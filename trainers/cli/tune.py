@@ -57,8 +57,6 @@ _TUNE_FLOOR = flags.DEFINE_bool(
     False,
     f"Also search the gate temperature floor in {tgv_config.DEFAULT_TEMPERATURE_FLOORS}.",
 )
-_MIN_NODES = flags.DEFINE_integer("min_nodes", None, "Only factorisations with N >= this.")
-_MAX_NODES = flags.DEFINE_integer("max_nodes", None, "Only factorisations with N <= this.")
 _LL_SAMPLES = flags.DEFINE_integer(
     "ll_samples",
     tgv_config.DEFAULT_LL_SAMPLES,
@@ -84,8 +82,8 @@ def main(argv: list[str]) -> None:
         tuner=_TUNER.value,
         objective=_OBJECTIVE.value,
         max_trials=_MAX_TRIALS.value,
-        min_nodes=_MIN_NODES.value,
-        max_nodes=_MAX_NODES.value,
+        min_nodes=latent_flags.MIN_NODES.value,
+        max_nodes=latent_flags.MAX_NODES.value,
         tune_learning_rate=_TUNE_LR.value,
         tune_temperature_floor=_TUNE_FLOOR.value,
         num_samples=_LL_SAMPLES.value,

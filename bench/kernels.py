@@ -70,7 +70,7 @@ def _replaced_formulations() -> dict:
 
 
 def _closed_form_densities(z, noise, q_mean, q_log_var, p_mean, p_log_var):
-    """The package's node densities (`gated_dag.node_densities`, as `GraphVAE._latents`)."""
+    """The package's node densities (`gated_dag.node_densities`, as `GraphVAE.latents`)."""
     from tf_graphvae.layers.gated_dag import node_densities
 
     names = ("z", "noise", "q_mean", "q_log_var", "p_mean", "p_log_var")

@@ -296,7 +296,7 @@ class GatedDAG(keras.layers.Layer):
     def _noise(self, seed, like, row_offset, total_rows):
         """Standard normal noise for all nodes, `[B, N, N']` like `like`, rows
         `row_offset ...` of a draw of `total_rows`: a replica drawing its shard of a global
-        batch gets exactly the numbers a single device would (see `GraphVAE._shard`). One
+        batch gets exactly the numbers a single device would (see `GraphVAE.replica_rows`). One
         draw for all nodes: under XLA on CPU a draw per node cost about twice as much."""
 
         def draw(rows):

@@ -79,7 +79,7 @@ def global_rows(draw, rows, row_offset=0, total_rows=None) -> tf.Tensor:
 
     A replica of a data-parallel step draws the random numbers of the whole global batch
     of `total_rows` rows from the step's seed and keeps rows `row_offset ...`, so sharding
-    a batch never changes its random numbers (`GraphVAE._shard`). `draw(n)` makes `n` rows;
+    a batch never changes its random numbers (`GraphVAE.replica_rows`). `draw(n)` makes `n` rows;
     with `total_rows=None` the batch is the whole draw.
     """
     if total_rows is None:

@@ -84,9 +84,7 @@ def test_matches_the_marginal_likelihood_by_quadrature(binary_digits):
     k = 5000
     estimate = evaluate.log_likelihood(model, x, k, seed=0, progress=False)
     # Relative standard error of the mean of K weights, from the weights themselves.
-    out = model._elbo_terms(
-        tf.constant(np.repeat(x, k, 0)), training=False, seed=tf.constant([0, 9])
-    )
+    out = model.forward(tf.constant(np.repeat(x, k, 0)), training=False, seed=tf.constant([0, 9]))
     log_w = (out["recon"] + out["log_p"] - out["log_q"]).numpy().reshape(len(x), k)
     w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
     rel_se = w.std(axis=1) / w.mean(axis=1) / math.sqrt(k)

@@ -98,7 +98,7 @@ def test_elbo_is_not_above_an_importance_weighted_bound(structure, digits):
     x = x_bin[:4]
     k = 2000
     tiled = np.repeat(x, k, axis=0)
-    out = model._elbo_terms(tf.constant(tiled), training=False, seed=tf.constant([7, 7]))
+    out = model.forward(tf.constant(tiled), training=False, seed=tf.constant([7, 7]))
     log_w = (out["recon"] + out["log_p"] - out["log_q"]).numpy().reshape(4, k)
     elbo = out["elbo"].numpy().reshape(4, k).mean(axis=1)
     iw_bound = tf.reduce_logsumexp(log_w, axis=1).numpy() - np.log(k)

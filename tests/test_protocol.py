@@ -127,7 +127,7 @@ def test_ladder_decoder_reads_the_bottom_node_only():
     assert model.decoder.dense[0].kernel.shape[0] == 2
     z = tf.random.normal([4, 3, 2], seed=1)
     changed = tf.concat([z[:, :1], z[:, 1:] + 5.0], axis=1)
-    np.testing.assert_allclose(model._decode(z), model._decode(changed))
+    np.testing.assert_allclose(model.decode_params(z), model.decode_params(changed))
     assert np.isfinite(model.sample(3)).all()
     with pytest.raises(ValueError, match="fixed structures"):
         tiny_model("learned", decode_from="bottom_node")

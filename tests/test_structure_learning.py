@@ -82,7 +82,7 @@ def test_score_function_training_and_options_round_trip(binary_digits, tmp_path)
 
 def test_gates_follow_the_elbo_while_the_networks_are_warmed_up(binary_digits):
     model = tiny_model("learned", num_nodes=3, node_dim=2, gates_follow_elbo=True)
-    terms = model._elbo_terms(tf.constant(binary_digits[:32]), training=True, seed=[1, 2])
+    terms = model.forward(tf.constant(binary_digits[:32]), training=True, seed=[1, 2])
     warm = terms["recon"] - 0.0 * terms["kl"]  # beta = 0
     gate_loss = float(model._gate_objective(terms, warm))
     assert gate_loss == pytest.approx(-float(tf.reduce_mean(terms["elbo"])), rel=1e-6)

@@ -49,8 +49,8 @@ def _difference_fn(model, jit_compile: bool):
             elbos = []
             for setting in range(2):  # the same seed: the same latent noise for both
                 gates = tf.tile(pair[setting][None], [batch, 1, 1])
-                out = model._latents(bottom_up, gates, seed)
-                recon = model.likelihood.log_prob(model._decode(out["z"]), x)
+                out = model.latents(bottom_up, gates, seed)
+                recon = model.likelihood.log_prob(model.decode_params(out["z"]), x)
                 elbos.append(recon - tf.reduce_sum(out["kl_per_node"], axis=-1))
             return elbos[0] - elbos[1]
 

@@ -34,7 +34,7 @@ class LatentSpace:
             (16, 50)
         """
         self.check_images(x)
-        mean, scale = self.encode_tensors(self._images(x), gates)
+        mean, scale = self.encode_tensors(self.images_from(x), gates)
         if not per_node:
             mean, scale = self.concatenate_nodes(mean), self.concatenate_nodes(scale)
         return (np.asarray(mean), np.asarray(scale)) if return_scale else np.asarray(mean)
@@ -71,7 +71,7 @@ class LatentSpace:
 
     def decode_tensors(self, z: tf.Tensor) -> tf.Tensor:
         """`decode` in TensorFlow ops, for per-node codes `[B, N, N']`."""
-        return self.likelihood(self._decode(self.dag.zero_padding(z)))
+        return self.likelihood(self.decode_params(self.dag.zero_padding(z)))
 
     def reconstruct(self, x, *, gates=None) -> np.ndarray:
         """`decode(encode(x))`: the mean reconstruction of images `x` through their codes."""

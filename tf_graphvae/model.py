@@ -160,7 +160,7 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         return knockout_values(self, images, **kwargs)
 
     # ------------------------------------------------------------------- inputs
-    def _images(self, data):
+    def images_from(self, data):
         """Images from a batch: `x`, `(x, y)` or `(x, y, w)`; labels are ignored."""
         if isinstance(data, (tuple, list)):
             data = data[0]
@@ -191,7 +191,8 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
                 f"got values in [{x.min():g}, {x.max():g}]."
             )
 
-    def _check_inputs(self, x):
+    def check_inputs(self, x):
+        """Refuses `fit`/`evaluate` inputs whose examples are not the model's shape."""
         if isinstance(x, tf.data.Dataset):
             spec = x.element_spec
             spec = spec[0] if isinstance(spec, tuple) else spec
@@ -213,7 +214,7 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         return tf.cast(u < x, x.dtype)
 
     @staticmethod
-    def _shard(batch_size):
+    def replica_rows(batch_size):
         """`(row_offset, total_rows)` of this replica's rows in the global batch.
 
         Under a `tf.distribute` strategy every replica draws the random numbers of the
@@ -229,7 +230,8 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
         return replica * batch_size, batch_size * replicas
 
-    def _next_seed(self):
+    def next_seed(self):
+        """The next seed of the model's random stream (a fresh draw every training step)."""
         return tf.cast(self.seed_generator.next(), tf.int32)
 
     # -------------------------------------------------------------------- model
@@ -246,7 +248,7 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         bu = tf.reshape(bu, [-1, self.num_nodes, self.node_dim, 2])
         return bu[..., 0], bound_log_variance(bu[..., 1])
 
-    def _latents(self, bottom_up, gates, seed, row_offset=0, total_rows=None):
+    def latents(self, bottom_up, gates, seed, row_offset=0, total_rows=None):
         """The top-down pass and the latent densities, given bottom-up estimates.
 
         Returns:
@@ -259,7 +261,7 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         out["kl_per_node"], out["log_q"], out["log_p"] = node_densities(out, self.dag.latent_dim)
         return out
 
-    def _decode(self, z):
+    def decode_params(self, z):
         """Decoder output for node values `z` `[B, N, N']` (all nodes, or `z_0` alone)."""
         if self.decode_from == "bottom_node":
             z = z[:, :1]
@@ -275,8 +277,8 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
             sampled parents), `kl` and `elbo` (`[B]`), `log_q` and `log_p` (`log q(z | x, c)`
             and `log p(z | c)` of the sample, `[B]`), and `decoder_params`.
         """
-        out = self._latents(self.bottom_up(x), gates, seed, row_offset, total_rows)
-        out["decoder_params"] = self._decode(out["z"])
+        out = self.latents(self.bottom_up(x), gates, seed, row_offset, total_rows)
+        out["decoder_params"] = self.decode_params(out["z"])
         out["recon"] = self.likelihood.log_prob(out["decoder_params"], x)
         out["kl"] = tf.reduce_sum(out["kl_per_node"], axis=-1)
         out["elbo"] = out["recon"] - out["kl"]
@@ -304,8 +306,8 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         )
         # Row k * B + b is sample k of image b.
         bottom_up = (repeat_rows(data_mean, num_samples), repeat_rows(data_log_var, num_samples))
-        out = self._latents(bottom_up, gates, latent_seed)
-        params = self._decode(out["z"])
+        out = self.latents(bottom_up, gates, latent_seed)
+        params = self.decode_params(out["z"])
         params = tf.reshape(params, tf.concat([[num_samples, batch], tf.shape(params)[1:]], 0))
         recon = self.likelihood.log_prob(params, x)  # [K, B]
 
@@ -316,10 +318,14 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         log_w = recon + per_image(out["log_p"] - out["log_q"])
         return log_w, recon - kl, kl
 
-    def _elbo_terms(self, x, training, seed=None):
-        seed = self._next_seed() if seed is None else tf.cast(seed, tf.int32)
+    def forward(self, x, training, seed=None):
+        """One pass on images `x`: gates drawn (relaxed when training with the Concrete
+        estimator, hard otherwise), the posterior, the decoder: every tensor of `infer`
+        and the `gates`. The training step's and `elbo_terms`'s pass; `seed` None: the
+        model's stream."""
+        seed = self.next_seed() if seed is None else tf.cast(seed, tf.int32)
         gate_seed, latent_seed = tfp.random.split_seed(seed, n=2)
-        offset, total = self._shard(tf.shape(x)[0])
+        offset, total = self.replica_rows(tf.shape(x)[0])
         # The score-function estimator trains on hard gates (a Bernoulli draw per row).
         relaxed = training and self.gate_estimator == "concrete"
         gates = self.gates(
@@ -342,19 +348,19 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         """
         if not tf.is_symbolic_tensor(x) and not isinstance(x, tf.Variable):
             self.check_images(x)
-        out = self._elbo_terms(self._images(x), training, seed)
+        out = self.forward(self.images_from(x), training, seed)
         return {key: out[key] for key in ("recon", "kl", "elbo")}
 
     def call(self, x, training=None):
         """The mean reconstruction of images `x` (decoder means), `[B, H, W, C]`."""
-        out = self._elbo_terms(self._images(x), training)
+        out = self.forward(self.images_from(x), training)
         return self.likelihood(out["decoder_params"])
 
     def sample_images(self, num_samples, seed):
         """Graph-mode sampler: `(decoder means [n, H, W, C], hard gates [n, N, N])`."""
         gate_seed, latent_seed = tfp.random.split_seed(tf.cast(seed, tf.int32), n=2)
         gates = self.gates(tf.convert_to_tensor(num_samples), training=False, seed=gate_seed)
-        params = self._decode(self.dag.sample(gates, latent_seed))
+        params = self.decode_params(self.dag.sample(gates, latent_seed))
         return self.likelihood(params), gates
 
     def sample(self, num_samples: int, seed: int = 0) -> np.ndarray:

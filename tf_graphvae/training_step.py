@@ -59,15 +59,15 @@ class TrainingStep:
 
     def train_step(self, data):
         self._apply_schedules()
-        x = self._images(data)
+        x = self.images_from(data)
         if self.likelihood_name == "bernoulli":
             # Dynamic binarisation (docs/design.md §3), a fresh draw every step.
-            x = self.binarize(x, self._next_seed(), *self._shard(tf.shape(x)[0]))
+            x = self.binarize(x, self.next_seed(), *self.replica_rows(tf.shape(x)[0]))
         if self.gate_samples > 1:
             x = repeat_rows(x, self.gate_samples)  # S copies, each with its own c and z draws
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape(persistent=self._gate_gradient_apart) as tape:
-            terms = self._elbo_terms(x, training=True)
+            terms = self.forward(x, training=True)
             loss = -tf.reduce_mean(terms["elbo"])  # Eq. (1), one sample of c and z each
             # With KL warm-up (beta < 1) the gradient is that of recon - beta * KL; the
             # reported loss stays -ELBO.
@@ -127,10 +127,10 @@ class TrainingStep:
         return -surrogate + self._edge_penalty()
 
     def test_step(self, data):
-        x = self._images(data)
+        x = self.images_from(data)
         if self.likelihood_name == "bernoulli":
             x = self.binarize(x, tf.constant(EVAL_BINARIZATION_SEED, tf.int32))
-        terms = self._elbo_terms(x, training=False)
+        terms = self.forward(x, training=False)
         return self._update_metrics(-tf.reduce_mean(terms["elbo"]), terms)
 
     def fit(self, x=None, *args, **kwargs):
@@ -139,7 +139,7 @@ class TrainingStep:
                 "You must call `compile()` before `fit()`, e.g. "
                 "model.compile(optimizer=keras.optimizers.Adam(1e-3))."
             )
-        self._check_inputs(x)
+        self.check_inputs(x)
         steps = _steps_per_epoch(x, args, kwargs)
         if steps != self.steps_per_epoch:
             # The schedules' epoch length is a constant of the compiled step: retrace it.
@@ -153,7 +153,7 @@ class TrainingStep:
         return super().fit(x, *args, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
-        self._check_inputs(x)
+        self.check_inputs(x)
         return super().evaluate(x, *args, **kwargs)
 
 

@@ -80,3 +80,24 @@ def test_raw_continuous_features_are_refused_and_trained_standardised(tmp_path):
     samples = model.sample(2000, seed=0)  # in the data's units, not standardised ones
     assert abs(np.median(samples[:, 12]) - np.median(train[:, 12])) < 2 * train[:, 12].std()
     assert np.median(samples[:, 12]) > 100  # proline: hundreds, not ~0
+
+
+def test_the_export_of_a_standardising_model_works_in_the_data_units(tmp_path):
+    import tf_graphvae as tgv
+
+    rng = np.random.default_rng(2)
+    mean, std = rng.normal(size=5) * 50 + 200, rng.uniform(1, 20, size=5)
+    x = (rng.normal(size=(6, 5)) * std + mean).astype(np.float32)
+    model = tiny_model(event_shape=(5,), likelihood="gaussian", network="mlp",
+                       standardization={"mean": mean.tolist(), "std": std.tolist()})  # fmt: skip
+    loaded = tf.saved_model.load(str(tgv.export_sampler(model, tmp_path / "export")))
+    samples = loaded.signatures["serving_default"](
+        num_samples=tf.constant(4, tf.int64), seed=tf.constant(7, tf.int64)
+    )["samples"].numpy()
+    np.testing.assert_allclose(samples, model.sample(4, seed=7), rtol=1e-5)
+    # Data units: within 4 std of the data mean (every mean here is > 12 std from 0).
+    assert np.all(np.abs(samples.mean(0) - mean) < 4 * std)
+    reconstruction = loaded.signatures["reconstruct"](images=tf.constant(x))["reconstruction"]
+    np.testing.assert_allclose(reconstruction.numpy(), model.reconstruct(x), rtol=1e-4)
+    ll = loaded.signatures["log_likelihood"](images=tf.constant(x))["log_likelihood"].numpy()
+    assert ll.shape == (6,) and np.all(np.isfinite(ll))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_graphvae.config import RunFolder
+from tf_graphvae.config import RunFolder, map_graph_edges
 
 
 def _eval(run_dir: Path) -> dict:
@@ -37,10 +37,7 @@ def _eval(run_dir: Path) -> dict:
 
 def _dropped(record: dict, run_dir: Path) -> list[list[int]]:
     """The edges `[i, j]` whose final `mu <= 0.5` (the MAP graph leaves them out)."""
-    history = RunFolder(run_dir).read_json(RunFolder.EDGE_PROBABILITIES)
-    mu = np.asarray(history["edge_probabilities"][-1], np.float64)
-    n = mu.shape[0]
-    return [[i, j] for i in range(n) for j in range(i) if mu[i, j] <= 0.5]
+    return map_graph_edges(RunFolder(run_dir).final_edge_probabilities())[1]
 
 
 def _mean_sem(x) -> tuple[float, float]:

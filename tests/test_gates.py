@@ -165,3 +165,12 @@ def test_relaxed_gates_are_tfps_samples_with_finite_gradients(tau):
         20_000, seed=seed
     )
     np.testing.assert_allclose(c, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_the_map_graph_keeps_the_edges_above_one_half():
+    from tf_graphvae.config import map_graph_edges
+
+    mu = np.zeros((3, 3))
+    mu[1, 0], mu[2, 0], mu[2, 1] = 0.9, 0.5, 0.2
+    mu[0, 1] = 1.0  # above the diagonal: not a possible edge
+    assert map_graph_edges(mu) == ([[1, 0]], [[2, 0], [2, 1]])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tf_graphvae.config import (
     RunFolder,
     TrainConfig,
     factorisations,
+    map_graph_edges,
     with_defaults,
 )
 from tf_graphvae.config.files import write_json, write_text
@@ -43,7 +43,7 @@ def run_and_evaluate(
     """Trains (or resumes) one run, evaluates its test LL/KL/ELBO; cached in `eval.json`."""
     eval_path = RunFolder(run_dir).eval_file
     if eval_path.exists():
-        cached = json.loads(eval_path.read_text())
+        cached = RunFolder(run_dir).read_json(RunFolder.EVAL)
         # Where the data sit and whether XLA compiled do not change a finished evaluation.
         ignore = EXECUTION_FIELDS
         saved = {
@@ -195,9 +195,9 @@ def _learning_curves(output_dir: Path, records: dict[str, list[dict]], base: Tra
     for name, runs in records.items():
         histories = []
         for record in runs:
-            path = RunFolder.of_row(output_dir, name, record["config"]["seed"]).history_file
-            if path.exists():
-                histories.append(json.loads(path.read_text())["history"])
+            run = RunFolder.of_row(output_dir, name, record["config"]["seed"])
+            if run.history_file.exists():
+                histories.append(run.read_json(run.HISTORY)["history"])
         if histories:
             curves[name] = histories
     if curves:
@@ -209,9 +209,9 @@ def _learning_curves(output_dir: Path, records: dict[str, list[dict]], base: Tra
 
 def map_edges(output_dir: Path, seed: int) -> list[list[int]]:
     """The edges `[i, j]` of the final MAP graph (`mu > 0.5`) of `learned-seed<seed>`."""
-    path = RunFolder.of_row(output_dir, "learned", seed).edge_probabilities_file
-    mu = np.asarray(json.loads(path.read_text())["edge_probabilities"][-1])
-    return [[i, j] for i in range(len(mu)) for j in range(i) if mu[i, j] > 0.5]
+    return map_graph_edges(
+        RunFolder.of_row(output_dir, "learned", seed).final_edge_probabilities()
+    )[0]
 
 
 def _caption(base: TrainConfig, records: dict, time_budget: float | None, k: int) -> str:

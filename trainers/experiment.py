@@ -238,7 +238,8 @@ def _fit_and_save(
 ) -> TrainResult:
     train_ds, test_ds, validation_ds = datasets
     with strategy.scope():
-        model = build_model(config, config.epochs * int(train_ds.cardinality()))
+        batches = int(train_ds.cardinality())  # < 0: unknown (the XLA rule then compiles)
+        model = build_model(config, config.epochs * batches if batches >= 0 else None)
     edges = EdgeProbabilityHistory()
     stopper = None
     if config.early_stopping_patience:

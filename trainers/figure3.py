@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from tf_graphvae import figures
-from tf_graphvae.config import RunFolder
+from tf_graphvae.config import RunFolder, map_graph_edges
 from tf_graphvae.config.files import write_json, write_text
 from tf_graphvae.trainers.table1 import mean_std, paired_difference
 
@@ -36,10 +34,8 @@ def finished_runs(output_dir: Path) -> dict[tuple[int, int], list[dict]]:
 
 
 def _edges_dropped(folder: RunFolder) -> int | None:
-    if not folder.edge_probabilities_file.exists():
-        return None
-    mu = np.asarray(folder.read_json(folder.EDGE_PROBABILITIES)["edge_probabilities"][-1])
-    return int(sum(mu[i, j] <= 0.5 for i in range(len(mu)) for j in range(i)))
+    mu = folder.final_edge_probabilities()
+    return None if mu is None else len(map_graph_edges(mu)[1])
 
 
 def summarise(runs: dict[tuple[int, int], list[dict]]) -> list[dict]:
@@ -61,8 +57,8 @@ def summarise(runs: dict[tuple[int, int], list[dict]]) -> list[dict]:
         if previous is not None:
             before = runs[(previous["num_nodes"], previous["node_dim"])]
             row["vs_previous"] = paired_difference(records, before)
-        rows.append({**row, "_records": records})
-    return [{k: v for k, v in row.items() if k != "_records"} for row in rows]
+        rows.append(row)
+    return rows
 
 
 def markdown(rows: list[dict], caption: str) -> str:

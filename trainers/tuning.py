@@ -28,6 +28,7 @@ from tf_graphvae.config import SearchConfig, TrainConfig
 from tf_graphvae.config.files import atomic_path, write_json, write_text
 from tf_graphvae.model import GraphVAE
 from tf_graphvae.scoring import test_images
+from tf_graphvae.trainers import experiment
 from tf_graphvae.trainers.hypermodel import FactorisationHyperModel
 
 RESULTS_JSON = "tuning_results.json"
@@ -257,6 +258,7 @@ def _start_search(hypermodel, tuner: str, max_trials, directory: Path, project_n
     if max_trials is None:
         max_trials = hypermodel.grid_size if tuner == "grid" else len(hypermodel.node_dims)
     tgv_data.load_numpy(config.dataset, config.train_split, config.data_dir)
+    experiment.check_scale(config)  # raw continuous features, as `experiment.train` refuses
     test_images(config, 1)
     project_dir = directory / project_name
     search_config = hypermodel.search_config() | {"tuner": tuner}

@@ -102,3 +102,11 @@ def structure_mask(structure: str, num_nodes: int, edges=None) -> np.ndarray:
     elif structure in ("full", "learned"):
         mask = np.tril(np.ones((num_nodes, num_nodes), np.float32), k=-1)
     return mask
+
+
+def map_graph_edges(mu) -> tuple[list[list[int]], list[list[int]]]:
+    """The possible edges `[i, j]` (`i > j`) of edge probabilities `mu` `[N, N]`, split
+    into those the MAP graph keeps (`mu > 0.5`) and those it drops."""
+    mu = np.asarray(mu)
+    edges = [[i, j] for i in range(len(mu)) for j in range(i)]
+    return [e for e in edges if mu[e[0], e[1]] > 0.5], [e for e in edges if mu[e[0], e[1]] <= 0.5]

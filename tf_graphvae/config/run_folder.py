@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tf_graphvae.config.files import lock_holder, run_lock, write_json
 from tf_graphvae.config.run import RESUME_MAY_CHANGE, TrainConfig, with_defaults
 
@@ -86,6 +88,13 @@ class RunFolder:
             return json.loads(path.read_text())
         except json.JSONDecodeError as error:
             raise ValueError(f"{path} is not valid JSON: {error}") from None
+
+    def final_edge_probabilities(self) -> np.ndarray | None:
+        """`mu` `[N, N]` after the last epoch (None: the run kept no gate history)."""
+        if not self.edge_probabilities_file.exists():
+            return None
+        history = self.read_json(self.EDGE_PROBABILITIES)["edge_probabilities"]
+        return np.asarray(history[-1], np.float64)
 
     def read_config(self) -> TrainConfig | None:
         """The run's saved `TrainConfig` (None if it holds none), with the defaults of fields

@@ -8,6 +8,8 @@ The search resumes from --directory when the command is run again.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 from absl import flags
@@ -89,18 +91,16 @@ def main(argv: list[str]) -> None:
         num_samples=_LL_SAMPLES.value,
         eval_images=_LL_IMAGES.value,
     ).validate()  # a bad M or bound is refused before TensorFlow starts
-    rows = tuning.tune(config, search, _DIRECTORY.value, _OVERWRITE.value, verbose=2)
-    print((Path(_DIRECTORY.value) / tuning.RESULTS_MD).read_text())
+    tuning.tune(config, search, _DIRECTORY.value, _OVERWRITE.value, verbose=2)
+    directory = Path(_DIRECTORY.value)
+    print((directory / tuning.RESULTS_MD).read_text())
+    best = json.loads((directory / tuning.RESULTS_JSON).read_text())["best"]
     print(f"The best trial, trained on the whole --train_split and scored on --test_split:\n"
-          f"{tf_flags.command_line(_best_config(whole, rows, search.objective))}")  # fmt: skip
+          f"{tf_flags.command_line(_best_config(whole, best))}")  # fmt: skip
 
 
-def _best_config(whole, rows: list[dict], objective: str):
+def _best_config(whole, best: dict):
     """The run `whole` with the best trial's factorisation and searched values."""
-    import dataclasses
-
-    key = "ll" if objective == "val_ll" else "val_elbo"
-    best = max(rows, key=lambda row: row[key])
     changes = {"num_nodes": best["num_nodes"], "node_dim": best["node_dim"]}
     if best.get("learning_rate") is not None:
         changes["learning_rate"] = best["learning_rate"]

@@ -201,7 +201,7 @@ def command_training(
     epoch_seconds = saved["history"].get("epoch_seconds", [])
     if len(epoch_seconds) < 3:
         return result | {"status": f"failed: {len(epoch_seconds)} epoch_seconds in history.json"}
-    config = saved.get("config", {})
+    config = RunFolder(model_dir).read_config().flat()
     summary = epoch_summary(epoch_seconds, n)
     return result | {
         "status": "ok",

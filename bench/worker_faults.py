@@ -92,7 +92,7 @@ def checkpoint_seconds(saves: int = 5) -> dict:
     from tf_graphvae.config import TrainConfig
     from tf_graphvae.trainers.experiment import build_model
 
-    model = build_model(TrainConfig(dataset="mnist"))
+    model = build_model(TrainConfig.from_flat(dataset="mnist"))
     model.optimizer.build(model.trainable_variables)
     times = []
     with tempfile.TemporaryDirectory() as folder:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_graphvae.config import RunFolder, map_graph_edges
+from tf_graphvae.config import RunFolder, TrainConfig, map_graph_edges
 
 
 def _eval(run_dir: Path) -> dict:
@@ -64,7 +64,7 @@ def choose(folders: list[str]) -> str:
     rows = []
     for folder in folders:
         seeds = _seeds(folder)
-        cost = float(seeds[0][0]["config"]["edge_cost"])
+        cost = float(TrainConfig.from_json(seeds[0][0]["config"]).model.edge_cost)
         rows.append((cost, [r for r, _ in seeds], [run for _, run in seeds]))
     rows.sort(key=lambda r: r[0])
     common = set.intersection(*({r["config"]["seed"] for r in recs} for _, recs, _ in rows))

@@ -86,7 +86,8 @@ def test_a_run_written_before_the_move_still_loads_and_scores_the_same():
 
     folder = RunFolder(OLD_RUN)
     config = folder.read_config()
-    assert (config.dataset, config.structure, config.num_nodes) == ("digits", "learned", 3)
+    assert config.dataset == "digits"
+    assert (config.model.structure, config.model.num_nodes) == ("learned", 3)
     assert folder.read_json(folder.EDGE_PROBABILITIES)["edge_probabilities"]
     expected = json.loads((OLD_RUN / "expected.json").read_text())
     model = keras.saving.load_model(folder.model_file)

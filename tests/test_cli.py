@@ -44,7 +44,7 @@ def test_train_on_digits_saves_a_loadable_model_and_prints_no_start_up_lines(tmp
     assert mu.shape == (3, 3) and np.all(mu[np.triu_indices(3)] == 0)
     assert (model_dir / "history.json").exists()
     saved = json.loads((model_dir / "config.json").read_text())
-    assert saved["likelihood"] is None  # unset: inferred again on resume
+    assert saved["model"]["likelihood"] is None  # unset: inferred again on resume
     assert saved["resolved"] == {"likelihood": "bernoulli", "network": "mlp", "jit_compile": True}
 
 

@@ -41,7 +41,7 @@ def test_the_penalty_charges_each_edge_its_price_times_the_warmup_weight():
 def test_edge_price_mdl_prices_the_run_from_its_training_split():
     from tf_graphvae.trainers.experiment import model_options
 
-    config = TrainConfig(dataset="digits", train_split="train@fit10%", num_nodes=3,
+    config = TrainConfig.from_flat(dataset="digits", train_split="train@fit10%", num_nodes=3,
                          node_dims=[3, 2, 1], edge_price="mdl").validate()  # fmt: skip
     options = model_options(config)
     import tf_graphvae as tgv
@@ -50,4 +50,4 @@ def test_edge_price_mdl_prices_the_run_from_its_training_split():
     assert options["edge_cost_warmup"] is True
     np.testing.assert_allclose(options["edge_costs"], mdl_edge_prices([3, 2, 1], 128, n))
     with pytest.raises(ValueError, match="3 prices"):
-        TrainConfig(num_nodes=3, edge_costs=[0.1]).validate()
+        TrainConfig.from_flat(num_nodes=3, edge_costs=[0.1]).validate()

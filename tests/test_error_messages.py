@@ -17,7 +17,7 @@ TINY = dict(dataset="digits", num_nodes=2, node_dim=2, epochs=1, batch_size=256,
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("trained") / "run"
-    experiment.train(experiment.TrainConfig(**TINY), folder, verbose=0, tensorboard=False)
+    experiment.train(experiment.TrainConfig.from_flat(**TINY), folder, verbose=0, tensorboard=False)
     return folder
 
 

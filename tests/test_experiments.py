@@ -30,7 +30,7 @@ def test_factorisations():
 
 
 def test_compare_writes_table1_figure2_and_stability(tmp_path):
-    config = experiment.TrainConfig(**TINY)
+    config = experiment.TrainConfig.from_flat(**TINY)
     out = tmp_path / "cmp"
     structures = ("full", "learned", "learned_map")  # all four are trained in test_model.py
 
@@ -53,8 +53,8 @@ def test_compare_writes_table1_figure2_and_stability(tmp_path):
     # The MAP graph of each seed's learned run, retrained from scratch as a fixed structure.
     for seed in (0, 1):
         retrained = json.loads((out / "runs" / f"learned_map-seed{seed}" / "eval.json").read_text())
-        assert retrained["config"]["structure"] == "fixed"
-        assert retrained["config"]["edges"] == comparison.map_edges(out, seed)
+        assert retrained["config"]["model"]["structure"] == "fixed"
+        assert retrained["config"]["model"]["edges"] == comparison.map_edges(out, seed)
     assert saved["learned_map"]["vs_full"]["verdict"] in ("better", "worse", "interval includes 0")
     assert "vs_full" not in saved["full"]
     for row in saved.values():
@@ -93,7 +93,7 @@ def test_compare_writes_table1_figure2_and_stability(tmp_path):
 
 
 def test_ablation_covers_every_factorisation_and_every_m_in_its_folder(tmp_path):
-    config = experiment.TrainConfig(**TINY)
+    config = experiment.TrainConfig.from_flat(**TINY)
     quiet = dict(num_samples=10, eval_images=10, verbose=0, log=lambda _: None)
     comparison.ablation(config, 2, tmp_path, seeds=(0,), **quiet)
     rows = comparison.ablation(config, 4, tmp_path, seeds=(0, 1), **quiet)
@@ -113,7 +113,7 @@ def test_ablation_covers_every_factorisation_and_every_m_in_its_folder(tmp_path)
 
 
 def test_training_resumes_from_the_last_epoch(tmp_path):
-    config = experiment.TrainConfig(**{**TINY, "epochs": 2})
+    config = experiment.TrainConfig.from_flat(**{**TINY, "epochs": 2})
     first = experiment.train(config, tmp_path, verbose=0)
     steps_per_epoch = int(np.ceil(1437 / config.batch_size))
     assert int(first.model.optimizer.iterations.numpy()) == 2 * steps_per_epoch
@@ -128,13 +128,13 @@ def test_training_resumes_from_the_last_epoch(tmp_path):
     assert saved["epoch_seconds"] == second.history["epoch_seconds"]
     assert len(second.edge_history) == 5  # before training + 4 epochs, no gap, no duplicate
     np.testing.assert_array_equal(second.edge_history[2], first.edge_history[2])
-    other = experiment.TrainConfig(**{**TINY, "structure": "chain"})
+    other = experiment.TrainConfig.from_flat(**{**TINY, "structure": "chain"})
     with pytest.raises(ValueError, match="another configuration"):
         experiment.train(other, tmp_path, verbose=0)
 
 
 def test_time_budget_stops_training():
-    config = experiment.TrainConfig(**{**TINY, "epochs": 1000})
+    config = experiment.TrainConfig.from_flat(**{**TINY, "epochs": 1000})
     budget = TimeBudget(3.0)
     result = experiment.train(config, None, callbacks=[budget], verbose=0)
     assert len(result.history["loss"]) < 1000
@@ -143,7 +143,7 @@ def test_time_budget_stops_training():
 
 
 def test_evaluate_command(tmp_path):
-    experiment.train(experiment.TrainConfig(**TINY), tmp_path / "run", verbose=0)
+    experiment.train(experiment.TrainConfig.from_flat(**TINY), tmp_path / "run", verbose=0)
     result = run_command(
         "tfgvae-evaluate",
         f"--model_dir={tmp_path / 'run'}",
@@ -160,7 +160,7 @@ def test_evaluate_command(tmp_path):
 
 
 def test_kl_warmup_ramps_the_kl_weight():
-    config = experiment.TrainConfig(**{**TINY, "epochs": 2, "kl_warmup_epochs": 4})
+    config = experiment.TrainConfig.from_flat(**{**TINY, "epochs": 2, "kl_warmup_epochs": 4})
     result = experiment.train(config, None, verbose=0)
     weights = result.history["kl_weight"]
     steps = -(-1437 // config.batch_size)
@@ -172,7 +172,7 @@ def test_kl_warmup_ramps_the_kl_weight():
 
 
 def test_gate_hold_keeps_the_gates_still_then_lets_them_move():
-    config = experiment.TrainConfig(
+    config = experiment.TrainConfig.from_flat(
         **{**TINY, "epochs": 3, "gate_learning_rate": 1e-2, "gate_hold_epochs": 2}
     )
     result = experiment.train(config, None, verbose=0)
@@ -185,15 +185,17 @@ def test_gate_hold_keeps_the_gates_still_then_lets_them_move():
 
 
 def test_gate_hold_needs_the_gates_own_optimizer():
-    config = experiment.TrainConfig(**{**TINY, "gate_learning_rate": None, "gate_hold_epochs": 1})
+    config = experiment.TrainConfig.from_flat(
+        **{**TINY, "gate_learning_rate": None, "gate_hold_epochs": 1}
+    )
     with pytest.raises(ValueError, match="gate_learning_rate"):
         config.validate()
     with pytest.raises(ValueError, match="gate_hold_epochs"):
-        experiment.TrainConfig(**{**TINY, "gate_hold_epochs": -1}).validate()
+        experiment.TrainConfig.from_flat(**{**TINY, "gate_hold_epochs": -1}).validate()
 
 
 def test_per_batch_gates_reach_the_model():
-    config = experiment.TrainConfig(**{**TINY, "per_example_gates": False})
+    config = experiment.TrainConfig.from_flat(**{**TINY, "per_example_gates": False})
     model = experiment.build_model(config)
     assert model.gates.per_example is False
     c = model.gates(np.int32(16), training=True).numpy()
@@ -202,25 +204,24 @@ def test_per_batch_gates_reach_the_model():
 
 def test_jit_compile_reaches_the_model_and_may_change_on_resume(tmp_path):
     """`jit_compile` is how a run executes, not what it learns: a resumed run may switch it."""
-    assert experiment.build_model(experiment.TrainConfig(**TINY)).jit_compile is False
-    compiled = experiment.TrainConfig(**{**TINY, "jit_compile": True})
+    assert experiment.build_model(experiment.TrainConfig.from_flat(**TINY)).jit_compile is False
+    compiled = experiment.TrainConfig.from_flat(**{**TINY, "jit_compile": True})
     assert experiment.build_model(compiled).jit_compile is True
     RunFolder(tmp_path).config_file.write_text(json.dumps({**TINY, "jit_compile": False}))
     RunFolder(tmp_path).check_resumable(compiled)  # accepted
-    other = experiment.TrainConfig(**{**TINY, "node_dim": 3})
+    other = experiment.TrainConfig.from_flat(**{**TINY, "node_dim": 3})
     with pytest.raises(ValueError, match="node_dim"):
         RunFolder(tmp_path).check_resumable(other)
 
 
 def test_a_run_written_before_a_config_field_existed_still_resumes(tmp_path):
-    import dataclasses
-
-    config = experiment.TrainConfig(**TINY)
-    older = dataclasses.asdict(config)
+    config = experiment.TrainConfig.from_flat(**TINY)
+    older = config.flat()  # the flat config.json of versions before `model` was nested
     del older["gate_hold_epochs"], older["per_example_gates"]  # fields added later
     RunFolder(tmp_path).config_file.write_text(json.dumps(older))
+    assert RunFolder(tmp_path).read_config() == config
     RunFolder(tmp_path).check_resumable(config)  # defaults: accepted
-    changed = dataclasses.replace(config, per_example_gates=False)
+    changed = config.replace(per_example_gates=False)
     with pytest.raises(ValueError, match="per_example_gates"):
         RunFolder(tmp_path).check_resumable(changed)
 
@@ -233,8 +234,8 @@ def test_xla_compiles_the_train_step_of_long_runs_and_every_evaluation():
     assert not auto.train_step_xla(XLA_MIN_STEPS - 1) and auto.train_step_xla(XLA_MIN_STEPS)
     assert auto.train_step_xla(None)  # steps unknown (a tuner's trial): compiled
     forced, off = (
-        experiment.TrainConfig(jit_compile=True),
-        experiment.TrainConfig(jit_compile=False),
+        experiment.TrainConfig.from_flat(jit_compile=True),
+        experiment.TrainConfig.from_flat(jit_compile=False),
     )
     assert forced.train_step_xla(1) and forced.evaluation_xla
     assert not off.train_step_xla(10**6) and not off.evaluation_xla

@@ -101,10 +101,11 @@ def test_a_ladder_vae_of_decreasing_sizes_trains_saves_loads_evaluates_exports(
 
 def test_node_dims_must_give_one_size_per_node():
     with pytest.raises(ValueError, match="3 node sizes for num_nodes=5"):
-        TrainConfig(node_dims=[4, 3, 2]).validate()
+        TrainConfig.from_flat(node_dims=[4, 3, 2]).validate()
     with pytest.raises(ValueError, match="integers >= 1, got '4,0'"):
-        TrainConfig(num_nodes=2, node_dims=[4, 0]).validate()
-    assert TrainConfig(num_nodes=3, node_dims=[4, 3, 2]).validate().node_dims == [4, 3, 2]
+        TrainConfig.from_flat(num_nodes=2, node_dims=[4, 0]).validate()
+    config = TrainConfig.from_flat(num_nodes=3, node_dims=[4, 3, 2]).validate()
+    assert config.model.node_dims == [4, 3, 2]
     bad = subprocess.run(
         [str(BIN / "tfgvae-train"), "--num_nodes=2", "--node_dims=4,x"],
         capture_output=True, text=True, timeout=60,

@@ -40,7 +40,7 @@ def test_map_gates_override_per_call():
 
 
 def test_test_images_of_history_and_table1_are_the_same(tmp_path):
-    config = TrainConfig(dataset="digits", test_split="test[100:]", seed=3)
+    config = TrainConfig.from_flat(dataset="digits", test_split="test[100:]", seed=3)
     _, test_ds = make_datasets(config)
     history_images = np.concatenate(list(test_ds.as_numpy_iterator()))
     table_images = scoring.test_images(config)
@@ -56,7 +56,7 @@ def test_test_images_of_history_and_table1_are_the_same(tmp_path):
 def test_the_commands_pipelines_run_without_tf_data_autotuning():
     # With autotuning, `fit` sometimes waited at an epoch's end for tf.data's optimisation
     # thread (bench/epoch_spread.py measures it); the commands' pipelines turn it off.
-    train, test = make_datasets(TrainConfig(dataset="digits", seed=3, batch_size=100))
+    train, test = make_datasets(TrainConfig.from_flat(dataset="digits", seed=3, batch_size=100))
     assert train.options().autotune.enabled is False
     assert test.options().autotune.enabled is False
     first, second = (np.concatenate(list(train.as_numpy_iterator())) for _ in range(2))

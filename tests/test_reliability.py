@@ -65,7 +65,8 @@ def test_kill_9_mid_epoch_then_rerun_resumes(tmp_path):
     assert epochs_run[0] == f"Epoch {done + 1}/6" and len(epochs_run) == 6 - done
     saved = json.loads((model_dir / "history.json").read_text())
     assert len(saved["history"]["loss"]) == 6
-    mus = saved["edge_probabilities"]
+    assert set(saved) == {"history", "test", "early_stopping", "train_seconds_last_session"}
+    mus = json.loads(history.read_text())["edge_probabilities"]  # the gates: their own file
     assert len(mus) == 7  # before training + one per epoch: no gap, no duplicate
     assert mus[: done + 1] == before[: done + 1]
     model = keras.saving.load_model(model_dir / "model.keras")
@@ -86,7 +87,7 @@ class _PoisonWeights(keras.callbacks.Callback):
 
 
 def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path):
-    config = experiment.TrainConfig(
+    config = experiment.TrainConfig.from_flat(
         dataset="digits", num_nodes=3, node_dim=2, batch_size=64, epochs=4, jit_compile=False,
         steps_per_execution=1,  # the fault is injected before one exact step
     )  # fmt: skip

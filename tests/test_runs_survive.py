@@ -17,7 +17,7 @@ from conftest import run_command
 from tf_graphvae.config.files import RunLocked, run_lock
 from tf_graphvae.trainers import experiment
 
-TINY = experiment.TrainConfig(
+TINY = experiment.TrainConfig.from_flat(
     dataset="digits", num_nodes=3, node_dim=2, epochs=2, batch_size=256, jit_compile=False
 )
 HOLD_LOCK = (

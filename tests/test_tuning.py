@@ -16,20 +16,20 @@ from tf_graphvae.config import SearchConfig, TrainConfig
 from tf_graphvae.trainers import tuning
 
 BIN = Path(sys.executable).parent
-DIGITS = TrainConfig(dataset="digits", epochs=1, batch_size=256)
+DIGITS = TrainConfig.from_flat(dataset="digits", epochs=1, batch_size=256)
 
 
 def small_model(config: TrainConfig) -> tgv.GraphVAE:
     """The trial's GraphVAE with small networks and no XLA, to keep the searches quick."""
     model = tgv.GraphVAE(
         event_shape=(8, 8, 1),
-        num_nodes=config.num_nodes,
-        node_dim=config.node_dim,
-        structure=config.structure,
+        num_nodes=config.model.num_nodes,
+        node_dim=config.model.node_dim,
+        structure=config.model.structure,
         encoder_units=(32,),
         decoder_units=(32,),
         top_down_units=16,
-        temperature=config.temperature,
+        temperature=config.model.temperature,
         seed=config.seed,
     )
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=False)
@@ -71,8 +71,8 @@ def test_the_space_filters_and_optional_hyperparameters():
     assert hypermodel.grid_size == 4 * 3 * 3
     hp.values.update(node_dim=4, learning_rate=3e-3, temperature_floor=0.1)
     config = hypermodel.trial_config(hp)
-    assert (config.num_nodes, config.node_dim) == (3, 4)
-    assert (config.learning_rate, config.min_temperature) == (3e-3, 0.1)
+    assert (config.model.num_nodes, config.model.node_dim) == (3, 4)
+    assert (config.learning_rate, config.model.min_temperature) == (3e-3, 0.1)
 
 
 @pytest.mark.parametrize("latent_dim", [0, -4, 2.5, True])
@@ -221,7 +221,7 @@ def test_command_refuses_bad_latent_sizes(tmp_path, flags, message):
 def test_the_tuner_scores_on_a_validation_split_cut_from_training():
     from tf_graphvae.config import TrainConfig, hold_out
 
-    config = hold_out(TrainConfig(dataset="digits"), 10)
+    config = hold_out(TrainConfig.from_flat(dataset="digits"), 10)
     assert (config.train_split, config.test_split) == ("train@fit10%", "train@val10%")
     train = tgv.data.load_numpy("digits", config.train_split)
     valid = tgv.data.load_numpy("digits", config.test_split)
@@ -254,11 +254,11 @@ def test_the_tune_command_has_only_the_flags_that_apply_to_a_search():
 def test_the_best_trial_is_given_as_a_train_command():
     from tf_graphvae.trainers.cli._train_flags import command_line
 
-    config = TrainConfig(dataset="mnist", num_nodes=2, node_dim=25, jit_compile=False,
+    config = TrainConfig.from_flat(dataset="mnist", num_nodes=2, node_dim=25, jit_compile=False,
                          node_dims=[20, 30], learning_rate=3e-3)  # fmt: skip
     assert command_line(config) == (
-        "tfgvae-train --dataset=mnist --num_nodes=2 --node_dim=25 --node_dims=20,30 "
-        "--learning_rate=0.003 --nojit_compile"
+        "tfgvae-train --dataset=mnist --learning_rate=0.003 --nojit_compile --num_nodes=2 "
+        "--node_dim=25 --node_dims=20,30"
     )
 
 

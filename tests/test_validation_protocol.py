@@ -47,7 +47,7 @@ def test_omniglot_generative_split_draws_every_alphabet_and_keeps_drawers_apart(
 def test_an_epoch_of_the_generative_split_is_shuffled_over_the_whole_split():
     from tf_graphvae.trainers.experiment import make_datasets
 
-    config = TrainConfig(dataset="omniglot", data_dir=str(OMNIGLOT), batch_size=100,
+    config = TrainConfig.from_flat(dataset="omniglot", data_dir=str(OMNIGLOT), batch_size=100,
                          train_split="generative_train")  # fmt: skip
     images, labels = next(iter(tgv.data.load(
         "omniglot", "generative_train", OMNIGLOT, with_labels=True).batch(10**6)))  # fmt: skip
@@ -92,10 +92,10 @@ def test_bad_validation_partitions_are_refused(split, message):
 
 def test_a_run_cannot_validate_on_what_it_trains_on():
     with pytest.raises(ValueError, match=r"train on train@fit10% instead"):
-        TrainConfig(validation_split="train@val10%").validate()
+        TrainConfig.from_flat(validation_split="train@val10%").validate()
     with pytest.raises(ValueError, match="needs a validation split"):
-        TrainConfig(early_stopping_patience=5).validate()
-    TrainConfig(train_split="train@fit10%", validation_split="train@val10%").validate()
+        TrainConfig.from_flat(early_stopping_patience=5).validate()
+    TrainConfig.from_flat(train_split="train@fit10%", validation_split="train@val10%").validate()
 
 
 class _Model:
@@ -157,7 +157,7 @@ def test_early_stopping_resumes_its_count_from_its_folder(tmp_path):
 def test_a_run_that_stopped_early_is_not_trained_further_when_run_again(tmp_path):
     from tf_graphvae.trainers.experiment import train
 
-    config = TrainConfig(
+    config = TrainConfig.from_flat(
         dataset="digits", train_split="train@fit20%", validation_split="train@val20%",
         early_stopping_patience=1, early_stopping_min_delta=1e6, epochs=30, num_nodes=2,
         node_dim=2, jit_compile=False, steps_per_execution=1,

@@ -86,17 +86,15 @@ def log_likelihood(
         seed: the estimate is a deterministic function of the model, data and seed.
         chunk_rows: images x samples evaluated per compiled call; peak memory scales
             with it, not with `K`.
-        images_per_batch: images evaluated together; default `max(1, chunk_rows // K)`
-            capped at 10 (small batches keep memory flat when `K` is small).
+        images_per_batch: images evaluated together; default `chunk_rows // K` in 1..10.
         return_terms: also return the per-example mean ELBO and KL over the samples.
-        progress: progress on stderr: a bar on a terminal, else a line every 30 s with
-            an ETA (`tf_graphvae.progress.Progress`); default on. False: silent.
+        progress: a bar (terminal) or a line every 30 s on stderr (`progress.Progress`).
         jit_compile: compile the weight computation with XLA.
         hard_gates: the gates of the importance samples: `"sample"` (a structure per
             sample: the mixture over structures) or `"map"` (the MAP graph `mu > 0.5`);
             default the model's `hard_gates`.
-        parallel_calls: compiled chunk evaluations in flight at once (threads); the
-            estimate is the same for every value. 1: one after another.
+        parallel_calls: compiled chunk evaluations in flight at once (threads; the
+            estimate is the same for every value).
 
     Returns:
         `ll` `[n]`, or `(ll, elbo, kl)` when `return_terms`.

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_graphvae.config import edge_indices
+from tf_graphvae.config import RunFolder, edge_indices
 from tf_graphvae.config.files import atomic_path, write_json
 
 
@@ -22,22 +22,27 @@ class EdgeProbabilityHistory(keras.callbacks.Callback):
     `self.history` is a list of `[N, N]` arrays, entry `e` after epoch `e` (entry 0
     before training): the trajectories of the paper's Figure 2a. `self.metrics` holds
     the epoch logs (loss, elbo, kl, recon, temperature, ...), one value per epoch, and
-    `epoch_seconds`, each epoch's wall time (the throughput a user gets). With
-    `path`, both are written atomically after every epoch and read back when training
+    `epoch_seconds`, each epoch's wall time (the throughput a user gets). With a run
+    folder, the gates go to its edge_probabilities.json and the metrics to its
+    history.json, each written atomically after every epoch and read back when training
     resumes; entries are indexed by epoch, so a resumed run has no gap and no duplicate.
     """
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, folder: RunFolder | None = None):
         super().__init__()
-        self.path = Path(path) if path is not None else None
+        self.folder = folder
         self.history: list[np.ndarray] = []
         self.metrics: dict[str, list[float]] = {}
 
     def on_train_begin(self, logs=None):
-        if self.path is not None and self.path.exists():
-            saved = json.loads(self.path.read_text())
+        folder = self.folder
+        if folder is not None and folder.edge_probabilities_file.exists():
+            saved = folder.read_json(folder.EDGE_PROBABILITIES)
             self.history = [np.asarray(mu, np.float32) for mu in saved["edge_probabilities"]]
+            # Runs written before history.json took the metrics kept them beside the gates.
             self.metrics = saved.get("metrics", {})
+            if folder.history_file.exists():
+                self.metrics = folder.read_json(folder.HISTORY).get("history", self.metrics)
         if not self.history:
             self.history.append(self.model.edge_probabilities())
 
@@ -50,14 +55,10 @@ class EdgeProbabilityHistory(keras.callbacks.Callback):
         self.history = self.history[: epoch + 1] + [self.model.edge_probabilities()]
         for key, value in logs.items():
             self.metrics[key] = self.metrics.get(key, [])[:epoch] + [float(value)]
-        if self.path is not None:
-            write_json(
-                self.path,
-                {
-                    "edge_probabilities": [mu.tolist() for mu in self.history],
-                    "metrics": self.metrics,
-                },
-            )
+        if self.folder is not None:
+            gates = {"edge_probabilities": [mu.tolist() for mu in self.history]}
+            write_json(self.folder.edge_probabilities_file, gates)
+            write_json(self.folder.history_file, {"history": self.metrics})
 
 
 class NonFiniteLossError(RuntimeError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from tf_graphvae.config import (
     TrainConfig,
     factorisations,
     map_graph_edges,
-    with_defaults,
 )
 from tf_graphvae.config.files import write_json, write_text
 from tf_graphvae.trainers import figure3
@@ -30,6 +28,14 @@ from tf_graphvae.trainers.table1 import (
     summarise,
     table1_markdown,
 )
+
+
+def _settings(record: dict) -> dict:
+    """The flat settings of a run record's configuration ({} if it holds none readable)."""
+    try:
+        return TrainConfig.from_json(record.get("config", {})).flat()
+    except (ValueError, TypeError):
+        return {}
 
 
 def run_and_evaluate(
@@ -46,10 +52,8 @@ def run_and_evaluate(
         cached = RunFolder(run_dir).read_json(RunFolder.EVAL)
         # Where the data sit and whether XLA compiled do not change a finished evaluation.
         ignore = EXECUTION_FIELDS
-        saved = {
-            k: v for k, v in with_defaults(cached.get("config", {})).items() if k not in ignore
-        }
-        ours = {k: v for k, v in dataclasses.asdict(config).items() if k not in ignore}
+        saved = {k: v for k, v in _settings(cached).items() if k not in ignore}
+        ours = {k: v for k, v in config.flat().items() if k not in ignore}
         if (
             saved == ours
             and cached.get("num_samples") == num_samples
@@ -61,7 +65,7 @@ def run_and_evaluate(
     test = scoring.test_images(config, eval_images)
     scores = scoring.score(result.model, test, num_samples, config.seed, config.evaluation_xla)
     record = {
-        "config": dataclasses.asdict(config),
+        "config": config.to_json(),
         "num_samples": num_samples,
         "eval_images": eval_images,
         **scores,
@@ -150,11 +154,11 @@ def row_config(base: TrainConfig, name: str, seed: int, output_dir: Path) -> Tra
     """The configuration of row `name` of :data:`ROWS` with `seed` (`learned_map` reads the
     MAP graph of `learned-seed<seed>` in `output_dir`)."""
     structure, decode_from, node_dims = ROWS[name]
-    config = dataclasses.replace(base, structure=structure, decode_from=decode_from, seed=seed)
+    config = base.replace(structure=structure, decode_from=decode_from, seed=seed)
     if node_dims is not None:
-        config = dataclasses.replace(config, num_nodes=len(node_dims), node_dims=list(node_dims))
+        config = config.replace(num_nodes=len(node_dims), node_dims=list(node_dims))
     if name == "learned_map":
-        config = dataclasses.replace(config, edges=map_edges(output_dir, seed))
+        config = config.replace(edges=map_edges(output_dir, seed))
     return config
 
 
@@ -180,7 +184,7 @@ def tables_from_runs(
             f"{output_dir} holds no finished run (runs/<row>-seed<k>/{RunFolder.EVAL})."
         )
     first = next(iter(records.values()))[0]
-    base = TrainConfig(**with_defaults(first["config"]))
+    base = TrainConfig.from_json(first["config"])
     table = summarise(records)
     write_json(output_dir / "table1.json", table)
     caption = _caption(base, records, None, first["num_samples"])
@@ -224,7 +228,7 @@ def _caption(base: TrainConfig, records: dict, time_budget: float | None, k: int
     )  # fmt: skip
     return (
         f"{base.dataset} ({base.train_split} -> {base.test_split}; LL on {images}), "
-        f"N = {base.num_nodes}, N' = {base.node_dim}, "
+        f"N = {base.model.num_nodes}, N' = {base.model.node_dim}, "
         + (
             f"early stopping on {base.validation_split} (the validation ELBO's gain over "
             f"{base.early_stopping_patience} epochs under {base.early_stopping_min_delta:g} "
@@ -299,7 +303,7 @@ def ablation(
     tgv_data.load_numpy(base.dataset, base.train_split, base.data_dir)
     for n, d in pairs:
         for seed in seeds:
-            config = dataclasses.replace(base, num_nodes=n, node_dim=d, seed=int(seed))
+            config = base.replace(num_nodes=n, node_dim=d, seed=int(seed))
             run_dir = RunFolder.of_row(output_dir, f"N{n}x{d}", int(seed)).path
             log(f"== N = {n}, N' = {d} (seed {seed}) -> {run_dir}")
             record = run_and_evaluate(config, run_dir, num_samples, eval_images, None, verbose)

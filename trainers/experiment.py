@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_graphvae import data as tgv_data
-from tf_graphvae.config import MODEL_FIELDS, RunFolder, TrainConfig, mdl_edge_prices
+from tf_graphvae.config import RunFolder, TrainConfig, mdl_edge_prices
 from tf_graphvae.config.files import atomic_path, write_json
 from tf_graphvae.model import GraphVAE
 from tf_graphvae.trainers import distribute
@@ -65,11 +65,10 @@ def model_options(config: TrainConfig) -> dict:
     (`model_config.mdl_edge_prices`, from the training split's size) charged with the KL
     warm-up weight."""
     options = config.model_options(tgv_data.run_likelihood(config))
-    if config.edge_price == "mdl" and config.structure == "learned":
-        dims = config.node_dims or [config.node_dim] * config.num_nodes
+    if config.edge_price == "mdl" and config.model.structure == "learned":
+        dims = config.model.node_dims or [config.model.node_dim] * config.model.num_nodes
         n = tgv_data.split_size(config.dataset, config.train_split, config.data_dir)
-        units = options.get("top_down_units", MODEL_FIELDS["top_down_units"].default)
-        options["edge_costs"] = mdl_edge_prices(dims, units, n)
+        options["edge_costs"] = mdl_edge_prices(dims, options["top_down_units"], n)
         options["edge_cost_warmup"] = True
     if config.standardize:
         options["standardization"] = standardization(config)
@@ -97,7 +96,7 @@ def check_scale(config: TrainConfig) -> None:
             f"--standardize is for continuous data (the gaussian likelihood); the values of "
             f"{config.dataset} call for {likelihood}."
         )
-    if config.standardize or config.likelihood is not None or likelihood != "gaussian":
+    if config.standardize or config.model.likelihood is not None or likelihood != "gaussian":
         return
     stats = standardization(config)
     mean, std = np.abs(stats["mean"]), np.asarray(stats["std"])
@@ -252,7 +251,7 @@ def _fit_and_save(
         resolved = {"likelihood": model.likelihood_name, "network": model.network,
                     "jit_compile": bool(model.jit_compile)}  # fmt: skip
         folder.write_config(config, resolved)
-        edges = EdgeProbabilityHistory(folder.edge_probabilities_file)
+        edges = EdgeProbabilityHistory(folder)
         extra.append(AtomicBackupAndRestore(folder / folder.CHECKPOINT))
         if tensorboard:
             extra.append(keras.callbacks.TensorBoard(str(folder / folder.LOGS)))
@@ -283,10 +282,8 @@ def _fit_and_save(
             model.save(tmp)
         write_json(
             folder.history_file,
-            {
-                "config": dataclasses.asdict(config),
+            {  # the configuration is config.json's, the gates edge_probabilities.json's
                 "history": history,
-                "edge_probabilities": [mu.tolist() for mu in edges.history],
                 "test": test_metrics,
                 "early_stopping": None if stopper is None else dict(stopper.state),
                 "train_seconds_last_session": train_seconds,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tf_graphvae import figures
-from tf_graphvae.config import RunFolder, map_graph_edges
+from tf_graphvae.config import RunFolder, TrainConfig, map_graph_edges
 from tf_graphvae.config.files import write_json, write_text
 from tf_graphvae.trainers.table1 import mean_std, paired_difference
 
@@ -27,9 +27,9 @@ def finished_runs(output_dir: Path) -> dict[tuple[int, int], list[dict]]:
         if not folder.eval_file.exists():
             continue
         record = folder.read_json(folder.EVAL)
-        config = record["config"]
+        model = TrainConfig.from_json(record["config"]).model
         record["edges_dropped"] = _edges_dropped(folder)
-        runs.setdefault((config["num_nodes"], config["node_dim"]), []).append(record)
+        runs.setdefault((model.num_nodes, model.node_dim), []).append(record)
     return runs
 
 
@@ -92,10 +92,11 @@ def write(output_dir: str | Path, title: str, log: Callable[[str], None] = print
         raise ValueError(f"{output_dir} holds no finished run (runs/N<n>x<d>-seed<k>/eval.json).")
     rows = summarise(runs)
     first = next(iter(runs.values()))[0]
+    config = TrainConfig.from_json(first["config"])
     caption = (
-        f"{title}: {first['config']['dataset']} ({first['config']['train_split']} -> "
-        f"{first['config']['test_split']}), {first['config']['structure']} structure, LL with "
-        f"K = {first['num_samples']} on {first['metrics']['num_images']} test images."
+        f"{title}: {config.dataset} ({config.train_split} -> {config.test_split}), "
+        f"{config.model.structure} structure, LL with K = {first['num_samples']} on "
+        f"{first['metrics']['num_images']} test images."
     )
     write_json(output_dir / "figure3.json", rows)
     write_text(output_dir / "figure3.md", markdown(rows, caption))

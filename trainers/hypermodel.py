@@ -39,7 +39,7 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
             rate and the temperature floor are searched too, the objective: `"val_elbo"`
             read from the `fit` history, or `"val_ll"`, the importance-weighted LL of the
             validation images after `fit`). Temperature floors above the initial
-            temperature `base_config.temperature` are left out.
+            temperature `base_config.model.temperature` are left out.
         model_fn: makes the compiled model of a trial's `TrainConfig` (default
             `experiment.build_model`; e.g. other network widths).
 
@@ -59,7 +59,7 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
         super().__init__(name=name)
         search = dataclasses.replace(search or SearchConfig()).validate()
         self.search = search
-        self.config = dataclasses.replace(base_config).validate()
+        self.config = base_config.replace().validate()
         self.latent_dim = int(search.latent_dim)
         self.factorisations = search.candidates()
         self.node_dims = [d for _, d in self.factorisations]
@@ -67,11 +67,11 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
         self.tune_temperature_floor = search.tune_temperature_floor
         self.learning_rates = tuple(sorted({float(v) for v in search.learning_rates}))
         floors = sorted({float(v) for v in search.temperature_floors})
-        self.temperature_floors = tuple(v for v in floors if v <= self.config.temperature)
+        self.temperature_floors = tuple(v for v in floors if v <= self.config.model.temperature)
         if self.tune_temperature_floor and not self.temperature_floors:
             raise ValueError(
                 f"No temperature floor in {floors} is <= the initial temperature "
-                f"{self.config.temperature}."
+                f"{self.config.model.temperature}."
             )
         self.objective = keras_tuner.Objective(search.objective, direction="max")
         self.num_samples, self.eval_images = search.num_samples, search.eval_images
@@ -95,7 +95,7 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
             default = _choice_default(self.learning_rates, self.config.learning_rate)
             hp.Choice("learning_rate", list(self.learning_rates), default=default)
         if self.tune_temperature_floor:
-            default = _choice_default(self.temperature_floors, self.config.min_temperature)
+            default = _choice_default(self.temperature_floors, self.config.model.min_temperature)
             hp.Choice("temperature_floor", list(self.temperature_floors), default=default)
 
     def trial_config(self, hp: keras_tuner.HyperParameters) -> TrainConfig:
@@ -107,7 +107,7 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
             changes["learning_rate"] = float(hp.get("learning_rate"))
         if self.tune_temperature_floor:
             changes["min_temperature"] = float(hp.get("temperature_floor"))
-        return dataclasses.replace(self.config, **changes)
+        return self.config.replace(**changes)
 
     # ------------------------------------------------------------ build and fit
     def build(self, hp: keras_tuner.HyperParameters) -> GraphVAE:
@@ -157,7 +157,7 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
 
     def search_config(self) -> dict:
         """What defines the search (a resumed search must match it)."""
-        config = dataclasses.asdict(self.config)
+        config = self.config.flat()
         for key in EXECUTION_FIELDS:  # how it runs, not what it searches
             config.pop(key, None)
         return {

@@ -192,28 +192,19 @@ def tune(
 ) -> list[dict]:
     """Searches the factorisations `N x N' = M` of a latent size with KerasTuner.
 
-    Every trial trains a GraphVAE as `experiment.train` would (same data, seed,
-    temperature schedule, `base_config.epochs` epochs) and is scored on
-    `base_config.test_split` (binarised once with the seed), which should be a validation
-    split cut from the training data (`tf_graphvae.config.hold_out(config, 10)`, as
-    `tfgvae-tune` does), never the test split: by its best epoch's `val_elbo`, or by the
-    importance-weighted LL after training (`objective="val_ll"`, `num_samples` samples
-    per image, `eval_images` first images). The search state lives in
-    `directory/project_name`; running `tune` again with the same settings resumes it
-    (completed trials are kept, an interrupted one is rerun); settings that differ are
-    refused unless `overwrite`.
-
-    Writes into `directory`: `tuning_results.json` (settings, the rows below, every
-    completed trial), `tuning_results.md` (the table N | N' | objective) and
-    `figure3.png` (objective against `N'`).
+    Every trial trains a GraphVAE as `experiment.train` would (`base_config.epochs`
+    epochs) and is scored on `base_config.test_split`, a validation split cut from the
+    training data (`config.hold_out(config, 10)`, as `tfgvae-tune` does), never the test
+    split: by its best epoch's `val_elbo`, or by the importance-weighted LL after training
+    (`objective="val_ll"`). Running `tune` again with the same settings resumes the search
+    in `directory/project_name` (an interrupted trial is rerun); other settings are refused
+    unless `overwrite`. Writes `tuning_results.json` (settings, the rows below, every
+    completed trial), `tuning_results.md` and `figure3.png` into `directory`.
 
     Args:
         base_config: the training run (dataset, epochs, batch size, seed...).
         search: what is searched and how it is scored (`SearchConfig`: `M`, the tuner,
-            the objective, `"val_elbo"` or `"val_ll"`, both maximised; `max_trials`,
-            default the whole grid for `"grid"`, every factorisation once times the other
-            searched values, and the number of factorisations for `"random"` and
-            `"bayesian"`; the rest as `FactorisationHyperModel` reads it).
+            the objective, `max_trials`; the rest as `FactorisationHyperModel` reads it).
         directory: where the search and the results go.
         overwrite: start afresh, deleting the search in `directory/<search.project_name>`.
         model_fn: see `FactorisationHyperModel`.
@@ -300,7 +291,7 @@ def _write_results(directory, hypermodel, done, failed, settings, tuner, objecti
     rows = [best[d] for d in sorted(best)]
     caption = (
         f"{config.dataset} ({config.train_split} -> {config.test_split}): factorisations "
-        f"N x N' = M = {hypermodel.latent_dim}, {config.structure} structure, "
+        f"N x N' = M = {hypermodel.latent_dim}, {config.model.structure} structure, "
         f"{config.epochs} epoch{'s' if config.epochs != 1 else ''} per trial, "
         f"{tuner} search ({len(done)} trial{'s' if len(done) != 1 else ''} completed"
         + (f", {len(failed)} failed" if failed else "")

@@ -55,18 +55,20 @@ class GraphVAEConfig:
     edges: list | None = setting(
         None, "structure=fixed: the present edges [[i, j], ...], i > j.", flag=False
     )
-    likelihood: str = setting(
-        "bernoulli",
+    likelihood: str | None = setting(
+        None,
         "bernoulli (data in [0, 1]), discretized_logistic (8-bit, 0..255), gaussian "
         "(continuous, learned variance), or a function from decoder outputs to a TFP "
-        "distribution over one example.",
-        choices=LIKELIHOODS,
-        flag=False,
+        "distribution over one example. Default: bernoulli; a training run takes the "
+        "data's (bernoulli for values in [0, 1], discretized_logistic for 8-bit, "
+        "otherwise refused unless --standardize).",
+        choices=(*LIKELIHOODS, None),
     )
     network: str | None = setting(
-        None, "mlp or conv; default conv for 8-bit images with sides divisible by 8.",
-        choices=(*NETWORKS, None), flag=False,
-    )  # fmt: skip
+        None,
+        "Built-in networks; default conv for 8-bit images with sides divisible by 8, else mlp.",
+        choices=(*NETWORKS, None),
+    )
     encoder: Any = setting(
         None,
         "A Keras layer or model from a batch of examples to features [B, F] (replaces the "
@@ -179,11 +181,12 @@ class GraphVAEConfig:
                 continue
             check_field(f, getattr(self, f.name))
         check_model_rules(self)
-        check_standardization(self.standardization, self.likelihood, shape)
+        likelihood = self.likelihood or "bernoulli"
+        check_standardization(self.standardization, likelihood, shape)
         network = self.network
         if network is None:
             conv_ok = len(shape) == 3 and shape[0] % 8 == 0 and shape[1] % 8 == 0
-            network = "conv" if self.likelihood == "discretized_logistic" and conv_ok else "mlp"
+            network = "conv" if likelihood == "discretized_logistic" and conv_ok else "mlp"
         dims = check_node_dims(self.node_dims)
         return dataclasses.replace(
             self,
@@ -191,6 +194,7 @@ class GraphVAEConfig:
             node_dims=dims,
             node_dim=max(dims) if dims else self.node_dim,
             edges=check_edges(self.structure, self.num_nodes, self.edges),
+            likelihood=likelihood,
             network=network,
             encoder_units=check_units(self.encoder_units, "encoder_units"),
             decoder_units=check_units(self.decoder_units, "decoder_units"),
@@ -199,7 +203,7 @@ class GraphVAEConfig:
 
 
 def check_model_rules(config: Any) -> None:
-    """The rules between settings (for `GraphVAEConfig` and `TrainConfig` alike)."""
+    """The rules between the model's settings (checked before the example shape is known)."""
     check_edges(config.structure, config.num_nodes, config.edges)
     if config.node_dims is not None and len(config.node_dims) != config.num_nodes:
         raise ValueError(

@@ -9,17 +9,17 @@ here once; the model, the layers and the commands take their choices from these 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from typing import Any
 
 from tf_graphvae.config.model import (
     EDGE_PRICES,
-    LIKELIHOODS,
     MODEL_FIELDS,
-    NETWORKS,
+    GraphVAEConfig,
     check_model_rules,
 )
-from tf_graphvae.config.settings import check_field, setting
+from tf_graphvae.config.settings import check_field, field_kind, setting
 
 DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "omniglot", "cifar10")
 BINARY_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "omniglot")
@@ -80,15 +80,27 @@ EXECUTION_FIELDS = ("data_dir", "jit_compile", "steps_per_execution")
 RESUME_MAY_CHANGE = ("epochs", *EXECUTION_FIELDS)
 
 
-def _model(name: str) -> Any:
-    """A field of `GraphVAEConfig`, with its default and help (the one source of both)."""
-    f = MODEL_FIELDS[name]
-    return dataclasses.field(default=f.default, metadata=f.metadata)
+# The arguments of `GraphVAE` that a run sets itself rather than configures: the example
+# shape from its data, the built-in networks (from `network`), `standardization` (from
+# `standardize` and the training split), the model's seed (the run's `seed`).
+SET_BY_RUN = ("event_shape", "encoder", "decoder", "standardization", "seed")
+# The model settings a run holds, in `TrainConfig.model`.
+RUN_MODEL_FIELDS = tuple(name for name in MODEL_FIELDS if name not in SET_BY_RUN)
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Everything that defines a training run (the flags of `tfgvae-train`)."""
+    """Everything that defines a training run (the flags of `tfgvae-train`): the run's own
+    settings (data, optimisation, stopping, execution) and, in `model`, the model's.
+
+    Example:
+
+    ```python
+    config = TrainConfig(dataset="mnist", epochs=30,
+                         model=GraphVAEConfig(num_nodes=5, node_dim=10))
+    config.replace(structure="chain", epochs=10)  # model and run settings alike, by name
+    ```
+    """
 
     dataset: str = setting(
         "digits",
@@ -96,16 +108,9 @@ class TrainConfig:
         "and x_test of any example shape).",
         check=check_dataset,
     )
-    likelihood: str | None = setting(
-        None,
-        "Likelihood; default the data's: bernoulli for values in [0, 1], "
-        "discretized_logistic for 8-bit, gaussian otherwise.",
-        choices=(*LIKELIHOODS, None),
-    )
-    network: str | None = setting(
-        None,
-        "Built-in networks; default conv for 8-bit images with sides divisible by 8, else mlp.",
-        choices=(*NETWORKS, None),
+    model: GraphVAEConfig = dataclasses.field(
+        default_factory=GraphVAEConfig,
+        metadata={"help": "The model's settings (those of SET_BY_RUN come from the run)."},
     )
     standardize: bool = setting(
         False,
@@ -113,10 +118,6 @@ class TrainConfig:
         "std, kept with the model, so that evaluation, sampling and the export work in the "
         "data's own units.",
     )
-    structure: str = _model("structure")
-    num_nodes: int = _model("num_nodes")
-    node_dim: int = _model("node_dim")
-    node_dims: list | None = _model("node_dims")
     epochs: int = setting(20, "Training epochs.", minimum=1)
     batch_size: int = setting(128, "Global batch size.", minimum=1)
     learning_rate: float = setting(1e-3, "Adam learning rate of the networks.", positive=True)
@@ -149,16 +150,6 @@ class TrainConfig:
         "stops rising.",
         minimum=0,
     )
-    temperature: float = _model("temperature")
-    min_temperature: float = _model("min_temperature")
-    anneal_rate: float = _model("anneal_rate")
-    temperature_anneal_epochs: int = _model("temperature_anneal_epochs")
-    gate_learning_rate: float | None = _model("gate_learning_rate")
-    straight_through_gates: bool = _model("straight_through_gates")
-    kl_warmup_epochs: int = _model("kl_warmup_epochs")
-    per_example_gates: bool = _model("per_example_gates")
-    gate_hold_epochs: int = _model("gate_hold_epochs")
-    gate_samples: int = _model("gate_samples")
     jit_compile: bool | None = setting(
         None,
         "XLA for the train step and the evaluation. Default: the train step is compiled when "
@@ -172,11 +163,6 @@ class TrainConfig:
         "the step, so every logged value is the same for any setting).",
         minimum=1,
     )
-    mixed_precision: bool = _model("mixed_precision")
-    decode_from: str = _model("decode_from")
-    edges: list | None = _model("edges")
-    gates_follow_elbo: bool = _model("gates_follow_elbo")
-    edge_cost: float = _model("edge_cost")
     edge_price: str = setting(
         "fixed",
         "fixed: every edge costs --edge_cost; mdl: each edge its MDL/BIC price, "
@@ -184,16 +170,64 @@ class TrainConfig:
         "images, charged with the KL warm-up weight (learned).",
         choices=EDGE_PRICES,
     )
-    edge_costs: list | None = _model("edge_costs")
-    edge_cost_warmup: bool = _model("edge_cost_warmup")
-    gate_estimator: str = _model("gate_estimator")
-    gate_optimizer: str = _model("gate_optimizer")
+
+    @classmethod
+    def from_flat(cls, **settings: Any) -> TrainConfig:
+        """The defaults with `settings`, run and model settings alike by name (the flags'
+        form, and that of config.json files written before `model` was nested)."""
+        return cls().replace(**settings)
+
+    @classmethod
+    def from_json(cls, saved: Any) -> TrainConfig:
+        """The configuration `to_json` wrote (or a flat one of an older version; settings
+        added since count as their defaults, which keep the older behaviour)."""
+        if not isinstance(saved, dict):
+            raise ValueError("a run configuration is a JSON object")
+        saved = {k: v for k, v in saved.items() if k != RESOLVED}
+        model = saved.pop("model", {})
+        if not isinstance(model, dict):
+            raise ValueError("a run configuration's model is a JSON object")
+        twice = sorted(set(saved) & set(model))
+        if twice:
+            raise ValueError(f"{', '.join(twice)} given both flat and under model")
+        settings = {**saved, **model}
+        for name in _TUPLE_SETTINGS.intersection(settings):  # JSON has only lists
+            settings[name] = tuple(settings[name])
+        return cls.from_flat(**settings)
+
+    def to_json(self) -> dict[str, Any]:
+        """The configuration as JSON values: the run's settings and `model`, the model's."""
+        record = {f.name: getattr(self, f.name) for f in _RUN_FIELDS}
+        record["model"] = {name: getattr(self.model, name) for name in RUN_MODEL_FIELDS}
+        return json.loads(json.dumps(record))
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting in one mapping of JSON values, by name (comparisons, tables)."""
+        record = self.to_json()
+        return {**record.pop("model"), **record}
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with `changes`, run and model settings alike by name (`num_nodes=3`)."""
+        model = {k: changes.pop(k) for k in list(changes) if k in RUN_MODEL_FIELDS}
+        if "model" in changes:
+            raise ValueError("replace takes settings by name, not a model configuration.")
+        return dataclasses.replace(self, model=dataclasses.replace(self.model, **model), **changes)
 
     def validate(self) -> TrainConfig:
         """Returns `self`, or raises a ValueError naming the first bad field."""
-        for f in dataclasses.fields(self):
+        if not isinstance(self.model, GraphVAEConfig):
+            raise ValueError(f"model must be a GraphVAEConfig, got {type(self.model).__name__}.")
+        for f in _RUN_FIELDS:
             check_field(f, getattr(self, f.name))
-        check_model_rules(self)
+        for name in RUN_MODEL_FIELDS:
+            check_field(MODEL_FIELDS[name], getattr(self.model, name))
+        for name in SET_BY_RUN:
+            if getattr(self.model, name) is not None:
+                raise ValueError(
+                    f"model.{name} is set by the run (from its data, network, standardize "
+                    "and seed); leave it None."
+                )
+        check_model_rules(self.model)
         check_validation_rules(self)
         return self
 
@@ -210,17 +244,32 @@ class TrainConfig:
         return self.jit_compile is not False
 
     def model_options(self, likelihood: str) -> dict[str, Any]:
-        """The `GraphVAE` arguments of this run: every model field, the run's seed, and
+        """The `GraphVAE` arguments of this run: its model settings, the run's seed, and
         `likelihood` (`tf_graphvae.data.run_likelihood` gives the data's by default)."""
-        options = {name: getattr(self, name) for name in MODEL_FIELDS if hasattr(self, name)}
+        options = {name: getattr(self.model, name) for name in RUN_MODEL_FIELDS}
         return options | {"likelihood": likelihood, "seed": self.seed}
+
+
+# The section of config.json that records what unset settings resolved to (`RunFolder`).
+RESOLVED = "resolved"
+_RUN_FIELDS = tuple(f for f in dataclasses.fields(TrainConfig) if f.name != "model")
+assert not {f.name for f in _RUN_FIELDS} & set(RUN_MODEL_FIELDS), "a setting has two owners"
+
+
+_TUPLE_SETTINGS = {f.name for f in MODEL_FIELDS.values() if field_kind(f) == "tuple"}
+
+
+def setting_fields() -> tuple[dataclasses.Field, ...]:
+    """Every setting of a run, flat: the run's own fields, then its model's (the flags)."""
+    return (*_RUN_FIELDS, *(MODEL_FIELDS[name] for name in RUN_MODEL_FIELDS))
 
 
 def check_validation_rules(config: TrainConfig) -> None:
     """Early stopping needs a validation split, nothing validates on what it trains on, and
     only continuous data are standardised."""
-    if config.standardize and config.likelihood not in (None, "gaussian"):
-        raise ValueError(f"standardize is for the gaussian likelihood, not {config.likelihood!r}.")
+    likelihood = config.model.likelihood
+    if config.standardize and likelihood not in (None, "gaussian"):
+        raise ValueError(f"standardize is for the gaussian likelihood, not {likelihood!r}.")
     if config.early_stopping_patience and not config.validation_split:
         raise ValueError(
             "early_stopping_patience needs a validation split: set validation_split "
@@ -253,10 +302,3 @@ def hold_out(config: TrainConfig, percent: int) -> TrainConfig:
     return dataclasses.replace(
         config, train_split=f"{base}@fit{size}%", test_split=f"{base}@val{size}%"
     )
-
-
-def with_defaults(saved: dict) -> dict:
-    """A saved `TrainConfig` dict in which a field added after it was written counts as its
-    default (the defaults of new fields keep the behaviour of older versions)."""
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    return {**defaults, **saved}

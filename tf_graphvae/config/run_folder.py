@@ -8,7 +8,6 @@ the defaults of fields added since it was written, validated, and any error nami
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import zipfile
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from tf_graphvae.config.files import lock_holder, run_lock, write_json
-from tf_graphvae.config.run import RESUME_MAY_CHANGE, TrainConfig, with_defaults
+from tf_graphvae.config.run import RESOLVED, RESUME_MAY_CHANGE, TrainConfig
 
 
 class RunFolder:
@@ -37,7 +36,6 @@ class RunFolder:
 
     MODEL = "model.keras"  # the trained model, written when training ends
     CONFIG = "config.json"  # the TrainConfig, written when training starts
-    RESOLVED = "resolved"  # config.json's record of what unset settings resolved to
     HISTORY = "history.json"  # per-epoch metrics, schedules and validation scores
     EDGE_PROBABILITIES = "edge_probabilities.json"  # mu per epoch (learned structures)
     CHECKPOINT = "checkpoint"  # Keras's BackupAndRestore folder (resume)
@@ -102,8 +100,7 @@ class RunFolder:
         if not self.config_file.exists():
             return None
         try:
-            saved = json.loads(self.config_file.read_text())
-            return TrainConfig(**with_defaults(self._settings(saved))).validate()
+            return TrainConfig.from_json(json.loads(self.config_file.read_text())).validate()
         except (ValueError, TypeError) as error:  # json.JSONDecodeError is a ValueError
             raise ValueError(
                 f"{self.config_file} is not a valid run configuration: {error}"
@@ -112,23 +109,19 @@ class RunFolder:
     def write_config(self, config: TrainConfig, resolved: dict | None = None) -> None:
         """Writes `config`, and under `"resolved"` what its unset settings resolved to
         (the likelihood and network inferred from the data, XLA or not)."""
-        record = dataclasses.asdict(config)
-        write_json(self.config_file, record | ({self.RESOLVED: resolved} if resolved else {}))
-
-    def _settings(self, saved: dict) -> dict:
-        if not isinstance(saved, dict):
-            raise ValueError("a run configuration is a JSON object")
-        return {k: v for k, v in saved.items() if k != self.RESOLVED}
+        record = config.to_json()
+        write_json(self.config_file, record | ({RESOLVED: resolved} if resolved else {}))
 
     def check_resumable(self, config: TrainConfig) -> None:
         """Refuses a folder that holds a run with another configuration (the fields of
         `RESUME_MAY_CHANGE` excepted)."""
-        if not self.config_file.exists():
+        saved_config = self.read_config()
+        if saved_config is None:
             return
-        saved = with_defaults(self._settings(self.read_json(self.CONFIG)))
+        saved = saved_config.flat()
         changed = {
             k: (saved.get(k), v)
-            for k, v in dataclasses.asdict(config).items()
+            for k, v in config.flat().items()
             if k not in RESUME_MAY_CHANGE and saved.get(k) != v
         }
         if changed:

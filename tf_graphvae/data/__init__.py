@@ -155,7 +155,7 @@ def default_likelihood(name: str) -> str:
 def run_likelihood(config) -> str:
     """A run's likelihood: its `likelihood` setting, else the one its dataset's values call
     for (:func:`default_likelihood`)."""
-    return config.likelihood or default_likelihood(config.dataset)
+    return config.model.likelihood or default_likelihood(config.dataset)
 
 
 def from_arrays(x, likelihood: str | None = None, *, labels=None) -> tf.data.Dataset:

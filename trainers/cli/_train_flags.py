@@ -1,10 +1,11 @@
-"""The flags of the commands that train models, generated from `TrainConfig`'s fields.
+"""The flags of the commands that train models, generated from the settings of a run.
 
-Each field of `tf_graphvae.config.TrainConfig` with a `help` becomes one absl flag of the
-same name, default and help (an enum where the field names its choices, bounds where it
-names them), so every default exists once. A command defines the flags that apply to it
-(:func:`define`): `tfgvae-tune` and `tfgvae-ablation` choose `N` and `N'` themselves, so
-they have no `--num_nodes`. TensorFlow is not imported here.
+Each setting of a run (`tf_graphvae.config.setting_fields`: the fields of `TrainConfig` and
+of the `GraphVAEConfig` it holds) becomes one absl flag of the same name, default and help
+(an enum where the field names its choices, bounds where it names them), so every default
+exists once. A command defines the flags that apply to it (:func:`define`): `tfgvae-tune`
+and `tfgvae-ablation` choose `N` and `N'` themselves, so they have no `--num_nodes`.
+TensorFlow is not imported here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from absl import flags
 
-from tf_graphvae.config import TrainConfig, field_kind
+from tf_graphvae.config import TrainConfig, field_kind, setting_fields
 from tf_graphvae.trainers.cli._common import validator
 
 _DEFINE = {
@@ -50,9 +51,9 @@ FACTORISATION_FIELDS = ("num_nodes", "node_dim", "node_dims", "edges")
 
 
 def define(exclude: tuple[str, ...] = ()) -> None:
-    """Defines one flag per `TrainConfig` field but those in `exclude` (their defaults
-    stand), and `--structure_file` unless `edges` is excluded. Called once per command."""
-    for f in dataclasses.fields(TrainConfig):
+    """Defines one flag per setting but those in `exclude` (their defaults stand), and
+    `--structure_file` unless `edges` is excluded. Called once per command."""
+    for f in setting_fields():
         if f.metadata.get("flag", True) and f.name not in exclude:
             FLAGS[f.name] = _define(f)
     if "edges" not in exclude:
@@ -79,10 +80,11 @@ def _edges_from_file(path: str | None) -> list | None:
 def command_line(config: TrainConfig, command: str = "tfgvae-train") -> str:
     """The command whose flags give `config` (every setting that is not its default)."""
     parts = [command, f"--dataset={config.dataset}"]
-    for f in dataclasses.fields(TrainConfig):
-        value = getattr(config, f.name)
+    settings = config.flat()
+    for f in setting_fields():
+        value = settings[f.name]
         skip = f.name in ("dataset", "edges") or not f.metadata.get("flag", True)
-        if skip or value == f.default:
+        if skip or value == (list(f.default) if isinstance(f.default, tuple) else f.default):
             continue
         if isinstance(value, bool):
             parts.append(f"--{f.name}" if value else f"--no{f.name}")
@@ -96,7 +98,7 @@ def command_line(config: TrainConfig, command: str = "tfgvae-train") -> str:
 def train_config(**overrides) -> TrainConfig:
     """The `TrainConfig` the flags describe (fields in `overrides` replace theirs)."""
     values = {}
-    for f in dataclasses.fields(TrainConfig):
+    for f in setting_fields():
         if f.name in FLAGS:
             value = FLAGS[f.name].value
             values[f.name] = None if f.metadata.get("zero_means_none") and not value else value
@@ -105,4 +107,4 @@ def train_config(**overrides) -> TrainConfig:
     if _STRUCTURE_FILE:
         values["edges"] = _edges_from_file(_STRUCTURE_FILE[0].value)
     values.update(overrides)
-    return TrainConfig(**values).validate()
+    return TrainConfig.from_flat(**values).validate()

@@ -5,7 +5,6 @@ tfgvae-evaluate --model_dir=runs/digits --num_importance_samples=5000
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from absl import flags
@@ -75,7 +74,7 @@ def _run_config(folder) -> TrainConfig:
         "test_split": _TEST_SPLIT.value,
         "seed": _SEED.value,
     }
-    return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    return config.replace(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def _table(config: TrainConfig, structure: str, metrics: dict, map_metrics: dict | None) -> str:

@@ -48,7 +48,7 @@ def main(argv: list[str]) -> None:
     from tf_graphvae.trainers.callbacks import CompileNotice
 
     multi_worker = _STRATEGY.value == "multi_worker"
-    model_dir = _MODEL_DIR.value or f"runs/{dataset_label(config.dataset)}-{config.structure}"
+    model_dir = _MODEL_DIR.value or f"runs/{dataset_label(config.dataset)}-{config.model.structure}"
     if multi_worker and not flags.FLAGS.verbose:
         logging.set_verbosity(logging.WARNING)  # the strategy's ~20 INFO lines per start
         _native_log_to(experiment.own_folder(model_dir) / RunFolder.NATIVE_LOG)
@@ -88,7 +88,7 @@ def main(argv: list[str]) -> None:
     folder = RunFolder(model_dir)
     print(f"\nSaved {folder.model_file}")
     print(
-        f"Test ({config.dataset} {config.test_split}, {config.structure}): "
+        f"Test ({config.dataset} {config.test_split}, {config.model.structure}): "
         f"ELBO {test['elbo']:.2f}  KL {test['kl']:.2f}  log p(x|z) {test['recon']:.2f} nats"
     )
     print("Edge probabilities mu[parent, child]:")
@@ -106,12 +106,12 @@ def _data_line(config) -> str:
     likelihood = data.run_likelihood(config)
     shape = data.event_shape(config.dataset)
     network = GraphVAEConfig(event_shape=shape, likelihood=likelihood,
-                             network=config.network).validate().network  # fmt: skip
+                             network=config.model.network).validate().network  # fmt: skip
     inferred = lambda value: " (inferred)" if value is None else ""  # noqa: E731
     return (
         f"Data: {config.dataset} {config.train_split} -> {config.test_split}, examples "
-        f"{list(shape)}; likelihood {likelihood}{inferred(config.likelihood)}, network "
-        f"{network}{inferred(config.network)}."
+        f"{list(shape)}; likelihood {likelihood}{inferred(config.model.likelihood)}, network "
+        f"{network}{inferred(config.model.network)}."
     )
 
 

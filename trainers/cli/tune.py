@@ -8,7 +8,6 @@ The search resumes from --directory when the command is run again.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -106,7 +105,7 @@ def _best_config(whole, best: dict):
         changes["learning_rate"] = best["learning_rate"]
     if best.get("temperature_floor") is not None:
         changes["min_temperature"] = best["temperature_floor"]
-    return dataclasses.replace(whole, **changes)
+    return whole.replace(**changes)
 
 
 def run() -> None:

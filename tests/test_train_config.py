@@ -1,0 +1,61 @@
+"""A run's configuration holds the model's (`TrainConfig.model`), saved nested in config.json;
+flat settings (flags, config.json files of older versions) are routed to their owner."""
+
+import json
+
+import pytest
+
+from tf_graphvae.config import (
+    RUN_MODEL_FIELDS,
+    SET_BY_RUN,
+    GraphVAEConfig,
+    RunFolder,
+    TrainConfig,
+    setting_fields,
+)
+
+
+def test_a_run_holds_a_model_configuration_and_names_each_setting_once():
+    config = TrainConfig(dataset="mnist", epochs=3, model=GraphVAEConfig(num_nodes=4)).validate()
+    assert config.model.num_nodes == 4 and not hasattr(config, "num_nodes")
+    names = [f.name for f in setting_fields()]
+    assert len(names) == len(set(names))  # one owner per setting (and per flag)
+    assert set(RUN_MODEL_FIELDS).isdisjoint(SET_BY_RUN) and "model" not in names
+
+
+def test_replace_routes_each_setting_to_its_owner():
+    config = TrainConfig().replace(structure="chain", epochs=4, seed=3)
+    assert (config.model.structure, config.epochs, config.seed) == ("chain", 4, 3)
+    assert config.model.seed is None  # the run's seed seeds the model (SET_BY_RUN)
+    assert TrainConfig().model.structure == "learned"  # the original is untouched
+    with pytest.raises(TypeError, match="num_nodez"):
+        TrainConfig().replace(num_nodez=3)
+
+
+@pytest.mark.parametrize("name", ["encoder", "standardization", "event_shape"])
+def test_what_the_run_sets_itself_is_refused_in_its_configuration(name):
+    config = TrainConfig(model=GraphVAEConfig(**{name: (8, 8, 1)}))
+    with pytest.raises(ValueError, match=f"model.{name} is set by the run"):
+        config.validate()
+
+
+def test_config_json_nests_the_model_and_reads_back_equal(tmp_path):
+    config = TrainConfig.from_flat(dataset="mnist", node_dims=[4, 2], num_nodes=2).validate()
+    folder = RunFolder(tmp_path)
+    folder.write_config(config, resolved={"likelihood": "bernoulli"})
+    saved = json.loads(folder.config_file.read_text())
+    assert saved["model"]["node_dims"] == [4, 2] and "node_dims" not in saved
+    assert saved["model"]["encoder_units"] == [512, 512, 256]
+    assert folder.read_config() == config  # tuples come back as tuples
+
+
+def test_a_flat_config_json_of_an_older_version_reads_as_the_nested_one(tmp_path):
+    config = TrainConfig.from_flat(structure="full", kl_warmup_epochs=2).validate()
+    folder = RunFolder(tmp_path)
+    older = {k: v for k, v in config.flat().items() if k not in ("hard_gates", "top_down_units")}
+    folder.config_file.write_text(json.dumps(older))
+    assert folder.read_config() == config
+    folder.check_resumable(config)
+    folder.config_file.write_text(json.dumps({**older, "model": {"structure": "chain"}}))
+    with pytest.raises(ValueError, match="config.json is not a valid run configuration"):
+        folder.read_config()  # one setting given twice, flat and nested

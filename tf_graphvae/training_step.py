@@ -57,14 +57,18 @@ class TrainingStep:
             results = {name: tf.reshape(value, [1]) for name, value in results.items()}
         return results
 
-    def train_step(self, data):
-        self._apply_schedules()
+    def _training_rows(self, data):
         x = self.images_from(data)
         if self.likelihood_name == "bernoulli":
             # Dynamic binarisation (docs/design.md §3), a fresh draw every step.
             x = self.binarize(x, self.next_seed(), *self.replica_rows(tf.shape(x)[0]))
         if self.gate_samples > 1:
             x = repeat_rows(x, self.gate_samples)  # S copies, each with its own c and z draws
+        return x
+
+    def train_step(self, data):
+        self._apply_schedules()
+        x = self._training_rows(data)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape(persistent=self._gate_gradient_apart) as tape:
             terms = self.forward(x, training=True)
@@ -99,6 +103,20 @@ class TrainingStep:
                 [self.gates.gate_logits],
             )
         return self._update_metrics(loss, terms, training=True)
+
+    def gate_gradient(self, data) -> tf.Tensor:
+        """The gradient `[E]` that a training step on `data` gives the gate logits, by the
+        model's `gate_estimator`, at the current temperature and KL weight, without
+        applying it (fresh gate, latent and binarisation draws on every call): what
+        `scripts/gate_gradient_noise.py` repeats to measure an estimator's noise."""
+        if self.structure != "learned" or not self.gates.num_edges:
+            raise ValueError("gate_gradient needs the learned structure with N >= 2 nodes.")
+        x = self._training_rows(data)
+        with tf.GradientTape() as tape:
+            terms = self.forward(x, training=True)
+            per_row = terms["recon"] - self.kl_weight * terms["kl"]
+            objective = self._gate_objective(terms, per_row)
+        return tape.gradient(objective, self.gates.gate_logits)
 
     @property
     def _gate_gradient_apart(self) -> bool:

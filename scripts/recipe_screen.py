@@ -1,0 +1,111 @@
+"""Choose one setting of the recipe on validation data, the same rule for every row.
+
+    python scripts/recipe_screen.py --setting=kl_warmup_epochs runs/screen/warmup*
+
+Each folder is a `tfgvae-compare` output (`scripts/recipe_screen.sh` makes them) whose runs
+differ from the other folders' in `--setting` only, scored on a validation split (never
+the test split: a folder scored on a test split is refused). Every value's score is the
+mean, over the rows it trained, of the rows' LL (mean over seeds); the value with the
+highest score is chosen. Beside it, each row's LL at every value minus its LL at the
+chosen value, paired by seed and image (± SE over seeds, or over images for one seed,
+with the Student-t interval of `table1.paired_difference`), so a choice that the noise
+cannot tell apart from another says so. Prints a Markdown table and, on the last line,
+`<setting>=<value>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from tf_graphvae.config import EXECUTION_FIELDS, RunFolder, TrainConfig
+
+
+def read_screen(folders: list[str], setting: str) -> dict:
+    """`{value: {row: [eval records]}}` of every finished run in `folders`."""
+    screen: dict = defaultdict(lambda: defaultdict(list))
+    others: dict[str, dict] = {}  # per row, every other setting (they must not differ)
+    for folder in folders:
+        for path in sorted(Path(folder, "runs").glob("*-seed*")):
+            run = RunFolder(path)
+            if not run.eval_file.exists():
+                continue
+            record = run.read_json(run.EVAL)
+            config = TrainConfig.from_json(record["config"])
+            if "@val" not in config.test_split:
+                raise ValueError(
+                    f"{path} was scored on {config.test_split!r}, not a validation split: "
+                    "settings are chosen on validation data."
+                )
+            flat = config.flat()
+            if setting not in flat:
+                raise ValueError(f"Unknown setting {setting!r}.")
+            row = path.name.rsplit("-seed", 1)[0]
+            rest = {k: v for k, v in flat.items() if k not in (setting, "seed", *EXECUTION_FIELDS)}
+            if others.setdefault(row, rest) != rest:
+                changed = sorted(k for k in rest if rest[k] != others[row].get(k))
+                raise ValueError(f"{path} differs from the other {row} runs in {changed}.")
+            screen[_key(flat[setting])][row].append(record)
+    if not screen:
+        raise ValueError(f"No finished run (runs/<row>-seed<k>/eval.json) in {folders}.")
+    return screen
+
+
+def _key(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def choose(screen: dict) -> tuple:
+    """The value with the best mean over rows of the rows' mean LL, and every score."""
+    scores = {
+        value: float(np.mean([np.mean([r["metrics"]["ll"] for r in recs])
+                              for recs in rows.values()]))
+        for value, rows in screen.items()
+    }  # fmt: skip
+    return max(scores, key=scores.get), scores
+
+
+def markdown(screen: dict, setting: str, chosen, scores: dict) -> str:
+    from tf_graphvae.trainers.table1 import paired_difference
+
+    rows = sorted({row for by_row in screen.values() for row in by_row})
+    lines = [
+        f"| {setting} | " + " | ".join(f"{r}: LL, − chosen (paired)" for r in rows)
+        + " | mean LL over rows |",
+        "|---|" + "---|" * (len(rows) + 1),
+    ]  # fmt: skip
+    for value in sorted(screen, key=lambda v: (v is None, v)):
+        cells = []
+        for row in rows:
+            recs = screen[value].get(row, [])
+            if not recs:
+                cells.append("—")
+                continue
+            ll = np.mean([r["metrics"]["ll"] for r in recs])
+            diff = paired_difference(recs, screen[chosen].get(row, []))
+            if value == chosen or not diff:
+                cells.append(f"{ll:.2f}")
+            else:
+                low, high = diff["ci95"]
+                cells.append(f"{ll:.2f}, {diff['mean']:+.2f} [{low:+.2f}, {high:+.2f}]")
+        mark = " (chosen)" if value == chosen else ""
+        lines.append(f"| {value}{mark} | " + " | ".join(cells) + f" | {scores[value]:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setting", required=True, help="The setting screened.")
+    parser.add_argument("folders", nargs="+", help="tfgvae-compare outputs, one per value.")
+    args = parser.parse_args(argv)
+    screen = read_screen(args.folders, args.setting)
+    chosen, scores = choose(screen)
+    print(markdown(screen, args.setting, chosen, scores))
+    print(f"\n{args.setting}={chosen}")
+
+
+if __name__ == "__main__":
+    main()

@@ -219,3 +219,19 @@ def test_the_gate_gradient_noise_script_measures_what_a_training_step_gives(bina
         assert sf["median_sd"] > 3 * concrete["median_sd"] > 0
     table = noise.markdown(result, [[2, 0], [2, 1], [1, 0]], "caption")
     assert "| z2→z0 |" in table and "SD ratio" in table
+
+
+def test_a_learned_model_is_scored_on_its_map_graph_once_it_has_gates(binary_digits, monkeypatch):
+    from tf_graphvae import evaluate, scoring
+
+    calls = []
+    real = evaluate.table1_metrics
+    monkeypatch.setattr(
+        evaluate, "table1_metrics", lambda *a, **k: calls.append(k) or real(*a, **k)
+    )
+    images = binary_digits[:8]
+    one_node = scoring.score(tiny_model("learned", num_nodes=1), images, 4, seed=0,
+                             jit_compile=False)  # fmt: skip
+    assert len(calls) == 1 and one_node["metrics_map"] == one_node["metrics"]
+    three = scoring.score(tiny_model("learned"), images, 4, seed=0, jit_compile=False)
+    assert len(calls) == 3 and calls[-1]["hard_gates"] == "map" and "metrics_map" in three

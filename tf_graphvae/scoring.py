@@ -58,9 +58,11 @@ def score(
     metrics, ll = evaluate.table1_metrics(model, images, num_samples, **options)
     record = {"metrics": metrics, "ll_per_image": ll.tolist()}
     if model.structure == "learned":
-        metrics_map, ll_map = evaluate.table1_metrics(
-            model, images, num_samples, hard_gates="map", **options
-        )
+        metrics_map, ll_map = metrics, ll  # one node, no gates: the MAP graph is the model
+        if model.gates.num_edges:
+            metrics_map, ll_map = evaluate.table1_metrics(
+                model, images, num_samples, hard_gates="map", **options
+            )
         record |= {"metrics_map": metrics_map, "ll_map_per_image": ll_map.tolist()}
     return record
 

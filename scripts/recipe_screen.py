@@ -27,7 +27,7 @@ from tf_graphvae.config import EXECUTION_FIELDS, RunFolder, TrainConfig
 def read_screen(folders: list[str], setting: str) -> dict:
     """`{value: {row: [eval records]}}` of every finished run in `folders`."""
     screen: dict = defaultdict(lambda: defaultdict(list))
-    others: dict[str, dict] = {}  # per row, every other setting (they must not differ)
+    firsts: dict[str, TrainConfig] = {}  # per row, its first run (no other setting may differ)
     for folder in folders:
         for path in sorted(Path(folder, "runs").glob("*-seed*")):
             run = RunFolder(path)
@@ -44,9 +44,9 @@ def read_screen(folders: list[str], setting: str) -> dict:
             if setting not in flat:
                 raise ValueError(f"Unknown setting {setting!r}.")
             row = path.name.rsplit("-seed", 1)[0]
-            rest = {k: v for k, v in flat.items() if k not in (setting, "seed", *EXECUTION_FIELDS)}
-            if others.setdefault(row, rest) != rest:
-                changed = sorted(k for k in rest if rest[k] != others[row].get(k))
+            ignore = (setting, "seed", *EXECUTION_FIELDS)
+            changed = sorted(firsts.setdefault(row, config).differences(config, ignore))
+            if changed:
                 raise ValueError(f"{path} differs from the other {row} runs in {changed}.")
             screen[_key(flat[setting])][row].append(record)
     if not screen:

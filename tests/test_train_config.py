@@ -30,6 +30,14 @@ def test_replace_routes_each_setting_to_its_owner():
     assert TrainConfig().model.structure == "learned"  # the original is untouched
     with pytest.raises(TypeError, match="num_nodez"):
         TrainConfig().replace(num_nodez=3)
+    assert config.differences(TrainConfig()) == {
+        "structure": ("chain", "learned"),
+        "epochs": (4, 20),
+        "seed": (3, 0),
+    }
+    assert config.differences(TrainConfig(), ignore=("epochs", "seed")) == {
+        "structure": ("chain", "learned")
+    }
 
 
 @pytest.mark.parametrize("name", ["encoder", "standardization", "event_shape"])

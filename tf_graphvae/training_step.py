@@ -73,9 +73,7 @@ class TrainingStep:
         with tf.GradientTape(persistent=self._gate_gradient_apart) as tape:
             terms = self.forward(x, training=True)
             loss = -tf.reduce_mean(terms["elbo"])  # Eq. (1), one sample of c and z each
-            # With KL warm-up (beta < 1) the gradient is that of recon - beta * KL; the
-            # reported loss stays -ELBO.
-            per_row = terms["recon"] - self.kl_weight * terms["kl"]
+            per_row = self._warmup_objective(terms)
             objective = -tf.reduce_mean(per_row) + self._edge_penalty()
             # Replicas each see global_batch / R examples; their gradients are summed.
             scaled = objective / replicas
@@ -114,9 +112,13 @@ class TrainingStep:
         x = self._training_rows(data)
         with tf.GradientTape() as tape:
             terms = self.forward(x, training=True)
-            per_row = terms["recon"] - self.kl_weight * terms["kl"]
-            objective = self._gate_objective(terms, per_row)
+            objective = self._gate_objective(terms, self._warmup_objective(terms))
         return tape.gradient(objective, self.gates.gate_logits)
+
+    def _warmup_objective(self, terms):
+        """`recon - beta * KL` per row: with KL warm-up (beta < 1) the gradient is this
+        one's, while the reported loss stays -ELBO."""
+        return terms["recon"] - self.kl_weight * terms["kl"]
 
     @property
     def _gate_gradient_apart(self) -> bool:

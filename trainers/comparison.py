@@ -30,12 +30,14 @@ from tf_graphvae.trainers.table1 import (
 )
 
 
-def _settings(record: dict) -> dict:
-    """The flat settings of a run record's configuration ({} if it holds none readable)."""
+def _same_run(config: TrainConfig, record: dict) -> bool:
+    """Whether a run record's configuration is `config`, but where the data sit and whether
+    XLA compiled (they do not change a finished evaluation); False if it is unreadable."""
     try:
-        return TrainConfig.from_json(record.get("config", {})).flat()
+        saved = TrainConfig.from_json(record.get("config", {}))
     except (ValueError, TypeError):
-        return {}
+        return False
+    return not saved.differences(config, EXECUTION_FIELDS)
 
 
 def run_and_evaluate(
@@ -50,12 +52,8 @@ def run_and_evaluate(
     eval_path = RunFolder(run_dir).eval_file
     if eval_path.exists():
         cached = RunFolder(run_dir).read_json(RunFolder.EVAL)
-        # Where the data sit and whether XLA compiled do not change a finished evaluation.
-        ignore = EXECUTION_FIELDS
-        saved = {k: v for k, v in _settings(cached).items() if k not in ignore}
-        ours = {k: v for k, v in config.flat().items() if k not in ignore}
         if (
-            saved == ours
+            _same_run(config, cached)
             and cached.get("num_samples") == num_samples
             and cached.get("eval_images") == eval_images
             and "ll_per_image" in cached

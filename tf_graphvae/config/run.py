@@ -80,6 +80,8 @@ EXECUTION_FIELDS = ("data_dir", "jit_compile", "steps_per_execution")
 RESUME_MAY_CHANGE = ("epochs", *EXECUTION_FIELDS)
 
 
+# The section of config.json that records what unset settings resolved to (`RunFolder`).
+RESOLVED = "resolved"
 # The arguments of `GraphVAE` that a run sets itself rather than configures: the example
 # shape from its data, the built-in networks (from `network`), `standardization` (from
 # `standardize` and the training split), the model's seed (the run's `seed`).
@@ -206,6 +208,13 @@ class TrainConfig:
         record = self.to_json()
         return {**record.pop("model"), **record}
 
+    def differences(self, other: TrainConfig, ignore=()) -> dict[str, tuple[Any, Any]]:
+        """The settings, by name, in which `other` differs from this configuration (but
+        those in `ignore`): `name: (ours, theirs)`. The resume check, the evaluation cache
+        and the recipe screen compare configurations through it."""
+        ours, theirs = self.flat(), other.flat()
+        return {k: (v, theirs[k]) for k, v in ours.items() if k not in ignore and v != theirs[k]}
+
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with `changes`, run and model settings alike by name (`num_nodes=3`)."""
         model = {k: changes.pop(k) for k in list(changes) if k in RUN_MODEL_FIELDS}
@@ -250,8 +259,6 @@ class TrainConfig:
         return options | {"likelihood": likelihood, "seed": self.seed}
 
 
-# The section of config.json that records what unset settings resolved to (`RunFolder`).
-RESOLVED = "resolved"
 _RUN_FIELDS = tuple(f for f in dataclasses.fields(TrainConfig) if f.name != "model")
 assert not {f.name for f in _RUN_FIELDS} & set(RUN_MODEL_FIELDS), "a setting has two owners"
 

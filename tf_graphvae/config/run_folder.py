@@ -115,15 +115,8 @@ class RunFolder:
     def check_resumable(self, config: TrainConfig) -> None:
         """Refuses a folder that holds a run with another configuration (the fields of
         `RESUME_MAY_CHANGE` excepted)."""
-        saved_config = self.read_config()
-        if saved_config is None:
-            return
-        saved = saved_config.flat()
-        changed = {
-            k: (saved.get(k), v)
-            for k, v in config.flat().items()
-            if k not in RESUME_MAY_CHANGE and saved.get(k) != v
-        }
+        saved = self.read_config()
+        changed = {} if saved is None else saved.differences(config, RESUME_MAY_CHANGE)
         if changed:
             details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
             raise ValueError(

@@ -18,6 +18,13 @@ Prints a Markdown table and, on the last line, `edge_cost=<value>`.
 `paired`: the per-seed LL differences of `--row` runs to `--baseline_row` runs of
 another output folder (same seeds, same test images), and which edges each seed's MAP
 graph drops.
+
+`retrained`: the retrained-evidence table (`trainers/structure_evidence.py`): each
+learned seed's MAP graph, the run that trained it from scratch as a fixed structure, and
+its LL paired with FC-VAE, the chain and the VAE of `--baseline` (default: `--runs`).
+
+    python scripts/structure_study.py retrained --runs=results/mnist_v3_mdl \
+        --baseline=results/mnist_v3
 """
 
 from __future__ import annotations
@@ -137,8 +144,15 @@ def main(argv=None) -> int:
     p.add_argument("--baseline_row", default="full")
     p.add_argument("--runs", required=True)
     p.add_argument("--row", default="learned")
+    r = sub.add_parser("retrained")
+    r.add_argument("--runs", required=True)
+    r.add_argument("--baseline", default=None)
     args = parser.parse_args(argv)
-    if args.command == "choose":
+    if args.command == "retrained":
+        from tf_graphvae.trainers.structure_evidence import evidence_markdown, retrained_evidence
+
+        print(evidence_markdown(retrained_evidence(args.runs, args.baseline)), end="")
+    elif args.command == "choose":
         print(choose(args.folders), end="")
     else:
         print(paired(args.baseline, args.baseline_row, args.runs, args.row), end="")

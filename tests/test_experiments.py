@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from conftest import run_command
 
 from tf_graphvae.config import RunFolder
-from tf_graphvae.trainers import comparison, experiment
+from tf_graphvae.trainers import comparison, experiment, structure_evidence
 from tf_graphvae.trainers.callbacks import TimeBudget
 
 # Without XLA: these runs are so short that compiling would take most of their time.
@@ -78,6 +79,7 @@ def test_compare_writes_table1_figure2_and_stability(tmp_path):
     table = (out / "knockout_values_seed0.md").read_text()
     assert _png(out / "knockout_values_seed0.png") and "knock-out value" in table
     assert "supported" not in table and _png(out / "learning_curves.png")
+    _check_retrained_evidence(out, saved, tmp_path / "other")
     # A second run of the same command reuses every finished run.
     eval_file = out / "runs" / "learned-seed1" / "eval.json"
     before = eval_file.stat().st_mtime_ns
@@ -90,6 +92,43 @@ def test_compare_writes_table1_figure2_and_stability(tmp_path):
     assert said == ["Not finished, left out: learned-seed1"]
     assert table["learned"]["seeds"] == [0] and table["full"]["seeds"] == [0, 1]
     assert "| Graph VAE (`learned`) | 1 |" in (out / "table1.md").read_text()
+
+
+def _check_retrained_evidence(out: Path, saved: dict, other: Path) -> None:
+    """retrained_evidence.json pairs each learned_map run with FC-VAE; a learned run whose
+    MAP graph is a row already trained with the same settings is paired through that run."""
+    evidence = json.loads((out / "retrained_evidence.json").read_text())
+    assert [e["retrained"] for e in evidence["seeds"]] == ["`learned_map` (seed 0)",
+                                                           "`learned_map` (seed 1)"]  # fmt: skip
+    assert evidence["vs"]["full"]["per_seed"] == pytest.approx(
+        saved["learned_map"]["vs_full"]["per_seed"]
+    )
+    assert "− FC-VAE" in (out / "retrained_evidence.md").read_text()
+    # Another folder's learned run, its gates all at 1: its MAP graph is FC-VAE's mask.
+    run = other / "runs" / "learned-seed0"
+    shutil.copytree(out / "runs" / "learned-seed0", run)
+    folder = RunFolder(run)
+    gates = folder.read_json(RunFolder.EDGE_PROBABILITIES)
+    gates["edge_probabilities"][-1] = np.tril(np.ones((3, 3)), -1).tolist()
+    (run / RunFolder.EDGE_PROBABILITIES).write_text(json.dumps(gates))
+    evidence = structure_evidence.retrained_evidence(other, baseline=out)
+    (entry,) = evidence["seeds"]
+    assert entry["dropped"] == [] and entry["same_run_as"] == "full"
+    assert entry["ll"] == saved["full"]["ll_per_seed"][0]
+    assert "0 (the same run)" in structure_evidence.evidence_markdown(evidence)
+    # One edge dropped: no row of `out` has that graph, so it is not retrained.
+    gates["edge_probabilities"][-1][2][0] = 0.1
+    (run / RunFolder.EDGE_PROBABILITIES).write_text(json.dumps(gates))
+    (entry,) = structure_evidence.retrained_evidence(other, baseline=out)["seeds"]
+    assert entry["dropped"] == [[2, 0]] and entry["retrained"].startswith("not retrained")
+    # The complete graph again, but trained with another learning rate: not the same model.
+    gates["edge_probabilities"][-1][2][0] = 0.9
+    (run / RunFolder.EDGE_PROBABILITIES).write_text(json.dumps(gates))
+    record = folder.read_json(RunFolder.EVAL)
+    record["config"]["learning_rate"] *= 2
+    folder.eval_file.write_text(json.dumps(record))
+    (entry,) = structure_evidence.retrained_evidence(other, baseline=out)["seeds"]
+    assert entry["same_run_as"] is None and "ll" not in entry
 
 
 def test_ablation_covers_every_factorisation_and_every_m_in_its_folder(tmp_path):

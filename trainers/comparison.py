@@ -22,6 +22,7 @@ from tf_graphvae.config import (
 from tf_graphvae.config.files import write_json, write_text
 from tf_graphvae.trainers import figure3
 from tf_graphvae.trainers.experiment import train
+from tf_graphvae.trainers.structure_evidence import evidence_markdown, retrained_evidence
 from tf_graphvae.trainers.table1 import (
     ROW_LABELS,
     edge_survival,
@@ -95,8 +96,9 @@ def compare(
     structure, after `learned`); `row_seeds` gives a row fewer (or other) seeds than
     `seeds`. Writes into `output_dir`: `table1.md`, `table1.json`,
     `figure2.png` (gate trajectories of the learned structure and a sampled DAG; one
-    per seed as `figure2_seed<k>.png`), `edge_stability.png/json` and the final MAP
-    structure of every learned run as JSON and DOT; each run lives in
+    per seed as `figure2_seed<k>.png`), `edge_stability.png/json`, the final MAP
+    structure of every learned run as JSON and DOT and `retrained_evidence.md/json`
+    (`structure_evidence`); each run lives in
     `runs/<row>-seed<k>` and resumes from its last checkpoint when run again.
     """
     base.validate()
@@ -132,7 +134,16 @@ def compare(
         _learned_figures(
             output_dir, records["learned"], base, scoring.test_images(base, eval_images)
         )
+        _write_evidence(output_dir)
     return table
+
+
+def _write_evidence(output_dir: Path) -> None:
+    """`retrained_evidence.md/json`: each learned seed's MAP graph trained from scratch,
+    paired with the other rows (`structure_evidence`)."""
+    evidence = retrained_evidence(output_dir)
+    write_json(output_dir / "retrained_evidence.json", evidence)
+    write_text(output_dir / "retrained_evidence.md", evidence_markdown(evidence))
 
 
 def _check_rows(seeds: list[int], structures: list[str], row_seeds: dict | None) -> None:
@@ -188,6 +199,8 @@ def tables_from_runs(
     caption = _caption(base, records, None, first["num_samples"])
     write_text(output_dir / "table1.md", table1_markdown(table, caption))
     _learning_curves(output_dir, records, base)
+    if "learned" in records:
+        _write_evidence(output_dir)
     return table
 
 

@@ -78,6 +78,15 @@ XLA_MIN_STEPS = 1000
 EXECUTION_FIELDS = ("data_dir", "jit_compile", "steps_per_execution")
 # Fields that may differ when a run is resumed: more epochs, and how it executes.
 RESUME_MAY_CHANGE = ("epochs", *EXECUTION_FIELDS)
+# What only learned gates read: a fixed structure (full, chain, independent, `fixed`)
+# trains the same networks whatever these are. Two runs that differ only here and in
+# `structure`/`edges` train the same model when their gate masks are equal.
+GATE_ONLY_FIELDS = (
+    "structure", "edges", "edge_price", "edge_cost", "edge_costs", "edge_cost_warmup",
+    "gate_learning_rate", "gate_optimizer", "gate_hold_epochs", "straight_through_gates",
+    "gates_follow_elbo", "gate_estimator", "temperature", "min_temperature", "anneal_rate",
+    "temperature_anneal_epochs", "hard_gates", "per_example_gates",
+)  # fmt: skip
 
 
 # The section of config.json that records what unset settings resolved to (`RunFolder`).

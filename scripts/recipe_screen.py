@@ -5,8 +5,9 @@
 Each folder is a `tfgvae-compare` output (`scripts/recipe_screen.sh` makes them) whose runs
 differ from the other folders' in `--setting` only, scored on a validation split (never
 the test split: a folder scored on a test split is refused). Every value's score is the
-mean, over the rows it trained, of the rows' LL (mean over seeds); the value with the
-highest score is chosen. Beside it, each row's LL at every value minus its LL at the
+mean, over the rows, of the rows' LL (mean over seeds); the value with the highest score
+is chosen, among the values whose runs cover every row (a screen still running shows the
+others unscored). Beside it, each row's LL at every value minus its LL at the
 chosen value, paired by seed and image (± SE over seeds, or over images for one seed,
 with the Student-t interval of `table1.paired_difference`), so a choice that the noise
 cannot tell apart from another says so. Prints a Markdown table and, on the last line,
@@ -59,13 +60,21 @@ def _key(value):
 
 
 def choose(screen: dict) -> tuple:
-    """The value with the best mean over rows of the rows' mean LL, and every score."""
+    """The value with the best mean over rows of the rows' mean LL, and every score.
+
+    Only the values whose runs cover every row of the screen are scored (a mean over fewer
+    rows is not comparable); the others score None."""
+    rows = {row for by_row in screen.values() for row in by_row}
     scores = {
         value: float(np.mean([np.mean([r["metrics"]["ll"] for r in recs])
-                              for recs in rows.values()]))
-        for value, rows in screen.items()
+                              for recs in by_row.values()]))
+        if set(by_row) == rows else None
+        for value, by_row in screen.items()
     }  # fmt: skip
-    return max(scores, key=scores.get), scores
+    complete = {value: score for value, score in scores.items() if score is not None}
+    if not complete:
+        raise ValueError(f"No value of the screen has finished runs of every row {sorted(rows)}.")
+    return max(complete, key=complete.get), scores
 
 
 def markdown(screen: dict, setting: str, chosen, scores: dict) -> str:
@@ -92,7 +101,8 @@ def markdown(screen: dict, setting: str, chosen, scores: dict) -> str:
                 low, high = diff["ci95"]
                 cells.append(f"{ll:.2f}, {diff['mean']:+.2f} [{low:+.2f}, {high:+.2f}]")
         mark = " (chosen)" if value == chosen else ""
-        lines.append(f"| {value}{mark} | " + " | ".join(cells) + f" | {scores[value]:.2f} |")
+        score = "not every row: not scored" if scores[value] is None else f"{scores[value]:.2f}"
+        lines.append(f"| {value}{mark} | " + " | ".join(cells) + f" | {score} |")
     return "\n".join(lines)
 
 

@@ -49,3 +49,15 @@ def test_a_setting_is_chosen_on_validation_runs_and_test_runs_are_refused(tmp_pa
     _compare(base.replace(test_split="test"), tested, ("full",))
     with pytest.raises(ValueError, match="not a validation split"):
         screen_script.read_screen([str(tested)], "kl_warmup_epochs")
+
+
+def test_a_value_without_every_row_is_not_scored():
+    record = lambda ll, seed=0: {"metrics": {"ll": ll}, "config": {"seed": seed},  # noqa: E731
+                                 "ll_per_image": [ll]}  # fmt: skip
+    screen = {5: {"full": [record(-87.3)], "independent": [record(-89.6)]},
+              2: {"independent": [record(-80.0)]}}  # fmt: skip
+    chosen, scores = _script().choose(screen)
+    assert chosen == 5 and scores[2] is None
+    assert "not every row: not scored" in _script().markdown(screen, "w", chosen, scores)
+    with pytest.raises(ValueError, match="every row"):
+        _script().choose({2: {"independent": [record(-80.0)]}, 5: {"full": [record(-87.3)]}})

@@ -81,3 +81,23 @@ def test_retrained_evidence_of_the_published_mdl_runs(capsys):
         runs = [json.loads((f / "eval.json").read_text())["ll_per_image"] for f in folders]
         diffs.append(np.mean(np.subtract(*runs)))
     assert f"− VAE: {np.mean(diffs):+.2f} ± {np.std(diffs, ddof=1) / np.sqrt(3):.2f}" in text
+
+
+def test_old_knockout_records_are_rewritten_without_support_wording(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "rename", ROOT / "scripts" / "rename_knockout_records.py"
+    )
+    rename = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rename)
+    record = json.loads((ROOT / "results/mnist_final/knockout_values_seed0.json").read_text())
+    run = tmp_path / "old"
+    run.mkdir()
+    (run / "edge_values_seed0.json").write_text(json.dumps(record))
+    (run / "edge_values_seed0.md").write_text("mnist, seed 0: old caption; supported: > 2 SE\n")
+    (written,) = rename.rename(tmp_path)
+    assert written == run / "knockout_values_seed0.json"
+    assert json.loads(written.read_text())["value"] == record["value"]
+    text = (run / "knockout_values_seed0.md").read_text()
+    assert text.startswith("mnist, seed 0: ELBO(gate on)") and "| supported |" not in text
+    assert (run / "knockout_values_seed0.png").read_bytes()[:4] == b"\x89PNG"
+    assert not list(run.glob("edge_values_*"))

@@ -81,16 +81,22 @@ def write_knockout_values(
     values = knockout.knockout_values(
         model, images, num_samples=KNOCKOUT_SAMPLES, seed=seed, jit_compile=jit_compile
     )
-    mu = model.edge_probabilities()
-    values["edge_probabilities"] = mu.tolist()
+    values["edge_probabilities"] = model.edge_probabilities().tolist()
+    return write_knockout_files(values, output_dir, suffix, title)
+
+
+def write_knockout_files(values: dict, output_dir: Path, suffix: str, title: str) -> dict:
+    """`knockout_values_<suffix>.json/.md/.png` in `output_dir` from knock-out `values`
+    (with their `edge_probabilities`); returns them with their `markdown`."""
+    mu = np.asarray(values["edge_probabilities"])
     write_json(Path(output_dir) / f"knockout_values_{suffix}.json", values)
     caption = (
         f"{title}: ELBO(gate on) − ELBO(gate off), other gates at MAP, same latent noise; "
-        f"{values['num_images']} test images x {KNOCKOUT_SAMPLES} draws. A knock-out value "
-        "is what switching the edge off costs this trained model, not evidence that the data "
-        "support the edge (that takes models retrained without it).\n\n"
+        f"{values['num_images']} test images x {values['num_samples']} draws. A knock-out "
+        "value is what switching the edge off costs this trained model, not evidence that "
+        "the data support the edge (that takes models retrained without it).\n\n"
     )
-    values["markdown"] = caption + knockout.markdown_table(values, mu)
+    values = {**values, "markdown": caption + knockout.markdown_table(values, mu)}
     write_text(Path(output_dir) / f"knockout_values_{suffix}.md", values["markdown"])
     figures.plot_knockout_values(values, Path(output_dir) / f"knockout_values_{suffix}.png", title)
     return values

@@ -19,6 +19,13 @@ Prints a Markdown table and, on the last line, `edge_cost=<value>`.
 another output folder (same seeds, same test images), and which edges each seed's MAP
 graph drops.
 
+`choose_priced`: the same rule among priced options evaluated by `tfgvae-evaluate` on a
+validation split (`LABEL=GLOB` of `...-seed<k>.json`, from the lowest price up):
+
+    python scripts/structure_study.py choose_priced \
+        "none=results/val_choice/omniglot_v3-learned-seed*.json" \
+        "mdl=results/val_choice/omniglot_v3_mdl-learned-seed*.json"
+
 `retrained`: the retrained-evidence table (`trainers/structure_evidence.py`): each
 learned seed's MAP graph, the run that trained it from scratch as a fixed structure, and
 its LL paired with FC-VAE, the chain and the VAE of `--baseline` (default: `--runs`).
@@ -30,6 +37,8 @@ its LL paired with FC-VAE, the chain and the VAE of `--baseline` (default: `--ru
 from __future__ import annotations
 
 import argparse
+import glob
+import json
 import sys
 from pathlib import Path
 
@@ -134,6 +143,55 @@ def paired(baseline: str, baseline_row: str, runs: str, row: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def choose_priced(options: list[str]) -> str:
+    """The one-standard-error choice among priced options, each `LABEL=GLOB` of
+    `tfgvae-evaluate` JSON files (one per seed, named `...-seed<k>.json`) on a validation
+    split, listed from the lowest price to the highest: the highest price whose mean LL is
+    within one standard error over seeds of the best option's."""
+    rows = [_priced_option(option) for option in options]
+    seeds = sorted(set.intersection(*(set(by_seed) for _, by_seed in rows)))
+    if len(seeds) < 2:
+        raise ValueError(f"The options share {len(seeds)} seed(s); the rule needs 2 or more.")
+    ll = {label: np.array([by_seed[k]["ll"] for k in seeds]) for label, by_seed in rows}
+    best = max(ll, key=lambda label: ll[label].mean())
+    lines = ["| option | seeds | validation LL | − the best (over seeds) | edges dropped |",
+             "|---|---:|---|---|---|"]  # fmt: skip
+    chosen = best
+    for label, by_seed in rows:  # lowest price first: the last one within 1 SE is chosen
+        diff, sem = _mean_sem(ll[label] - ll[best])
+        if diff >= -sem:
+            chosen = label
+        dropped = ", ".join(str(_dropped_of(by_seed[k])) for k in seeds)
+        lines.append(f"| {label} | {len(seeds)} | {ll[label].mean():.2f} | "
+                     f"{diff:+.2f} ± {sem:.2f} | {dropped} |")  # fmt: skip
+    note = (f"\nStandard errors over the {len(seeds)} seeds of the per-seed differences to the "
+            "best option (the same validation images for every option); edges dropped per "
+            "seed by the evaluated run's MAP graph.")  # fmt: skip
+    return "\n".join(lines) + "\n" + note + f"\n\nchosen={chosen}\n"
+
+
+def _priced_option(option: str) -> tuple[str, dict[int, dict]]:
+    label, _, pattern = option.partition("=")
+    files = sorted(glob.glob(pattern))
+    if not label or not files:
+        raise ValueError(f"{option!r}: expected LABEL=GLOB matching evaluation JSON files.")
+    by_seed = {}
+    for path in map(Path, files):
+        record = json.loads(path.read_text())
+        if "@val" not in record["test_split"]:
+            raise ValueError(f"{path} was scored on {record['test_split']!r}, not a validation "
+                             "split: a price is chosen on validation data.")  # fmt: skip
+        by_seed[int(path.stem.rsplit("seed", 1)[1])] = record
+    return label, by_seed
+
+
+def _dropped_of(record: dict) -> int | str:
+    """How many edges the evaluated run's MAP graph drops ('?' when its folder is absent)."""
+    folder = Path(record.get("model_dir", ""))
+    mu = RunFolder(folder).final_edge_probabilities() if folder.is_dir() else None
+    return "?" if mu is None else len(map_graph_edges(mu)[1])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -144,6 +202,8 @@ def main(argv=None) -> int:
     p.add_argument("--baseline_row", default="full")
     p.add_argument("--runs", required=True)
     p.add_argument("--row", default="learned")
+    q = sub.add_parser("choose_priced")
+    q.add_argument("options", nargs="+", help="LABEL=GLOB, from the lowest price up.")
     r = sub.add_parser("retrained")
     r.add_argument("--runs", required=True)
     r.add_argument("--baseline", default=None)
@@ -152,6 +212,8 @@ def main(argv=None) -> int:
         from tf_graphvae.trainers.structure_evidence import evidence_markdown, retrained_evidence
 
         print(evidence_markdown(retrained_evidence(args.runs, args.baseline)), end="")
+    elif args.command == "choose_priced":
+        print(choose_priced(args.options), end="")
     elif args.command == "choose":
         print(choose(args.folders), end="")
     else:

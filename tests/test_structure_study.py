@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("study", ROOT / "scripts" / "structure_study.py")
@@ -101,3 +102,23 @@ def test_old_knockout_records_are_rewritten_without_support_wording(tmp_path):
     assert text.startswith("mnist, seed 0: ELBO(gate on)") and "| supported |" not in text
     assert (run / "knockout_values_seed0.png").read_bytes()[:4] == b"\x89PNG"
     assert not list(run.glob("edge_values_*"))
+
+
+def test_the_priced_choice_takes_the_highest_price_within_one_seed_level_se(tmp_path):
+    def write(label, lls, split="train@val10%"):
+        for seed, ll in enumerate(lls):
+            record = {"test_split": split, "ll": ll, "model_dir": str(tmp_path / "absent")}
+            (tmp_path / f"{label}-seed{seed}.json").write_text(json.dumps(record))
+        return f"{label}={tmp_path}/{label}-seed*.json"
+
+    none = write("none", [-90.0, -90.5, -89.5])
+    close = write("mdl", [-90.1, -90.4, -89.7])  # -0.07 ± 0.09: within one SE of the best
+    far = write("mdl2", [-91.0, -91.6, -90.4])  # -1.0 ± 0.05
+    assert study.choose_priced([none, close]).strip().endswith("chosen=mdl")
+    assert study.choose_priced([none, far]).strip().endswith("chosen=none")
+    assert "| mdl | 3 | -90.07 | -0.07 ± 0.09 | ?, ?, ? |" in study.choose_priced([none, close])
+    tested = write("tested", [-90.0, -90.0], split="test")
+    with pytest.raises(ValueError, match="not a validation split"):
+        study.choose_priced([none, tested])
+    with pytest.raises(ValueError, match="2 or more"):
+        study.choose_priced([none, write("one", [-90.0])])

@@ -116,7 +116,16 @@ def _check_retrained_evidence(out: Path, saved: dict, other: Path) -> None:
     assert entry["dropped"] == [] and entry["same_run_as"] == "full"
     assert entry["ll"] == saved["full"]["ll_per_seed"][0]
     assert "0 (the same run)" in structure_evidence.evidence_markdown(evidence)
+    # No edge left: the VAE row has no top-down pass, so it does not stand for that graph.
+    comparison.compare(experiment.TrainConfig.from_flat(**TINY), out, seeds=(0,),
+                       structures=("independent",), num_samples=20, eval_images=20, verbose=0,
+                       log=lambda _: None)  # fmt: skip
+    gates["edge_probabilities"][-1] = np.zeros((3, 3)).tolist()
+    (run / RunFolder.EDGE_PROBABILITIES).write_text(json.dumps(gates))
+    (entry,) = structure_evidence.retrained_evidence(other, baseline=out)["seeds"]
+    assert entry["kept"] == [] and entry["same_run_as"] is None
     # One edge dropped: no row of `out` has that graph, so it is not retrained.
+    gates["edge_probabilities"][-1] = np.tril(np.ones((3, 3)), -1).tolist()
     gates["edge_probabilities"][-1][2][0] = 0.1
     (run / RunFolder.EDGE_PROBABILITIES).write_text(json.dumps(gates))
     (entry,) = structure_evidence.retrained_evidence(other, baseline=out)["seeds"]

@@ -15,7 +15,6 @@ firmly the data pin it. Prints a Markdown table, one line per run, then each row
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 from scipy.optimize import curve_fit
@@ -63,8 +62,7 @@ def table(folder: str, rows: list[str]) -> str:
              "|---|---:|---:|---|---|" + "---|" * len(HORIZONS) + "---|---:|"]  # fmt: skip
     summary = []
     for row in rows:
-        runs = sorted(Path(folder, "runs").glob(f"{row}-seed*"))
-        found = [run_line(RunFolder(r)) for r in runs if RunFolder(r).eval_file.exists()]
+        found = [run_line(r) for r in RunFolder.of_rows(folder, row) if r.eval_file.exists()]
         for x in found:
             gains = " | ".join(f"{x['gains'][h]:+.2f}" for h in HORIZONS)
             lines.append(f"| {x['run']} | {x['epochs']} | {x['best']} | {x['val_elbo']:.2f} | "

@@ -62,8 +62,8 @@ def _mean_sem(x) -> tuple[float, float]:
 
 
 def _seeds(folder: str) -> list[tuple[dict, Path]]:
-    runs = sorted((Path(folder) / "runs").glob("learned-seed*"))
-    return [(_eval(run), run) for run in runs if RunFolder(run).eval_file.exists()]
+    runs = RunFolder.of_rows(folder, "learned")
+    return [(_eval(run.path), run.path) for run in runs if run.eval_file.exists()]
 
 
 def _paired_over_seeds(records: list[dict], best: list[dict]) -> tuple[float, float, str]:
@@ -117,7 +117,7 @@ def paired(baseline: str, baseline_row: str, runs: str, row: str) -> str:
     lines = ["| seed | LL | baseline LL | difference (paired) | edges dropped |",
              "|---:|---|---|---|---|"]  # fmt: skip
     diffs, drops = [], {}
-    for run_dir in sorted((Path(runs) / "runs").glob(f"{row}-seed*")):
+    for run_dir in (run.path for run in RunFolder.of_rows(runs, row)):
         seed = run_dir.name.rsplit("seed", 1)[1]
         base_dir = RunFolder.of_row(baseline, baseline_row, int(seed)).path
         if not RunFolder(run_dir).eval_file.exists() or not RunFolder(base_dir).eval_file.exists():

@@ -67,3 +67,12 @@ def test_a_flat_config_json_of_an_older_version_reads_as_the_nested_one(tmp_path
     folder.config_file.write_text(json.dumps({**older, "model": {"structure": "chain"}}))
     with pytest.raises(ValueError, match="config.json is not a valid run configuration"):
         folder.read_config()  # one setting given twice, flat and nested
+
+
+def test_a_rows_run_folders_come_in_numeric_seed_order(tmp_path):
+    for seed in (10, 2, 0):
+        RunFolder.of_row(tmp_path, "full", seed).path.mkdir(parents=True)
+    RunFolder.of_row(tmp_path, "full_map", 1).path.mkdir(parents=True)  # another row
+    runs = RunFolder.of_rows(tmp_path, "full")
+    assert [r.path.name for r in runs] == ["full-seed0", "full-seed2", "full-seed10"]
+    assert RunFolder.of_rows(tmp_path, "chain") == []

@@ -181,13 +181,13 @@ def tables_from_runs(
     output_dir = Path(output_dir)
     records: dict[str, list[dict]] = {}
     for name in structures:
-        runs = sorted((output_dir / "runs").glob(f"{name}-seed*"),
-                      key=lambda run: int(run.name.rsplit("seed", 1)[1]))  # fmt: skip
-        finished = [run for run in runs if RunFolder(run).eval_file.exists()]
+        runs = RunFolder.of_rows(output_dir, name)
+        finished = [run for run in runs if run.eval_file.exists()]
         if len(finished) < len(runs):
-            log(f"Not finished, left out: {', '.join(r.name for r in runs if r not in finished)}")
+            left_out = ", ".join(r.path.name for r in runs if r not in finished)
+            log(f"Not finished, left out: {left_out}")
         if finished:
-            records[name] = [RunFolder(run).read_json(RunFolder.EVAL) for run in finished]
+            records[name] = [run.read_json(RunFolder.EVAL) for run in finished]
     if not records:
         raise ValueError(
             f"{output_dir} holds no finished run (runs/<row>-seed<k>/{RunFolder.EVAL})."

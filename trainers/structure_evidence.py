@@ -52,22 +52,18 @@ def retrained_evidence(runs: str | Path, baseline: str | Path | None = None) -> 
     """
     runs = Path(runs)
     baseline = Path(baseline) if baseline is not None else runs
-    learned = sorted(
-        (r for r in (runs / "runs").glob("learned-seed*") if RunFolder(r).eval_file.exists()),
-        key=lambda r: int(r.name.rsplit("seed", 1)[1]),
-    )
+    learned = [run for run in RunFolder.of_rows(runs, "learned") if run.eval_file.exists()]
     if not learned:
         raise ValueError(f"{runs} holds no finished learned run (runs/learned-seed<k>).")
     seeds, retrained = [], []
-    for run in learned:
-        folder = RunFolder(run)
+    for folder in learned:
         config = TrainConfig.from_json(folder.read_json(RunFolder.EVAL)["config"])
         kept, dropped = map_graph_edges(folder.final_edge_probabilities())
-        source, label = _retrained_run(runs, baseline, config, kept)
-        entry = {"seed": config.seed, "kept": kept, "dropped": dropped, "retrained": label,
-                 "same_run_as": source.path.name.split("-seed")[0] if source else None}  # fmt: skip
-        if source is not None:
-            record = source.read_json(RunFolder.EVAL)
+        record, row = _retrained_run(runs, baseline, config, kept)
+        entry = {"seed": config.seed, "kept": kept, "dropped": dropped,
+                 "retrained": _label(row, config.seed),
+                 "same_run_as": row if row in SAME_MODEL_ROWS else None}  # fmt: skip
+        if record is not None:
             entry["ll"] = record["metrics"]["ll"]
             retrained.append(record)
         seeds.append(entry)
@@ -80,30 +76,41 @@ def retrained_evidence(runs: str | Path, baseline: str | Path | None = None) -> 
 
 
 def _row_records(folder: Path, row: str) -> list[dict]:
-    finished = (RunFolder(r) for r in (folder / "runs").glob(f"{row}-seed*"))
-    return [f.read_json(RunFolder.EVAL) for f in finished if f.eval_file.exists()]
+    runs = RunFolder.of_rows(folder, row)
+    return [run.read_json(RunFolder.EVAL) for run in runs if run.eval_file.exists()]
 
 
 def _retrained_run(
     runs: Path, baseline: Path, config: TrainConfig, kept: list[list[int]]
-) -> tuple[RunFolder | None, str]:
-    """The finished run that trained the MAP graph `kept` from scratch, and how it was found."""
+) -> tuple[dict | None, str | None]:
+    """The evaluation record of the finished run that trained the MAP graph `kept` from
+    scratch, and its row (`learned_map`, or one of :data:`SAME_MODEL_ROWS`); `(None, None)`
+    when there is none."""
     own = RunFolder.of_row(runs, "learned_map", config.seed)
     if own.eval_file.exists():
-        return own, f"`learned_map` (seed {config.seed})"
-    n = config.model.num_nodes
-    mask = structure_mask("fixed", n, kept) if kept else np.zeros((n, n), np.float32)
+        return own.read_json(RunFolder.EVAL), "learned_map"
+    mask = structure_mask("fixed", config.model.num_nodes, kept)
     for row in SAME_MODEL_ROWS:
-        structure, decode_from, node_dims = ROWS[row]
         candidate = RunFolder.of_row(baseline, row, config.seed)
+        structure = ROWS[row][0]
         if not candidate.eval_file.exists() or not np.array_equal(
-            structure_mask(structure, n), mask
+            structure_mask(structure, config.model.num_nodes), mask
         ):
             continue
-        theirs = TrainConfig.from_json(candidate.read_json(RunFolder.EVAL)["config"])
+        record = candidate.read_json(RunFolder.EVAL)
+        theirs = TrainConfig.from_json(record["config"])
         if not config.differences(theirs, ignore=(*GATE_ONLY_FIELDS, *EXECUTION_FIELDS)):
-            return candidate, f"the `{row}` run (same gate mask and settings)"
-    return None, "not retrained (run `tfgvae-compare` with the `learned_map` row)"
+            return record, row
+    return None, None
+
+
+def _label(row: str | None, seed: int) -> str:
+    """How the retrained run of `seed` was found (`_retrained_run`'s row)."""
+    if row is None:
+        return "not retrained (run `tfgvae-compare` with the `learned_map` row)"
+    if row == "learned_map":
+        return f"`learned_map` (seed {seed})"
+    return f"the `{row}` run (same gate mask and settings)"
 
 
 def _edges(edges: list[list[int]]) -> str:

@@ -79,9 +79,10 @@ EXECUTION_FIELDS = ("data_dir", "jit_compile", "steps_per_execution")
 # Fields that may differ when a run is resumed: more epochs, and how it executes.
 RESUME_MAY_CHANGE = ("epochs", *EXECUTION_FIELDS)
 # What only learned gates read: a fixed structure (full, chain, independent, `fixed`)
-# trains the same networks whatever these are. Two gated runs (any structure but
-# `independent`, which has no top-down pass) that differ only here and in
-# `structure`/`edges` train the same model when their gate masks are equal.
+# trains the same networks whatever these are. `structure` and `edges` are here because
+# two runs are compared by their gate masks instead: two gated runs (any structure but
+# `independent`, which has no top-down pass) that differ only here train the same model
+# when their gate masks are equal.
 GATE_ONLY_FIELDS = (
     "structure", "edges", "edge_price", "edge_cost", "edge_costs", "edge_cost_warmup",
     "gate_learning_rate", "gate_optimizer", "gate_hold_epochs", "straight_through_gates",

@@ -59,6 +59,13 @@ class RunFolder:
         """The folder of one row and seed of a comparison in `output_dir`."""
         return cls(Path(output_dir) / "runs" / f"{row}-seed{seed}")
 
+    @classmethod
+    def of_rows(cls, output_dir: str | os.PathLike, row: str) -> list[RunFolder]:
+        """Every run folder of `row` in the comparison `output_dir`, by seed (numerically:
+        seed 10 after seed 2)."""
+        runs = (Path(output_dir) / "runs").glob(f"{row}-seed*")
+        return [cls(r) for r in sorted(runs, key=lambda r: int(r.name.rsplit("-seed", 1)[1]))]
+
     @property
     def model_file(self) -> Path:
         return self.path / self.MODEL

@@ -6,7 +6,7 @@ validation ELBO, extrapolated.
 For every finished run `runs/<row>-seed<k>` of a `tfgvae-compare` folder, fits
 `elbo(t) = a - b * t ** -c` (`b > 0`, `0.05 <= c <= 3`) to the per-epoch validation ELBO
 from the epoch after KL warm-up on (before it the objective is not the ELBO), then reports
-the fitted ELBO at the run's best epoch, at 200 and 500 epochs and its asymptote `a`, as
+the fitted ELBO at the run's best epoch, at 100, 200 and 500 epochs and its asymptote `a`, as
 gains over the best epoch. A power law is one smooth guess at how the curve goes on, not a
 measurement: the gains are what this curve family says, and the spread over seeds shows how
 firmly the data pin it. Prints a Markdown table, one line per run, then each row's mean.
@@ -21,7 +21,7 @@ from scipy.optimize import curve_fit
 
 from tf_graphvae.config import RunFolder, TrainConfig
 
-HORIZONS = (200, 500)
+HORIZONS = (100, 200, 500)
 
 
 def _power_law(t, a, b, c):

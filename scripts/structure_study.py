@@ -135,9 +135,13 @@ def paired(baseline: str, baseline_row: str, runs: str, row: str) -> str:
             f"| {len(dropped)}: {', '.join(f'z{i}→z{j}' for i, j in dropped) or '-'} |"
         )
     if len(diffs) > 1:
+        from tf_graphvae.trainers.table1 import t_interval
+
         mean, sem = _mean_sem(diffs)
+        low, high = t_interval(mean, sem, len(diffs) - 1)
         lines += ["", f"Mean of the {len(diffs)} per-seed differences: {mean:+.2f} ± {sem:.2f} "
-                  f"(standard error over seeds)."]  # fmt: skip
+                  f"(standard error over seeds; 95 % Student-t interval "
+                  f"[{low:+.2f}, {high:+.2f}])."]  # fmt: skip
     stable = ", ".join(f"z{i}→z{j} in {k}" for (i, j), k in sorted(drops.items())) or "none"
     lines += ["", f"Edges dropped, in how many of the {len(diffs)} seeds: {stable}."]
     return "\n".join(lines) + "\n"

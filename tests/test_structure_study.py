@@ -51,6 +51,7 @@ def test_paired_differences_and_edge_counts_over_seeds(tmp_path):
         ))  # fmt: skip
     text = study.paired(str(tmp_path / "base"), "full", str(tmp_path / "runs_dir"), "learned")
     assert "Mean of the 2 per-seed differences: +1.00 ± 0.50" in text
+    assert "95 % Student-t interval [-5.35, +7.35]" in text  # t(0.975, 1) = 12.71
     assert "z1→z0 in 2" in text
 
 
@@ -82,6 +83,11 @@ def test_retrained_evidence_of_the_published_mdl_runs(capsys):
         runs = [json.loads((f / "eval.json").read_text())["ll_per_image"] for f in folders]
         diffs.append(np.mean(np.subtract(*runs)))
     assert f"− VAE: {np.mean(diffs):+.2f} ± {np.std(diffs, ddof=1) / np.sqrt(3):.2f}" in text
+    # Without a baseline folder holding FC-VAE, chain or VAE runs there is nothing to pair.
+    study.main(["retrained", f"--runs={results / 'mnist_v3_mdl'}"])
+    alone = capsys.readouterr().out
+    assert alone.splitlines()[0] == "| seed | edges kept | edges dropped | retrained as | LL |"
+    assert "No finished FC-VAE, chain or VAE run to pair with in `mnist_v3_mdl`" in alone
 
 
 def test_old_knockout_records_are_rewritten_without_support_wording(tmp_path):

@@ -121,11 +121,9 @@ def evidence_markdown(evidence: dict) -> str:
     """The table of :func:`retrained_evidence` as Markdown: one line per seed, then the
     paired differences over seeds."""
     rows = [row for row in COMPARED_ROWS if row in evidence["vs"]]
-    head = " | ".join(f"− {COMPARED_ROWS[row]}" for row in rows)
-    lines = [
-        f"| seed | edges kept | edges dropped | retrained as | LL | {head} |",
-        "|---:|---:|---|---|---|" + "---|" * len(rows),
-    ]
+    head = ["seed", "edges kept", "edges dropped", "retrained as", "LL"]
+    head += [f"− {COMPARED_ROWS[row]}" for row in rows]
+    lines = ["| " + " | ".join(head) + " |", "|---:|---:|---|---|---|" + "---|" * len(rows)]
     for entry in evidence["seeds"]:
         cells = []
         for row in rows:
@@ -138,11 +136,13 @@ def evidence_markdown(evidence: dict) -> str:
             else:
                 cells.append(f"{d['per_seed'][i]:+.2f} ± {d['per_seed_sem'][i]:.2f}")
         ll = f"{entry['ll']:.2f}" if "ll" in entry else "—"
-        lines.append(
-            f"| {entry['seed']} | {len(entry['kept'])} | {_edges(entry['dropped'])} | "
-            f"{entry['retrained']} | {ll} | " + " | ".join(cells) + " |"
-        )
+        row_cells = [str(entry["seed"]), str(len(entry["kept"])), _edges(entry["dropped"]),
+                     entry["retrained"], ll, *cells]  # fmt: skip
+        lines.append("| " + " | ".join(row_cells) + " |")
     lines.append("")
+    if not rows:
+        lines.append(f"No finished FC-VAE, chain or VAE run to pair with in "
+                     f"`{evidence['baseline']}`: give another folder as the baseline.")  # fmt: skip
     for row in rows:
         d = evidence["vs"][row]
         if all(entry["same_run_as"] == row for entry in evidence["seeds"]):

@@ -28,6 +28,12 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
+def t_interval(mean: float, sem: float, dof: int) -> tuple[float, float]:
+    """The 95 % Student-t interval `mean ± t(0.975, dof) * sem`."""
+    half = float(stats.t.ppf(0.975, dof)) * sem
+    return mean - half, mean + half
+
+
 def paired_difference(
     runs: Sequence[dict], baseline: Sequence[dict], key: str = "ll_per_image"
 ) -> dict:
@@ -56,8 +62,7 @@ def paired_difference(
         (mean, sem), dof = evaluate.mean_sem(per_seed), len(per_seed) - 1
     else:
         (mean, sem), dof = (per_seed[0], per_seed_sem[0]), len(runs[0][key]) - 1
-    half = float(stats.t.ppf(0.975, dof)) * sem
-    low, high = mean - half, mean + half
+    low, high = t_interval(mean, sem, dof)
     verdict = "better" if low > 0 else "worse" if high < 0 else "interval includes 0"
     return {
         "mean": mean, "sem": sem, "ci95": [low, high], "dof": dof, "seeds": seeds,

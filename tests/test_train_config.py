@@ -2,6 +2,8 @@
 flat settings (flags, config.json files of older versions) are routed to their owner."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -76,3 +78,45 @@ def test_a_rows_run_folders_come_in_numeric_seed_order(tmp_path):
     runs = RunFolder.of_rows(tmp_path, "full")
     assert [r.path.name for r in runs] == ["full-seed0", "full-seed2", "full-seed10"]
     assert RunFolder.of_rows(tmp_path, "chain") == []
+
+
+def test_a_dataset_recipe_fills_only_the_settings_not_given():
+    from tf_graphvae.config import DATASET_RECIPES
+
+    assert DATASET_RECIPES["omniglot"]["kl_warmup_epochs"] == 20
+    assert TrainConfig.for_dataset("omniglot").model.kl_warmup_epochs == 20
+    assert TrainConfig.for_dataset("omniglot", kl_warmup_epochs=5).model.kl_warmup_epochs == 5
+    assert TrainConfig.for_dataset("mnist").model.kl_warmup_epochs == 5
+    # The Python constructors keep the field defaults: a saved config.json reads back as saved.
+    assert TrainConfig.from_flat(dataset="omniglot").model.kl_warmup_epochs == 5
+
+
+_FLAGS_SCRIPT = """
+import sys
+from absl import flags
+from tf_graphvae.trainers.cli import _train_flags as t
+t.define()
+flags.FLAGS(["tfgvae-train", *sys.argv[1:]])
+config = t.train_config()
+print(config.model.kl_warmup_epochs, t.command_line(config))
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "warmup", "command"),
+    [
+        (["--dataset=omniglot"], 20, "tfgvae-train --dataset=omniglot"),
+        (["--dataset=omniglot", "--kl_warmup_epochs=5"], 5,
+         "tfgvae-train --dataset=omniglot --kl_warmup_epochs=5"),
+        (["--dataset=mnist"], 5, "tfgvae-train --dataset=mnist"),
+        (["--dataset=mnist", "--kl_warmup_epochs=20"], 20,
+         "tfgvae-train --dataset=mnist --kl_warmup_epochs=20"),
+    ],
+)  # fmt: skip
+def test_the_commands_take_the_dataset_recipe_unless_the_flag_is_given(argv, warmup, command):
+    # A flag given equal to the field default (5 on Omniglot) still wins, and the command
+    # that gives a run back names it, so rerunning it trains the same model.
+    result = subprocess.run([sys.executable, "-c", _FLAGS_SCRIPT, *argv],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(maxsplit=1) == [str(warmup), command + "\n"]

@@ -39,6 +39,7 @@ from tf_graphvae.config.model import (
 )
 from tf_graphvae.config.run import (
     BINARY_DATASETS,
+    DATASET_RECIPES,
     DATASETS,
     DEFAULT_ROWS,
     EXECUTION_FIELDS,
@@ -56,6 +57,7 @@ from tf_graphvae.config.run import (
     check_validation_rules,
     dataset_label,
     hold_out,
+    recipe_defaults,
     setting_fields,
 )
 from tf_graphvae.config.run_folder import RunFolder
@@ -72,6 +74,7 @@ from tf_graphvae.config.settings import check_field, field_kind, positive_int, s
 
 __all__ = [
     "BINARY_DATASETS",
+    "DATASET_RECIPES",
     "DATASETS",
     "DECODE_FROM",
     "DEFAULT_LEARNING_RATES",
@@ -115,6 +118,7 @@ __all__ = [
     "field_kind",
     "map_graph_edges",
     "hold_out",
+    "recipe_defaults",
     "setting_fields",
     "mdl_edge_prices",
     "positive_int",

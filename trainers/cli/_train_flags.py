@@ -16,7 +16,13 @@ from pathlib import Path
 
 from absl import flags
 
-from tf_graphvae.config import TrainConfig, field_kind, setting_fields
+from tf_graphvae.config import (
+    DATASET_RECIPES,
+    TrainConfig,
+    field_kind,
+    recipe_defaults,
+    setting_fields,
+)
 from tf_graphvae.trainers.cli._common import validator
 
 _DEFINE = {
@@ -28,15 +34,22 @@ _DEFINE = {
 }
 
 
+def _help(f: dataclasses.Field) -> str:
+    """The field's help, with the datasets whose recipe sets another default."""
+    own = [f"{name}: {recipe[f.name]}" for name, recipe in DATASET_RECIPES.items()
+           if f.name in recipe]  # fmt: skip
+    return f.metadata["help"] + (f" Default on {'; '.join(own)}." if own else "")
+
+
 def _define(f: dataclasses.Field) -> flags.FlagHolder:
     meta = f.metadata
     if "choices" in meta:
         choices = [c for c in meta["choices"] if c is not None]  # None: the flag's default
-        return flags.DEFINE_enum(f.name, f.default, choices, meta["help"])
+        return flags.DEFINE_enum(f.name, f.default, choices, _help(f))
     kwargs = {}
     if "minimum" in meta:
         kwargs["lower_bound"] = meta["minimum"]
-    holder = _DEFINE[field_kind(f)](f.name, f.default, meta["help"], **kwargs)
+    holder = _DEFINE[field_kind(f)](f.name, f.default, _help(f), **kwargs)
     if "check" in meta:
         flags.register_validator(f.name, validator(meta["check"]))
     if meta.get("positive"):
@@ -78,13 +91,16 @@ def _edges_from_file(path: str | None) -> list | None:
 
 
 def command_line(config: TrainConfig, command: str = "tfgvae-train") -> str:
-    """The command whose flags give `config` (every setting that is not its default)."""
+    """The command whose flags give `config` (every setting that is not its default on
+    the run's dataset)."""
     parts = [command, f"--dataset={config.dataset}"]
     settings = config.flat()
+    recipe = recipe_defaults(config.dataset)
     for f in setting_fields():
         value = settings[f.name]
+        default = recipe.get(f.name, f.default)
         skip = f.name in ("dataset", "edges") or not f.metadata.get("flag", True)
-        if skip or value == (list(f.default) if isinstance(f.default, tuple) else f.default):
+        if skip or value == (list(default) if isinstance(default, tuple) else default):
             continue
         if isinstance(value, bool):
             parts.append(f"--{f.name}" if value else f"--no{f.name}")
@@ -96,10 +112,13 @@ def command_line(config: TrainConfig, command: str = "tfgvae-train") -> str:
 
 
 def train_config(**overrides) -> TrainConfig:
-    """The `TrainConfig` the flags describe (fields in `overrides` replace theirs)."""
+    """The `TrainConfig` the flags describe: the given flags, the dataset's recipe
+    (`DATASET_RECIPES`) for those not given, the defaults for the rest; fields in
+    `overrides` replace them all."""
     values = {}
+    recipe = recipe_defaults(overrides.get("dataset", FLAGS["dataset"].value))
     for f in setting_fields():
-        if f.name in FLAGS:
+        if f.name in FLAGS and not (f.name in recipe and not FLAGS[f.name].present):
             value = FLAGS[f.name].value
             values[f.name] = None if f.metadata.get("zero_means_none") and not value else value
             if field_kind(f) == "list" and value is not None:  # checked by the flag's validator
@@ -107,4 +126,4 @@ def train_config(**overrides) -> TrainConfig:
     if _STRUCTURE_FILE:
         values["edges"] = _edges_from_file(_STRUCTURE_FILE[0].value)
     values.update(overrides)
-    return TrainConfig.from_flat(**values).validate()
+    return TrainConfig.for_dataset(**values).validate()

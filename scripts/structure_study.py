@@ -117,12 +117,12 @@ def paired(baseline: str, baseline_row: str, runs: str, row: str) -> str:
     lines = ["| seed | LL | baseline LL | difference (paired) | edges dropped |",
              "|---:|---|---|---|---|"]  # fmt: skip
     diffs, drops = [], {}
-    for run_dir in (run.path for run in RunFolder.of_rows(runs, row)):
-        seed = run_dir.name.rsplit("seed", 1)[1]
-        base_dir = RunFolder.of_row(baseline, baseline_row, int(seed)).path
-        if not RunFolder(run_dir).eval_file.exists() or not RunFolder(base_dir).eval_file.exists():
+    for run in RunFolder.of_rows(runs, row):
+        run_dir, seed = run.path, run.path.name.rsplit("seed", 1)[1]
+        base_run = RunFolder.of_row(baseline, baseline_row, int(seed))
+        if not run.eval_file.exists() or not base_run.eval_file.exists():
             continue
-        record, base = _eval(run_dir), _eval(base_dir)
+        record, base = run.read_json(RunFolder.EVAL), base_run.read_json(RunFolder.EVAL)
         diff, sem = _mean_sem(np.asarray(record["ll_per_image"]) - base["ll_per_image"])
         diffs.append(diff)
         dropped = _dropped(record, run_dir)

@@ -118,7 +118,8 @@ def train_config(**overrides) -> TrainConfig:
     values = {}
     recipe = recipe_defaults(overrides.get("dataset", FLAGS["dataset"].value))
     for f in setting_fields():
-        if f.name in FLAGS and not (f.name in recipe and not FLAGS[f.name].present):
+        # A recipe setting whose flag was not given is left to TrainConfig.for_dataset.
+        if f.name in FLAGS and (f.name not in recipe or FLAGS[f.name].present):
             value = FLAGS[f.name].value
             values[f.name] = None if f.metadata.get("zero_means_none") and not value else value
             if field_kind(f) == "list" and value is not None:  # checked by the flag's validator

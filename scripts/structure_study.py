@@ -47,13 +47,9 @@ import numpy as np
 from tf_graphvae.config import RunFolder, TrainConfig, map_graph_edges
 
 
-def _eval(run_dir: Path) -> dict:
-    return RunFolder(run_dir).read_json(RunFolder.EVAL)
-
-
-def _dropped(record: dict, run_dir: Path) -> list[list[int]]:
+def _dropped(run: RunFolder) -> list[list[int]]:
     """The edges `[i, j]` whose final `mu <= 0.5` (the MAP graph leaves them out)."""
-    return map_graph_edges(RunFolder(run_dir).final_edge_probabilities())[1]
+    return map_graph_edges(run.final_edge_probabilities())[1]
 
 
 def _mean_sem(x) -> tuple[float, float]:
@@ -61,9 +57,9 @@ def _mean_sem(x) -> tuple[float, float]:
     return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x)))
 
 
-def _seeds(folder: str) -> list[tuple[dict, Path]]:
+def _seeds(folder: str) -> list[tuple[dict, RunFolder]]:
     runs = RunFolder.of_rows(folder, "learned")
-    return [(_eval(run.path), run.path) for run in runs if run.eval_file.exists()]
+    return [(run.read_json(RunFolder.EVAL), run) for run in runs if run.eval_file.exists()]
 
 
 def _paired_over_seeds(records: list[dict], best: list[dict]) -> tuple[float, float, str]:
@@ -81,12 +77,12 @@ def choose(folders: list[str]) -> str:
     for folder in folders:
         seeds = _seeds(folder)
         cost = float(TrainConfig.from_json(seeds[0][0]["config"]).model.edge_cost)
-        rows.append((cost, [r for r, _ in seeds], [run for _, run in seeds]))
+        rows.append((cost, seeds))
     rows.sort(key=lambda r: r[0])
-    common = set.intersection(*({r["config"]["seed"] for r in recs} for _, recs, _ in rows))
-    rows = [(c, [r for r in recs if r["config"]["seed"] in common],
-             [d for d in dirs if int(d.name.rsplit("seed", 1)[1]) in common])
-            for c, recs, dirs in rows]  # fmt: skip
+    common = set.intersection(*({r["config"]["seed"] for r, _ in seeds} for _, seeds in rows))
+    # Each record stays with its own run folder, so the edges counted are that run's.
+    kept = [(c, [s for s in seeds if s[0]["config"]["seed"] in common]) for c, seeds in rows]
+    rows = [(c, [r for r, _ in seeds], [run for _, run in seeds]) for c, seeds in kept]
     best = max(rows, key=lambda r: np.mean([x["metrics"]["ll"] for x in r[1]]))
     lines = ["| edge_cost | seeds | validation LL | to the best (paired) | KL | edges dropped, "
              "per seed |", "|---:|---:|---|---|---:|---|"]  # fmt: skip
@@ -97,7 +93,7 @@ def choose(folders: list[str]) -> str:
             chosen = cost
         dropped = "; ".join(
             f"{len(d)}: {', '.join(f'z{i}→z{j}' for i, j in d) or '-'}"
-            for d in (_dropped(r, run) for r, run in zip(records, runs, strict=True))
+            for d in (_dropped(run) for run in runs)
         )
         ll = np.mean([r["metrics"]["ll"] for r in records])
         kl = np.mean([r["metrics"]["kl"] for r in records])
@@ -118,14 +114,14 @@ def paired(baseline: str, baseline_row: str, runs: str, row: str) -> str:
              "|---:|---|---|---|---|"]  # fmt: skip
     diffs, drops = [], {}
     for run in RunFolder.of_rows(runs, row):
-        run_dir, seed = run.path, run.path.name.rsplit("seed", 1)[1]
+        seed = run.path.name.rsplit("seed", 1)[1]
         base_run = RunFolder.of_row(baseline, baseline_row, int(seed))
         if not run.eval_file.exists() or not base_run.eval_file.exists():
             continue
         record, base = run.read_json(RunFolder.EVAL), base_run.read_json(RunFolder.EVAL)
         diff, sem = _mean_sem(np.asarray(record["ll_per_image"]) - base["ll_per_image"])
         diffs.append(diff)
-        dropped = _dropped(record, run_dir)
+        dropped = _dropped(run)
         for edge in dropped:
             drops[tuple(edge)] = drops.get(tuple(edge), 0) + 1
         lines.append(

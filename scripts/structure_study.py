@@ -114,8 +114,8 @@ def paired(baseline: str, baseline_row: str, runs: str, row: str) -> str:
              "|---:|---|---|---|---|"]  # fmt: skip
     diffs, drops = [], {}
     for run in RunFolder.of_rows(runs, row):
-        seed = run.path.name.rsplit("seed", 1)[1]
-        base_run = RunFolder.of_row(baseline, baseline_row, int(seed))
+        seed = run.seed
+        base_run = RunFolder.of_row(baseline, baseline_row, seed)
         if not run.eval_file.exists() or not base_run.eval_file.exists():
             continue
         record, base = run.read_json(RunFolder.EVAL), base_run.read_json(RunFolder.EVAL)

@@ -78,6 +78,9 @@ def test_a_rows_run_folders_come_in_numeric_seed_order(tmp_path):
     runs = RunFolder.of_rows(tmp_path, "full")
     assert [r.path.name for r in runs] == ["full-seed0", "full-seed2", "full-seed10"]
     assert RunFolder.of_rows(tmp_path, "chain") == []
+    assert [r.seed for r in runs] == [0, 2, 10]
+    with pytest.raises(ValueError, match="is not named <row>-seed<k>"):
+        _ = RunFolder(tmp_path / "runs" / "full-seedx").seed
 
 
 def test_a_dataset_recipe_fills_only_the_settings_not_given():

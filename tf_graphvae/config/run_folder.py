@@ -63,8 +63,20 @@ class RunFolder:
     def of_rows(cls, output_dir: str | os.PathLike, row: str) -> list[RunFolder]:
         """Every run folder of `row` in the comparison `output_dir`, by seed (numerically:
         seed 10 after seed 2)."""
-        runs = (Path(output_dir) / "runs").glob(f"{row}-seed*")
-        return [cls(r) for r in sorted(runs, key=lambda r: int(r.name.rsplit("-seed", 1)[1]))]
+        runs = (cls(r) for r in (Path(output_dir) / "runs").glob(f"{row}-seed*"))
+        return sorted(runs, key=lambda run: run.seed)
+
+    @property
+    def seed(self) -> int:
+        """The seed in the folder's name, `<row>-seed<k>` as `of_row` writes it.
+
+        Raises:
+            ValueError: the name is not of that form.
+        """
+        row, _, seed = self.path.name.rpartition("-seed")
+        if not row or not seed.isdigit():
+            raise ValueError(f"{self.path} is not named <row>-seed<k>.")
+        return int(seed)
 
     @property
     def model_file(self) -> Path:

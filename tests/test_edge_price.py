@@ -51,3 +51,38 @@ def test_edge_price_mdl_prices_the_run_from_its_training_split():
     np.testing.assert_allclose(options["edge_costs"], mdl_edge_prices([3, 2, 1], 128, n))
     with pytest.raises(ValueError, match="3 prices"):
         TrainConfig.from_flat(num_nodes=3, edge_costs=[0.1]).validate()
+
+
+def test_a_priced_run_records_its_prices_and_their_schedule(tmp_path):
+    from tf_graphvae.config import RunFolder
+    from tf_graphvae.trainers.experiment import train
+
+    config = TrainConfig.from_flat(
+        dataset="digits", train_split="train@fit10%", test_split="test", epochs=1,
+        num_nodes=3, node_dims=[3, 2, 1], edge_price="mdl", gate_hold_epochs=1,
+        anneal_after_hold=True, batch_size=256, jit_compile=False, steps_per_execution=1,
+    ).validate()  # fmt: skip
+    train(config, tmp_path / "run", verbose=0, tensorboard=False)
+    import tf_graphvae as tgv
+
+    n = len(tgv.data.load_numpy("digits", "train@fit10%"))
+    resolved = RunFolder(tmp_path / "run").read_json("config.json")["resolved"]["model"]
+    np.testing.assert_allclose(resolved["edge_costs"], mdl_edge_prices([3, 2, 1], 128, n))
+    assert resolved["edge_cost_warmup"] is True
+    assert resolved["gate_hold_epochs"] == 1 and resolved["anneal_after_hold"] is True
+    assert resolved["top_down_units"] == 128 and resolved["node_dims"] == [3, 2, 1]
+
+
+def test_tau_waits_for_the_hold_when_anneal_after_hold():
+    held = tiny_model("learned", gate_hold_epochs=2, anneal_after_hold=True, anneal_rate=0.1)
+    free = tiny_model("learned", gate_hold_epochs=2, anneal_rate=0.1)
+    for model in (held, free):
+        model.compile(optimizer="adam")
+        model.optimizer.build(model.trainable_variables)
+        model.steps_per_epoch = 10
+    for step, tau_held in ((5, 1.0), (20, 1.0), (25, math.exp(-0.5))):
+        for model in (held, free):
+            model.optimizer.iterations.assign(step)
+            model._apply_schedules()
+        assert float(held.gates.temperature) == pytest.approx(tau_held, rel=1e-5)
+        assert float(free.gates.temperature) == pytest.approx(max(0.5, math.exp(-0.1 * step)))

@@ -31,10 +31,13 @@ class TrainingStep:
         """Sets tau, beta and the gates' learning rate for this step (docs/design.md §6)."""
         c, step, epoch = self.config, self.optimizer.iterations, float(self.steps_per_epoch)
         floor = min(c.min_temperature, c.temperature)
+        if c.anneal_after_hold:  # tau's schedule counts from the step the gates move
+            step = tf.maximum(step - int(c.gate_hold_epochs * self.steps_per_epoch), 0)
         tau = schedules.temperature(
             step, c.temperature, floor, c.anneal_rate, c.temperature_anneal_epochs * epoch
         )
         self.gates.temperature.assign(tf.cast(tau, self.gates.temperature.dtype))
+        step = self.optimizer.iterations
         self.kl_weight.assign(schedules.kl_weight(step, c.kl_warmup_epochs * epoch))
         if self.gate_optimizer is not None and c.gate_hold_epochs:
             rate = schedules.gate_learning_rate(

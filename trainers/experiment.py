@@ -123,6 +123,28 @@ def build_model(config: TrainConfig, steps: int | None = None) -> GraphVAE:
     return model
 
 
+# Model arguments a record leaves out of "resolved": objects, and the standardisation's
+# statistics (one value per feature; the model file keeps them).
+_NOT_RECORDED = ("encoder", "decoder", "standardization", "likelihood")
+
+
+def resolved_values(model: GraphVAE) -> dict:
+    """What a run's settings resolved to when it started, as `config.json` keeps them under
+    "resolved": the likelihood and network inferred from the data, XLA or not, and under
+    "model" every argument the model was built with (the per-edge prices that
+    `edge_price="mdl"` sets, their schedule, the gate hold), so the record says what ran."""
+    fields = dataclasses.fields(model.config)
+    arguments = {f.name: getattr(model.config, f.name) for f in fields}
+    return {
+        "likelihood": model.likelihood_name,
+        "network": model.network,
+        "jit_compile": bool(model.jit_compile),
+        "model": json.loads(json.dumps(
+            {k: v for k, v in arguments.items() if k not in _NOT_RECORDED}, default=str
+        )),  # fmt: skip
+    }
+
+
 def _steps_per_execution(config: TrainConfig) -> int:
     """The config's, except 1 across workers: Keras's multi-step loop does not build under
     `MultiWorkerMirroredStrategy` (a collective inside its while loop fails)."""
@@ -248,9 +270,7 @@ def _fit_and_save(
         )
         extra.insert(0, stopper)  # its state is written before the epoch's checkpoint
     if folder is not None:
-        resolved = {"likelihood": model.likelihood_name, "network": model.network,
-                    "jit_compile": bool(model.jit_compile)}  # fmt: skip
-        folder.write_config(config, resolved)
+        folder.write_config(config, resolved_values(model))
         edges = EdgeProbabilityHistory(folder)
         extra.append(AtomicBackupAndRestore(folder / folder.CHECKPOINT))
         if tensorboard:

@@ -116,6 +116,11 @@ class GraphVAEConfig:
         "Epochs at the start during which the gates do not move (needs --gate_learning_rate).",
         minimum=0,
     )
+    anneal_after_hold: bool = setting(
+        False,
+        "tau stays at --temperature while the gates are held (--gate_hold_epochs) and its "
+        "schedule starts when they move.",
+    )
     straight_through_gates: bool = setting(
         False, "Train the learned gates straight-through: hard 0/1 forward, relaxed backward."
     )

@@ -98,7 +98,8 @@ RESUME_MAY_CHANGE = ("epochs", *EXECUTION_FIELDS)
 # when their gate masks are equal.
 GATE_ONLY_FIELDS = (
     "structure", "edges", "edge_price", "edge_cost", "edge_costs", "edge_cost_warmup",
-    "gate_learning_rate", "gate_optimizer", "gate_hold_epochs", "straight_through_gates",
+    "gate_learning_rate", "gate_optimizer", "gate_hold_epochs", "anneal_after_hold",
+    "straight_through_gates",
     "gates_follow_elbo", "gate_estimator", "temperature", "min_temperature", "anneal_rate",
     "temperature_anneal_epochs", "hard_gates", "per_example_gates",
 )  # fmt: skip

@@ -16,80 +16,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from _export_consumers import (
+    BIN,
+    LOADER,
+    SIGNATURE_OUTPUTS,
+    SUBPROCESS_ENV,
+    graph_variable_handles,
+    run_saved_model_cli,
+    run_session_loader,
+)
 from conftest import tiny_model
 
 import tf_graphvae as tgv
 from tf_graphvae import evaluate
 from tf_graphvae.export import METADATA_PATH
 
-BIN = Path(sys.executable).parent
 LL_SAMPLES = 100  # K of the exported log_likelihood signature
 CAP = 1024  # the default max_num_samples
 SIGNATURES = ("serving_default", "log_likelihood", "edge_probabilities", "encode", "reconstruct")
-SUBPROCESS_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-
-# Run in a fresh interpreter that imports TensorFlow only: the export must not need
-# tf_graphvae (nor TFP). Writes everything it saw to an .npz for the test process.
-LOADER = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-
-path, inputs, output = sys.argv[1:4]
-with np.load(inputs) as arrays:
-    images, full_batch = arrays["images"], arrays["full_batch"]
-loaded = tf.saved_model.load(path)
-sample = loaded.signatures["serving_default"]
-log_likelihood = loaded.signatures["log_likelihood"]
-
-
-def run_sampler(n, seed):
-    return sample(num_samples=tf.constant(n, tf.int64), seed=tf.constant(seed, tf.int64))
-
-
-def error_of(fn, **kwargs):
-    try:
-        fn(**kwargs)
-    except tf.errors.InvalidArgumentError as error:
-        return error.message
-    return ""
-
-
-first, second = run_sampler(4, 7), run_sampler(4, 7)
-nan_images = images.copy()
-nan_images[0, 0, 0, 0] = np.nan
-errors = {
-    "zero_samples": error_of(run_sampler, n=0, seed=7),
-    "too_many_samples": error_of(run_sampler, n=int(sys.argv[4]) + 1, seed=7),
-    # Checked before anything of that size is allocated: fails at once, no memory error.
-    "huge_num_samples": error_of(run_sampler, n=2**31 - 1, seed=7),
-    "seed_out_of_int32": error_of(run_sampler, n=1, seed=2**40),
-    "nan_images": error_of(log_likelihood, images=tf.constant(nan_images)),
-    "images_out_of_range": error_of(log_likelihood, images=tf.constant(images * 2.0)),
-    "too_many_images": error_of(
-        log_likelihood, images=tf.constant(np.zeros([257, *images.shape[1:]], np.float32))
-    ),
-}
-packages = ("tf_graphvae", "tensorflow_probability")
-modules = sorted(m for m in sys.modules if m.split(".")[0] in packages)
-np.savez(
-    output,
-    samples=first["samples"].numpy(),
-    structure=first["structure"].numpy(),
-    samples_again=second["samples"].numpy(),
-    structure_again=second["structure"].numpy(),
-    log_likelihood=log_likelihood(images=tf.constant(images))["log_likelihood"].numpy(),
-    log_likelihood_again=log_likelihood(images=tf.constant(images))["log_likelihood"].numpy(),
-    log_likelihood_full=log_likelihood(images=tf.constant(full_batch))["log_likelihood"].numpy(),
-    edge_probabilities=loaded.signatures["edge_probabilities"]()["edge_probabilities"].numpy(),
-    code=loaded.signatures["encode"](images=tf.constant(images))["code"].numpy(),
-    scale=loaded.signatures["encode"](images=tf.constant(images))["scale"].numpy(),
-    reconstruction=loaded.signatures["reconstruct"](
-        images=tf.constant(images))["reconstruction"].numpy(),
-    errors=json.dumps(errors),
-    modules=json.dumps(modules),
-)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +187,58 @@ def test_saved_model_cli_lists_the_signatures(exported):
     for name in ("samples", "structure", "log_likelihood", "edge_probabilities", "code",
                  "scale", "reconstruction"):  # fmt: skip
         assert f"outputs['{name}']" in result.stdout
+
+
+# tf.saved_model.load's output names (the `loaded` fixture) of each signature's outputs.
+LOADED_KEYS = {("serving_default", "samples"): "samples",
+               ("serving_default", "structure"): "structure",
+               ("log_likelihood", "log_likelihood"): "log_likelihood",
+               ("edge_probabilities", "edge_probabilities"): "edge_probabilities",
+               ("encode", "code"): "code", ("encode", "scale"): "scale",
+               ("reconstruct", "reconstruction"): "reconstruction"}  # fmt: skip
+
+
+def _assert_same_as_loaded(outputs: dict, loaded: dict):
+    """`outputs[(signature, output)]` equal what `tf.saved_model.load` gave, for every one."""
+    assert sorted(outputs) == sorted(LOADED_KEYS)
+    for key, array in outputs.items():
+        expected = loaded[LOADED_KEYS[key]]
+        assert array.shape == expected.shape and array.dtype == np.float32, key
+        np.testing.assert_allclose(array, expected, rtol=1e-5, atol=1e-5, err_msg=str(key))
+    # The sampled gate matrices are 0/1: exactly the same, not only close.
+    np.testing.assert_array_equal(outputs[("serving_default", "structure")], loaded["structure"])
+
+
+def test_saved_model_cli_runs_every_signature(exported, binary_digits, loaded, tmp_path):
+    # The session path TF Serving takes: restore, then run the signature's tensors.
+    np.save(tmp_path / "images.npy", binary_digits[:5])
+    outputs = {}
+    for signature, names in SIGNATURE_OUTPUTS.items():
+        kwargs = {"exprs": "num_samples=4;seed=7"} if signature == "serving_default" else {}
+        if signature in ("log_likelihood", "encode", "reconstruct"):
+            kwargs["images"] = tmp_path / "images.npy"
+        result = run_saved_model_cli(exported, signature, tmp_path, **kwargs)
+        outputs.update({(signature, name): result[name] for name in names})
+    _assert_same_as_loaded(outputs, loaded)
+
+
+def test_v1_session_loader_runs_every_signature(exported, binary_digits, loaded, tmp_path):
+    out = run_session_loader(exported, binary_digits[:5], num_samples=4, seed=7, work=tmp_path)
+    assert f"num_samples must be in [1, {CAP}]" in str(out.pop("error"))
+    _assert_same_as_loaded({tuple(key.split(".")): value for key, value in out.items()}, loaded)
+
+
+def test_one_variable_handle_per_model_variable(exported, model):
+    # Two handles per variable (one restored, one read by the signatures) is what broke
+    # the session loaders; the checkpoint alone cannot show it (it names each once).
+    handles = graph_variable_handles(exported)
+    shapes = sorted(tuple(v.shape) for v in model.variables)
+    assert len(handles) == len(model.variables)
+    assert len({name for name, _ in handles}) == len(handles)
+    assert sorted(shape for _, shape in handles) == shapes
+    checkpoint = dict(tf.train.list_variables(str(exported / "variables" / "variables")))
+    checkpoint.pop("_CHECKPOINTABLE_OBJECT_GRAPH")
+    assert sorted(tuple(shape) for shape in checkpoint.values()) == shapes
 
 
 def test_versions_count_up_and_are_never_overwritten(model, tmp_path):

@@ -5,7 +5,9 @@
 The export follows TF Serving's versioned layout, `<export_base>/<version>/`, one integer
 folder per version, and holds five signatures (plain TensorFlow ops only, so it loads
 with `tf.saved_model.load` in a process that never imports `tf_graphvae`); every integer
-argument is int64:
+argument is int64. It also runs under the session loader TF Serving uses (restore the
+checkpoint into a graph, run a signature's tensors in a session), as `saved_model_cli run`
+and `tf.compat.v1.saved_model.loader.load` do, with the same outputs:
 
 * `serving_default`: `num_samples` (int64 scalar) and `seed` (int64 scalar) ->
   `samples` `[num_samples, H, W, C]` (decoder means) and `structure` `[num_samples, N, N]`
@@ -108,7 +110,7 @@ def resolve_version(export_base: str | os.PathLike, version: int | None = None) 
 
 
 class _GraphVAEServable(tf.Module):
-    """The exported object: the model's variables and the three signature functions."""
+    """The exported object: the model's variables and the five signature functions."""
 
     def __init__(self, model: GraphVAE, log_likelihood_samples: int, max_num_samples: int):
         super().__init__(name="graphvae_servable")
@@ -116,7 +118,7 @@ class _GraphVAEServable(tf.Module):
         # from a stateful seed generator and would be serialised with it); its variables
         # are tracked directly, so the SavedModel holds exactly the weights.
         self._model = _Untracked(model)
-        self.model_variables = list(model.variables)
+        self.model_variables = _tf_variables(model)
         self.log_likelihood_samples = log_likelihood_samples
         self.max_num_samples = max_num_samples
         image_spec = tf.TensorSpec([None, *model.event_shape], tf.float32, name="images")
@@ -229,6 +231,23 @@ class _GraphVAEServable(tf.Module):
     def _edge_probabilities(self):
         mu = self._model.get().gates.edge_probabilities()
         return {"edge_probabilities": tf.cast(mu, tf.float32)}
+
+
+def _tf_variables(model: GraphVAE) -> list[tf.Variable]:
+    """The `tf.Variable` behind each of the model's Keras variables.
+
+    Tracking the Keras wrappers instead saves two handles per variable: their `tf.Variable`
+    (read by the signatures) and a copy of the wrapper's own (`Variable`, `Variable_1`, ...),
+    which the checkpoint is restored into. `tf.saved_model.load` rewires the two, but a
+    session loader (TF Serving, `saved_model_cli run`) runs the signatures on handles that
+    were never restored. Keras's `ExportArchive` likewise tracks the `tf.Variable`s.
+    """
+    # Outside an autocast scope `value` is the variable itself, not a cast copy.
+    variables = [variable.value for variable in model.variables]
+    for variable, value in zip(model.variables, variables, strict=True):
+        if not isinstance(value, tf.Variable):
+            raise TypeError(f"export_sampler needs TensorFlow variables; {variable.path} isn't.")
+    return variables
 
 
 class _Untracked:

@@ -39,15 +39,26 @@ def _entries(path: Path) -> int:
         return 0
 
 
+def _checkpointed(metadata: Path) -> int:
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
 def test_kill_9_mid_epoch_then_rerun_resumes(tmp_path):
     model_dir = tmp_path / "run"
     command = [*TRAIN, f"--model_dir={model_dir}"]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     history = model_dir / "edge_probabilities.json"
     deadline = time.monotonic() + 240
-    while _entries(history) < 3 and time.monotonic() < deadline and proc.poll() is None:
+    metadata = model_dir / "checkpoint" / "training_metadata.json"
+    # Two epochs checkpointed (on a loaded machine the checkpoint lags the gate history).
+    while (_entries(history) < 3 or _checkpointed(metadata) < 2) and (
+        time.monotonic() < deadline and proc.poll() is None
+    ):
         time.sleep(0.05)
-    assert _entries(history) >= 3, "two epochs did not finish in time"
+    assert _checkpointed(metadata) >= 2, "two epochs did not finish in time"
     time.sleep(0.3)  # into the next epoch
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -55,8 +66,7 @@ def test_kill_9_mid_epoch_then_rerun_resumes(tmp_path):
     before = json.loads(history.read_text())["edge_probabilities"]
     # The last committed checkpoint; the gate history may be one epoch ahead of it when
     # the kill fell between the two writes (the resumed run then rewrites that entry).
-    metadata = model_dir / "checkpoint" / "training_metadata.json"
-    done = json.loads(metadata.read_text())["epoch"]
+    done = _checkpointed(metadata)
     assert 2 <= done < 6 and len(before) - 1 in (done, done + 1)
 
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)

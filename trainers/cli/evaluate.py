@@ -10,7 +10,12 @@ from pathlib import Path
 from absl import flags
 
 from tf_graphvae.config import TrainConfig, check_dataset
-from tf_graphvae.trainers.cli._common import run_main, validator
+from tf_graphvae.trainers.cli._common import (
+    check_data_dir,
+    check_trained_run,
+    run_main,
+    validator,
+)
 from tf_graphvae.trainers.cli._eval_flags import EVAL_IMAGES, NUM_SAMPLES
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "A folder written by tfgvae-train.")
@@ -23,7 +28,7 @@ _TEST_SPLIT = flags.DEFINE_string("test_split", None, "Split (default: the run's
 _SEED = flags.DEFINE_integer("seed", None, "Seed of the importance samples (default the run's).")
 _KNOCKOUT = flags.DEFINE_bool(
     "knockout_values",
-    True,
+    False,
     "Also write the knock-out values (what switching each edge off costs this model: ELBO "
     "with the gate on minus off, the others at MAP) as knockout_values_<output name>"
     ".json/.md/.png beside the results.",
@@ -42,17 +47,25 @@ def main(argv: list[str]) -> None:
     from tf_graphvae.config.files import write_json, write_text
 
     folder = RunFolder(_MODEL_DIR.value)
-    folder.require_idle()
-    folder.require_model()
-    config = _run_config(folder)  # a bad config.json is refused before the (slow) load
+    config = _run_config(folder)
+    print(f"Loading {folder.model_file} ...", flush=True)
     model = scoring.load_run_model(folder)
     images = scoring.test_images(config, EVAL_IMAGES.value)
+    passes = "two passes: the gate mixture, then the MAP graph" if (
+        model.structure == "learned" and model.num_nodes > 1) else "one pass"  # fmt: skip
+    print(
+        f"Importance-weighted LL of {len(images)} images of {config.dataset} "
+        f"{config.test_split}, K = {NUM_SAMPLES.value} ({passes}) ...", flush=True
+    )  # fmt: skip
     scores = scoring.score(model, images, NUM_SAMPLES.value, config.seed, config.evaluation_xla)
     stem = Path(_OUTPUT.value) if _OUTPUT.value else folder / "evaluation"
     record = {"model_dir": str(folder.path), "dataset": config.dataset,
-              "test_split": config.test_split, **scores["metrics"]}  # fmt: skip
+              "test_split": config.test_split, **scores["metrics"],
+              # per image, in the order of the evaluated images: paired comparisons
+              "ll_per_image": scores["ll_per_image"]}  # fmt: skip
     if "metrics_map" in scores:
         record["map_graph"] = scores["metrics_map"]
+        record["ll_map_per_image"] = scores["ll_map_per_image"]
     write_json(stem.with_suffix(".json"), record)
     table = _table(config, model.structure, scores["metrics"], record.get("map_graph"))
     if _KNOCKOUT.value and model.num_nodes > 1:
@@ -63,6 +76,10 @@ def main(argv: list[str]) -> None:
         table += "\n" + knockout["markdown"]
     write_text(stem.with_suffix(".md"), table)
     print(table)
+    written = [stem.with_suffix(".json"), stem.with_suffix(".md")]
+    if _KNOCKOUT.value and model.num_nodes > 1:
+        written.append(stem.parent / f"knockout_values_{stem.name}.json/.md/.png")
+    print("Wrote " + ", ".join(str(path) for path in written))
 
 
 def _run_config(folder) -> TrainConfig:
@@ -93,8 +110,16 @@ def _table(config: TrainConfig, structure: str, metrics: dict, map_metrics: dict
     return table
 
 
+def _before_tensorflow() -> None:
+    from tf_graphvae.config import RunFolder
+
+    folder = RunFolder(_MODEL_DIR.value)
+    check_trained_run(folder)
+    check_data_dir(_run_config(folder).data_dir)
+
+
 def run() -> None:
-    run_main(main)
+    run_main(main, _before_tensorflow)
 
 
 if __name__ == "__main__":

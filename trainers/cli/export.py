@@ -12,7 +12,7 @@ from pathlib import Path
 
 from absl import flags, logging
 
-from tf_graphvae.trainers.cli._common import run_main
+from tf_graphvae.trainers.cli._common import check_trained_run, run_main
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "A folder written by tfgvae-train.")
 _EXPORT_BASE = flags.DEFINE_string(
@@ -55,7 +55,7 @@ def main(argv: list[str]) -> None:
     from tf_graphvae.scoring import load_run_model
 
     folder = RunFolder(_MODEL_DIR.value)
-    folder.require_model()
+    check_trained_run(folder)
     export_base = Path(_EXPORT_BASE.value).absolute()
     resolve_version(export_base, _VERSION.value)  # fail before the (slow) model load
     model = load_run_model(folder)
@@ -89,8 +89,14 @@ def main(argv: list[str]) -> None:
     )
 
 
+def _before_tensorflow() -> None:
+    from tf_graphvae.config import RunFolder
+
+    check_trained_run(RunFolder(_MODEL_DIR.value))
+
+
 def run() -> None:
-    run_main(main)
+    run_main(main, _before_tensorflow)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,12 @@ from absl import flags, logging
 
 from tf_graphvae.config import STRATEGIES, RunFolder, dataset_label
 from tf_graphvae.trainers.cli import _train_flags as tf_flags
-from tf_graphvae.trainers.cli._common import INTERRUPTED, format_matrix, run_main
+from tf_graphvae.trainers.cli._common import (
+    INTERRUPTED,
+    check_data_dir,
+    format_matrix,
+    run_main,
+)
 
 tf_flags.define()
 
@@ -48,7 +53,7 @@ def main(argv: list[str]) -> None:
     from tf_graphvae.trainers.callbacks import CompileNotice
 
     multi_worker = _STRATEGY.value == "multi_worker"
-    model_dir = _MODEL_DIR.value or f"runs/{dataset_label(config.dataset)}-{config.model.structure}"
+    model_dir = _model_dir(config)
     if multi_worker and not flags.FLAGS.verbose:
         logging.set_verbosity(logging.WARNING)  # the strategy's ~20 INFO lines per start
         _native_log_to(experiment.own_folder(model_dir) / RunFolder.NATIVE_LOG)
@@ -127,8 +132,27 @@ def _native_log_to(path: Path) -> None:
     os.close(log)
 
 
+def _model_dir(config) -> str:
+    return _MODEL_DIR.value or f"runs/{dataset_label(config.dataset)}-{config.model.structure}"
+
+
+def _before_tensorflow() -> None:
+    """A missing data folder, a run folder in use or holding another run: said at once."""
+    config = tf_flags.train_config()
+    check_data_dir(config.data_dir)
+    folder = RunFolder(_model_dir(config))
+    holder = folder.lock_holder()
+    if holder is not None:
+        raise ValueError(
+            f"{folder.path} is in use by a running training (pid {holder}); wait for it to "
+            "end or use another --model_dir."
+        )
+    if _STRATEGY.value != "multi_worker":  # a worker checks its own folder later
+        folder.check_resumable(config)
+
+
 def run() -> None:
-    run_main(main)
+    run_main(main, _before_tensorflow)
 
 
 if __name__ == "__main__":

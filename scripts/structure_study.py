@@ -1,4 +1,5 @@
-"""Tables of the structure-learning study (README "Structure learning"), from run records.
+"""Tables of the structure-learning study (docs/results.md, "Which dependencies do the data
+support?"), from run records.
 
     python scripts/structure_study.py choose results/mnist_structure/cost_*   > choice.md
     python scripts/structure_study.py paired --baseline=results/mnist --baseline_row=full \

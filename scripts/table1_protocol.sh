@@ -11,7 +11,7 @@ fashion=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 rows="--structures=independent,chain,ladder,full,learned --row_seeds=ladder:0 --seeds=0,1,2"
 export TF_CPP_MIN_LOG_LEVEL=3
 
-# Version 3 (README, "Table 1, version 3"): train on a random 90 % of the training split,
+# Version 3 (docs/results.md, "Table 1, version 3"): train on a random 90 % of the training split,
 # stop on the other 10 % (the validation ELBO's gain over 10 epochs under 0.5 nats), every
 # row; Omniglot on its generative split (all 50 alphabets on both sides).
 v3="--early_stopping_patience=10 --early_stopping_min_delta=0.5 --epochs=200 --seeds=0,1,2 \

@@ -47,7 +47,9 @@ def test_train_on_digits_saves_a_loadable_model_and_prints_no_start_up_lines(tmp
     assert saved["model"]["likelihood"] is None  # unset: inferred again on resume
     resolved = saved["resolved"]
     assert {k: resolved[k] for k in ("likelihood", "network", "jit_compile")} == {
-        "likelihood": "bernoulli", "network": "mlp", "jit_compile": True
+        "likelihood": "bernoulli",
+        "network": "mlp",
+        "jit_compile": True,
     }
     assert resolved["model"]["num_nodes"] == 3 and resolved["model"]["edge_costs"] is None
 

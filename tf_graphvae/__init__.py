@@ -26,11 +26,15 @@ _SUBMODULES = ("config", "data", "knockout", "evaluate", "figures", "layers", "s
 _NAMES = {
     "GraphVAE": ("tf_graphvae.model", "GraphVAE"),
     "export_sampler": ("tf_graphvae.export", "export_sampler"),
+    "load_model": ("tf_graphvae.saving", "load_model"),
     "LIKELIHOODS": ("tf_graphvae.layers.likelihoods", "LIKELIHOODS"),
     "STRUCTURES": ("tf_graphvae.config", "STRUCTURES"),
 }
 
-__all__ = ["LIKELIHOODS", "STRUCTURES", "GraphVAE", "__version__", "export_sampler", *_SUBMODULES]
+__all__ = [
+    "LIKELIHOODS", "STRUCTURES", "GraphVAE", "__version__", "export_sampler", "load_model",
+    *_SUBMODULES,
+]  # fmt: skip
 
 
 def __getattr__(name: str):

@@ -18,10 +18,10 @@ def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
     new iterator for each epoch and drops the last one; measured on 2 cores, dropping it
     sometimes waits until 10 ms x (2^k - 1) after the iterator began (the end of a period,
     if the periods double): some epochs of 0.6 s then take about 1.2 s, and some
-    one-epoch `fit` calls of 3 s take 5.11 s (the "two speeds" of training; README, "Epoch-time
-    spread"). Without autotuning no such thread runs. The elements and their order are
-    the same; nothing tunes `tf.data.AUTOTUNE` sizes any more, so give sizes explicitly,
-    e.g. prefetch :data:`PREFETCH_BATCHES` batches after this.
+    one-epoch `fit` calls of 3 s take 5.11 s (the "two speeds" of training;
+    docs/performance.md, "Epoch-time spread"). Without autotuning no such thread runs.
+    The elements and their order are the same; nothing tunes `tf.data.AUTOTUNE` sizes any
+    more, so give sizes explicitly, e.g. prefetch :data:`PREFETCH_BATCHES` batches after this.
 
     Args:
         dataset: Any `tf.data.Dataset`.

@@ -54,28 +54,49 @@ def test_import_linter_contracts_hold_over_an_installed_copy(tmp_path):
     assert analysed >= 60, result.stdout[-1000:]
 
 
-@pytest.mark.parametrize("module", ["tf_graphvae.config", "tf_graphvae.figures"])
-def test_configuration_and_figures_import_no_tensorflow(module):
+@pytest.mark.parametrize("module", ["tf_graphvae", "tf_graphvae.config", "tf_graphvae.figures"])
+def test_the_root_configuration_and_figures_import_no_tensorflow(module):
+    """With no environment variable set: the root is lazy (PEP 562) for everyone."""
     code = (
         f"import sys, {module}\n"
         "loaded = sorted(m for m in ('tensorflow', 'keras', 'tensorflow_probability') "
         "if m in sys.modules)\n"
         "print(loaded)\n"
     )
-    result = _python(code, TF_GRAPHVAE_LAZY_IMPORT="1")
+    env = {k: v for k, v in os.environ.items() if k != "TF_GRAPHVAE_LAZY_IMPORT"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
 
 
-def test_importing_the_package_registers_the_model_with_keras():
-    """`import tf_graphvae` stays eager: `keras.saving.load_model` must find the classes."""
+def test_a_model_name_loads_the_model_and_load_model_registers_it(tmp_path):
+    """Touching `tgv.GraphVAE` (or `tgv.load_model`) imports TensorFlow and registers the
+    classes, so a saved model loads in a fresh process that has done nothing else."""
+    import tf_graphvae as tgv
+
+    model = tgv.GraphVAE(event_shape=(8, 8, 1), num_nodes=2, node_dim=2, seed=0)
+    model.save(tmp_path / "m.keras")
     code = (
-        "import keras, tf_graphvae\n"
-        "print(keras.saving.get_registered_object('tf_graphvae>GraphVAE').__name__)\n"
+        "import sys, tf_graphvae as tgv\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        f"model = tgv.load_model({str(tmp_path / 'm.keras')!r})\n"
+        "print(type(model).__name__, tgv.__version__)\n"
     )
     result = _python(code)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "GraphVAE"
+    from importlib.metadata import version
+
+    assert result.stdout.split() == ["GraphVAE", version("tf-graphvae")]
+
+
+def test_no_configuration_module_imports_the_package_root():
+    """The configuration is the bottom level: importing the root (or anything through
+    importlib) from it would make every level above it a dependency of it."""
+    for path in (ROOT / "tf_graphvae" / "config").glob("*.py"):
+        text = path.read_text()
+        for forbidden in ("import tf_graphvae\n", "importlib", "from tf_graphvae import"):
+            assert forbidden not in text, f"{path.name}: {forbidden.strip()}"
 
 
 def test_a_run_written_before_the_move_still_loads_and_scores_the_same():

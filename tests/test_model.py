@@ -41,7 +41,7 @@ def test_keras_round_trip_keeps_structure_and_samples(tmp_path, digits):
     assert not np.allclose(model.edge_probabilities()[np.tril_indices(3, -1)], 0.5)
     path = tmp_path / "model.keras"
     model.save(path)
-    loaded = keras.saving.load_model(path)
+    loaded = tgv.load_model(path)
     assert isinstance(loaded, tgv.GraphVAE)
     np.testing.assert_array_equal(loaded.edge_probabilities(), model.edge_probabilities())
     np.testing.assert_array_equal(loaded.sample(4, seed=3), model.sample(4, seed=3))
@@ -174,7 +174,7 @@ def test_gate_learning_rate_moves_the_gates_faster(tmp_path, digits):
     assert moved[1e-2] > 4 * 1e-3 * 2
     path = tmp_path / "m.keras"
     model.save(path)
-    loaded = keras.saving.load_model(path)
+    loaded = tgv.load_model(path)
     assert loaded.gate_learning_rate == 1e-2 and loaded.gate_optimizer is not None
     np.testing.assert_array_equal(
         loaded.gate_optimizer.variables[1].numpy(), model.gate_optimizer.variables[1].numpy()

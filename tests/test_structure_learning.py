@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 from conftest import tiny_model
 
+import tf_graphvae as tgv
 from tf_graphvae import gate_estimators
 from tf_graphvae.schedules import temperature_at
 
@@ -71,7 +72,7 @@ def test_score_function_training_and_options_round_trip(binary_digits, tmp_path)
     assert np.any(model.gates.gate_logits.numpy() != 0.0)  # the gates were trained
     assert isinstance(model.gate_optimizer, keras.optimizers.SGD)
     model.save(tmp_path / "m.keras")
-    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    loaded = tgv.load_model(tmp_path / "m.keras")
     for key in ("gate_estimator", "gate_optimizer", "gates_follow_elbo", "edge_cost"):
         assert loaded.get_config()[key] == model.get_config()[key]
     with pytest.raises(ValueError, match="gate_samples >= 2"):
@@ -106,7 +107,7 @@ def test_a_fixed_graph_trains_and_round_trips(binary_digits, tmp_path):
     model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=False)
     model.fit(binary_digits[:256], epochs=1, batch_size=128, verbose=0)
     model.save(tmp_path / "fixed.keras")
-    loaded = keras.saving.load_model(tmp_path / "fixed.keras")
+    loaded = tgv.load_model(tmp_path / "fixed.keras")
     assert loaded.edges == [[2, 0], [1, 0]]
     np.testing.assert_array_equal(loaded.edge_probabilities(), expected)
     with pytest.raises(ValueError, match="needs edges"):

@@ -6,21 +6,25 @@ model.compile(optimizer=keras.optimizers.Adam(1e-3))
 model.fit(ds, epochs=3)
 model.edge_probabilities()
 
-Importing the package loads the model and its layers (which registers them with Keras, so
-`keras.saving.load_model` finds them). Lazy imports are the exception: in the `tfgvae-*`
-commands, and wherever `TF_GRAPHVAE_LAZY_IMPORT=1` is set, the submodules load on first
-use, so that a command checks its flags, and a script reads run folders or plots their
-JSON (`tf_graphvae.config`, `tf_graphvae.figures`), without starting TensorFlow.
+Importing the package imports nothing heavy (PEP 562): each public name loads its module,
+and so TensorFlow, on first use. `tf_graphvae.config` and `tf_graphvae.figures` read run
+folders and plot their JSON without TensorFlow, and the commands check their flags before
+it starts. A saved model loads with `tgv.load_model(path)`, which registers the package's
+classes with Keras first (`keras.saving.load_model` finds them once a model name such as
+`tgv.GraphVAE` has been touched).
 """
 
 import importlib as _importlib
 import os as _os
-import sys as _sys
+from importlib import metadata as _metadata
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__version__ = "0.1.0"
+try:  # the one place the version is written is pyproject.toml
+    __version__ = _metadata.version("tf-graphvae")
+except _metadata.PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "0+unknown"
 
 _SUBMODULES = ("config", "data", "knockout", "evaluate", "figures", "layers", "scoring")
 _NAMES = {
@@ -51,11 +55,3 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-_LAZY = _os.path.basename(_sys.argv[0] if _sys.argv else "").startswith("tfgvae-") or (
-    _os.environ.get("TF_GRAPHVAE_LAZY_IMPORT") == "1"
-)
-if not _LAZY:
-    for _name in ("GraphVAE", "data", "evaluate", "layers", "knockout"):
-        __getattr__(_name)

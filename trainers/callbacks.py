@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tf_graphvae.config import RunFolder, edge_indices
 from tf_graphvae.config.files import atomic_path, write_json
+from tf_graphvae.trainers.epoch_log import steps_done
 
 
 class EdgeProbabilityHistory(keras.callbacks.Callback):
@@ -182,7 +183,11 @@ class CompileNotice(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if self._start is not None:
-            self.log(f"Compiled and ran the first steps in {time.monotonic() - self._start:.1f} s.")
+            seconds = time.monotonic() - self._start
+            # Keras's index counts whole calls: 25 for a 12-step epoch at steps_per_execution 25.
+            done = steps_done(batch, (self.params or {}).get("steps"))
+            steps = f"{done} step{'s' if done > 1 else ''}"
+            self.log(f"Compiled and ran the first {steps} in {seconds:.1f} s.")
             self._start = None
 
 

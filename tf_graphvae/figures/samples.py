@@ -1,11 +1,16 @@
-"""Grids of images, e.g. model samples or reconstructions."""
+"""Grids of images, e.g. model samples or reconstructions.
+
+Numpy arrays in, PNGs out: no TensorFlow here. `plot_model_pictures` takes any object with
+a GraphVAE's `sample` and `reconstruct` (both return numpy arrays).
+"""
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -100,3 +105,113 @@ def plot_sample_grid(
         ValueError: On invalid inputs (see `build_sample_grid`).
     """
     return _save(build_sample_grid(images, ncols=ncols, title=title), path)
+
+
+def is_image_shape(shape: Sequence[int]) -> bool:
+    """Whether examples of `shape` are pictures: `(H, W, C)` with `C` in {1, 3}."""
+    return len(shape) == 3 and shape[-1] in (1, 3)
+
+
+def build_reconstructions(
+    images: Any, reconstructions: Any, ncols: int = 4, title: str | None = None
+) -> Figure:
+    """Builds a grid of pairs, each image with its reconstruction on its right, without
+    saving it (see `plot_reconstructions`).
+
+    Args:
+        images: An `[n, H, W, C]` array, `C` in {1, 3}.
+        reconstructions: Their reconstructions, the same shape (and units: one scale for both).
+        ncols: Pairs per row.
+        title: An optional title.
+
+    Returns:
+        The Matplotlib `Figure`.
+
+    Raises:
+        ValueError: If the two arrays differ in shape, or on invalid images (see
+            `build_sample_grid`).
+    """
+    images, reconstructions = np.asarray(images), np.asarray(reconstructions)
+    if images.shape != reconstructions.shape:
+        raise ValueError(
+            f"images and reconstructions must have one shape, got {images.shape} and "
+            f"{reconstructions.shape}."
+        )
+    if images.ndim != 4:
+        raise ValueError(f"images must have rank 4 [n, H, W, C], got shape {images.shape}.")
+    # Each pair is one tile, split by a grey line: the grid's white gaps separate the pairs.
+    n, height, width, channels = images.shape
+    in_bytes = channels == 3 and max(images.max(initial=0), reconstructions.max(initial=0)) > 1
+    line = np.full((n, height, max(1, width // 14), channels), 127.5 if in_bytes else 0.5)
+    pairs = np.concatenate([images, line, reconstructions], axis=2)
+    return build_sample_grid(pairs, ncols=ncols, title=title)
+
+
+def plot_reconstructions(
+    images: Any,
+    reconstructions: Any,
+    path: str | os.PathLike,
+    ncols: int = 4,
+    title: str | None = None,
+) -> Path:
+    """Writes a grid of pairs: each image, then its reconstruction on its right.
+
+    Args:
+        images: An `[n, H, W, C]` array with `C` in {1, 3}.
+        reconstructions: Their reconstructions, the same shape.
+        path: The image file to write (PNG unless its suffix names another format).
+        ncols: Pairs per row.
+        title: An optional title.
+
+    Returns:
+        `path` as a `Path`.
+
+    Raises:
+        ValueError: On invalid inputs (see `build_reconstructions`).
+    """
+    figure = build_reconstructions(images, reconstructions, ncols=ncols, title=title)
+    return _save(figure, path)
+
+
+class ImageModel(Protocol):
+    """What `plot_model_pictures` calls: a GraphVAE's `sample` and `reconstruct`."""
+
+    def sample(self, num_samples: int, seed: int = 0) -> np.ndarray: ...
+
+    def reconstruct(self, x: Any) -> np.ndarray: ...
+
+
+def plot_model_pictures(
+    model: ImageModel,
+    images: Any,
+    samples_path: str | os.PathLike,
+    reconstructions_path: str | os.PathLike,
+    num_samples: int = 64,
+    seed: int = 0,
+) -> list[Path]:
+    """Writes a grid of `num_samples` samples (decoder means, `model.sample(num_samples,
+    seed)`) and the pairs of `images` and their reconstructions (`model.reconstruct`).
+
+    Args:
+        model: A GraphVAE of image-shaped examples (see `is_image_shape`).
+        images: `[n, H, W, C]` examples to reconstruct, e.g. 16 test images.
+        samples_path: The samples' image file.
+        reconstructions_path: The reconstructions' image file.
+        num_samples: How many samples.
+        seed: The samples' seed (the same seed, the same samples).
+
+    Returns:
+        The two paths written.
+
+    Raises:
+        ValueError: If `images` are not image-shaped, or on invalid inputs.
+    """
+    images = np.asarray(images)
+    if not is_image_shape(images.shape[1:]):
+        raise ValueError(f"images must be [n, H, W, C] with C in {{1, 3}}, got {images.shape}.")
+    samples, reconstructions = model.sample(num_samples, seed=seed), model.reconstruct(images)
+    title = "Test images | reconstructions"
+    return [
+        plot_sample_grid(samples, samples_path, title="Samples (decoder means)"),
+        plot_reconstructions(images, reconstructions, reconstructions_path, title=title),
+    ]

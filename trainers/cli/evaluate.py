@@ -79,7 +79,21 @@ def main(argv: list[str]) -> None:
     written = [stem.with_suffix(".json"), stem.with_suffix(".md")]
     if _KNOCKOUT.value and model.num_nodes > 1:
         written.append(stem.parent / f"knockout_values_{stem.name}.json/.md/.png")
+    written += _sample_figures(model, images[:16], stem, config.seed)
     print("Wrote " + ", ".join(str(path) for path in written))
+
+
+def _sample_figures(model, images, stem: Path, seed: int) -> list[Path]:
+    """Writes samples_<output name>.png and reconstructions_<output name>.png beside the
+    results (as the knock-out values are named); for examples that are not images, says so."""
+    from tf_graphvae.figures.samples import is_image_shape, plot_model_pictures
+
+    paths = [stem.parent / f"{kind}_{stem.name}.png" for kind in ("samples", "reconstructions")]
+    if not is_image_shape(model.event_shape):
+        names = " or ".join(path.name for path in paths)
+        print(f"No {names}: examples {list(model.event_shape)} are not images.")
+        return []
+    return plot_model_pictures(model, images, *paths, seed=seed)
 
 
 def _run_config(folder) -> TrainConfig:

@@ -45,6 +45,14 @@ _HEARTBEAT = flags.DEFINE_integer(
 )
 
 
+_SAMPLE_FIGURES = flags.DEFINE_bool(
+    "sample_figures",
+    True,
+    "At the end, write samples.png (decoder means of 64 samples) and reconstructions.png "
+    "(16 test images beside their reconstructions) to the run folder; image data only.",
+)
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
@@ -100,7 +108,24 @@ def main(argv: list[str]) -> None:
     print(format_matrix(result.model.edge_probabilities()))
     written = [folder.MODEL, folder.CONFIG, folder.HISTORY, folder.EDGE_PROBABILITIES,
                f"{folder.CHECKPOINT}/ (resume)", f"{folder.LOGS}/ (TensorBoard)"]  # fmt: skip
+    if _SAMPLE_FIGURES.value:
+        written += _sample_figures(config, result.model, folder)
     print(f"Files in {folder.path}: {', '.join(written)}")
+
+
+def _sample_figures(config, model, folder: RunFolder) -> list[str]:
+    """Writes samples.png and reconstructions.png (16 test images, as evaluated) to the
+    run folder and returns their names; for examples that are not images, says so."""
+    from tf_graphvae import scoring
+    from tf_graphvae.figures.samples import is_image_shape, plot_model_pictures
+
+    names = ["samples.png", "reconstructions.png"]
+    if not is_image_shape(model.event_shape):
+        print(f"No {' or '.join(names)}: examples {list(model.event_shape)} are not images.")
+        return []
+    images = scoring.test_images(config, 16)
+    plot_model_pictures(model, images, *(folder / name for name in names), seed=config.seed)
+    return names
 
 
 def _data_line(config) -> str:

@@ -11,6 +11,7 @@ and a scale).
 from __future__ import annotations
 
 import math
+import re
 
 import keras
 import numpy as np
@@ -237,9 +238,10 @@ class CustomLikelihood(_Head):
     """A user's likelihood: `make_distribution(decoder_output)` returns a TFP distribution
     whose batch shape is `[B]` and whose event is one example (`event_shape`).
 
-    The function must be serialisable to save the model (`keras.saving.register_keras_
-    serializable` on it); `params_shape` is whatever the decoder gives it, checked when
-    the model is built.
+    The function must be registered with Keras to save the model
+    (`keras.saving.register_keras_serializable` on it; `check_serializable` refuses the
+    save otherwise); `params_shape` is whatever the decoder gives it, checked when the
+    model is built.
     """
 
     def __init__(self, make_distribution, event_ndims: int = 3, **kwargs):
@@ -259,6 +261,7 @@ class CustomLikelihood(_Head):
         return self.distribution(params).mean()
 
     def get_config(self):
+        check_serializable(self.make_distribution)
         return {
             **super().get_config(),
             "make_distribution": keras.saving.serialize_keras_object(self.make_distribution),
@@ -299,3 +302,43 @@ def check_distribution(head, params, event_shape) -> None:
             f"{tuple(event_shape)}; from decoder outputs {list(np.shape(params))} it gives "
             f"batch shape {list(dist.batch_shape)} and event shape {list(got)}."
         )
+
+
+def check_serializable(make_distribution) -> None:
+    """Raises a ValueError unless a user's likelihood function is registered with Keras.
+
+    Keras saves an unregistered function by its bare name, and a loaded model cannot find
+    it (a TypeError that prints the model's whole configuration): the save is refused
+    instead, while the model is still in memory. Callable objects are saved through their
+    class's `get_config`, as Keras does.
+    """
+    name = getattr(make_distribution, "__name__", None)
+    if name is None:
+        return
+    registered = keras.saving.get_registered_name(make_distribution)
+    if keras.saving.get_registered_object(registered) is make_distribution:
+        return
+    raise ValueError(
+        f"The likelihood function {name!r} is not registered with Keras, so a saved model "
+        "could not find it when loaded: define it at module level with "
+        "@keras.saving.register_keras_serializable(package='my_project') above its def, "
+        "and import that module before keras.models.load_model."
+    )
+
+
+def deserialize_user_object(what: str, config: dict):
+    """A saved model's own encoder, decoder or likelihood function from its Keras config;
+    a one-line ValueError naming the class or function Keras cannot find, and the fix
+    (Keras's TypeError prints the model's whole configuration)."""
+    try:
+        return keras.saving.deserialize_keras_object(config)
+    except TypeError as error:
+        missing = re.search(r"Could not locate (?:class|function) '([^']+)'", str(error))
+        if missing is None:
+            raise
+        raise ValueError(
+            f"The saved model's {what} uses {missing[1]!r}, which is not registered with "
+            "Keras: import the module that defines it (decorated with "
+            "@keras.saving.register_keras_serializable()) before loading, or pass "
+            f"keras.models.load_model(..., custom_objects={{{missing[1]!r}: ...}})."
+        ) from None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 
 import keras
+import tensorflow as tf
 
 from tf_graphvae.config import NETWORKS
 from tf_graphvae.config.settings import check_units
@@ -186,13 +188,20 @@ def check_networks(
     from tf_graphvae.layers.likelihoods import check_distribution
 
     event_shape = tuple(event_shape)
-    features = encoder(np.zeros((1, *event_shape), np.float32))
+    width = input_width(decoder)
+    if width is not None and width != decoder_input_dim:
+        raise ValueError(
+            f"The decoder takes inputs [B, {width}]; the model gives it the latent nodes it "
+            f"reads, concatenated: [B, {decoder_input_dim}]. Build the decoder for inputs of "
+            f"width {decoder_input_dim}."
+        )
+    features = _run(encoder, "encoder", np.zeros((1, *event_shape), np.float32))
     if len(features.shape) != 2:
         raise ValueError(
             f"The encoder must map [B, {', '.join(map(str, event_shape))}] to features [B, F]; "
             f"it gives {list(features.shape)}."
         )
-    params = decoder(np.zeros((1, decoder_input_dim), np.float32))
+    params = _run(decoder, "decoder", np.zeros((1, decoder_input_dim), np.float32))
     expected = likelihood.params_shape(event_shape)
     if expected is not None and tuple(params.shape[1:]) != tuple(expected):
         raise ValueError(
@@ -202,3 +211,34 @@ def check_networks(
         )
     check_distribution(likelihood, params, event_shape)
     return int(features.shape[-1])
+
+
+def input_width(network) -> int | None:
+    """The size of the last input axis that `network` was built for, where it says so (a
+    model from `keras.Input`, a built first layer); None for one that adapts to its input."""
+    try:
+        return network.inputs[0].shape[-1]
+    except (AttributeError, IndexError, TypeError, ValueError):
+        pass  # not a functional model, or a Sequential without keras.Input
+    layers = getattr(network, "layers", None)
+    first = layers[0] if isinstance(network, keras.Sequential) and layers else network
+    spec = getattr(first, "input_spec", None)
+    spec = spec[0] if isinstance(spec, (list, tuple)) and len(spec) == 1 else spec
+    if not isinstance(spec, keras.InputSpec):
+        return None
+    if spec.shape is not None:
+        return spec.shape[-1]
+    return (spec.axes or {}).get(-1)
+
+
+def _run(network, role: str, x):
+    """`network(x)`, with what Keras raises (several lines, ANSI bold codes) as one line
+    naming the network and the input it was given; the original stays chained."""
+    try:
+        return network(x)
+    except (ValueError, TypeError, tf.errors.InvalidArgumentError) as error:
+        text = str(error)
+        bold = re.search(r"\x1b\[1m(.*?)\x1b\[0m", text, re.DOTALL)
+        lines = [line.strip() for line in (bold[1] if bold else text).splitlines()]
+        reason = next((line for line in lines if line), type(error).__name__)
+        raise ValueError(f"The {role} fails on inputs {['B', *x.shape[1:]]}: {reason}") from error

@@ -10,11 +10,17 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_graphvae import input_checks
 from tf_graphvae.config import MODEL_FIELDS, GraphVAEConfig, positive_int
+from tf_graphvae.config.model import with_num_nodes
 from tf_graphvae.latent_space import LatentSpace
 from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, node_densities
 from tf_graphvae.layers.gates import Gates
-from tf_graphvae.layers.likelihoods import make_likelihood
+from tf_graphvae.layers.likelihoods import (
+    check_serializable,
+    deserialize_user_object,
+    make_likelihood,
+)
 from tf_graphvae.layers.networks import Decoder, Encoder, check_networks
 from tf_graphvae.layers.noise import global_rows, stateless_uniform
 from tf_graphvae.training_step import TrainingStep, repeat_rows
@@ -47,7 +53,8 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
     Args:
         event_shape: `(H, W, C)` of the images.
         **options: any field of `tf_graphvae.config.GraphVAEConfig` (each documented
-            there, with its default): `num_nodes`, `node_dim`, `structure`, `edges`,
+            there, with its default): `num_nodes` (not given: one per `node_dims` size where
+            those are given), `node_dim`, `node_dims`, `structure`, `edges`,
             `likelihood` (`"bernoulli"`: images in [0, 1], binarised afresh every training
             step; `"discretized_logistic"`: 8-bit images in [0, 255]), `network`,
             `encoder_units`, `decoder_units`, `top_down_units`, `temperature`,
@@ -69,7 +76,7 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
     _ATTRIBUTE = {"likelihood": "likelihood_name", "gate_optimizer": "gate_optimizer_name"}
 
     def __init__(self, event_shape: Sequence[int], **kwargs):
-        options = {k: kwargs.pop(k) for k in list(kwargs) if k in MODEL_FIELDS}
+        options = with_num_nodes({k: kwargs.pop(k) for k in list(kwargs) if k in MODEL_FIELDS})
         super().__init__(**kwargs)
         self.config = GraphVAEConfig(event_shape=tuple(event_shape), **options).validate()
         for name in MODEL_FIELDS:
@@ -176,33 +183,13 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
 
     def check_images(self, x) -> None:
         """Raises a ValueError unless concrete images `x` have the model's shape and range."""
-        x = np.asarray(x)
-        if x.ndim != 1 + len(self.event_shape) or tuple(x.shape[1:]) != self.event_shape:
-            raise ValueError(
-                f"Expected images of shape [batch, {', '.join(map(str, self.event_shape))}], "
-                f"got {list(x.shape)}."
-            )
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"Images contain {int(np.sum(~np.isfinite(x)))} NaN or inf values.")
-        low, high = self.likelihood.value_range
-        if x.size and (x.min() < low or x.max() > high):
-            raise ValueError(
-                f"The {self.likelihood_name} likelihood needs images in [{low:g}, {high:g}], "
-                f"got values in [{x.min():g}, {x.max():g}]."
-            )
+        input_checks.check_images(self, x)
 
-    def check_inputs(self, x):
-        """Refuses `fit`/`evaluate` inputs whose examples are not the model's shape."""
-        if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            spec = spec[0] if isinstance(spec, tuple) else spec
-            if tuple(spec.shape[1:]) != self.event_shape:
-                raise ValueError(
-                    f"Expected a dataset of image batches of shape [batch, "
-                    f"{', '.join(map(str, self.event_shape))}], got elements {spec.shape}."
-                )
-        elif isinstance(x, (np.ndarray, tf.Tensor)):
-            self.check_images(x)
+    def check_inputs(self, x, training: bool = False) -> None:
+        """Refuses `fit` (`training`) or `evaluate` inputs that are not the model's examples
+        (shape, NaN or inf, range; for `fit`, the scale of Gaussian features): a numpy array
+        whole, a dataset by its first batches (`tf_graphvae.input_checks.check_inputs`)."""
+        input_checks.check_inputs(self, x, training)
 
     def binarize(self, x, seed, row_offset=0, total_rows=None):
         """A Bernoulli draw of each pixel's intensity (docs/design.md §3), with a stateless seed."""
@@ -373,6 +360,13 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         return np.asarray(images)
 
     # ---------------------------------------------------------- serialisation
+    def save(self, filepath, *args, **kwargs):
+        """Keras's `save`; a likelihood function a load could not find is refused before the
+        file is opened (`get_config` refuses it too, after Keras has begun the file)."""
+        if callable(self.config.likelihood):
+            check_serializable(self.config.likelihood)
+        return super().save(filepath, *args, **kwargs)
+
     @classmethod
     def from_config(cls, config):
         config = dict(config)
@@ -386,13 +380,15 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
             config = {**_LEGACY_SCHEDULES, **config}
         for key in ("encoder", "decoder", "likelihood"):
             if isinstance(config.get(key), dict):
-                config[key] = keras.saving.deserialize_keras_object(config[key])
+                config[key] = deserialize_user_object(key, config[key])
         return cls(**config)
 
     def get_config(self):
         config = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(self.config)}
         for key in ("event_shape", "encoder_units", "decoder_units"):
             config[key] = list(config[key])
+        if callable(config["likelihood"]):  # refused now, not when the file is loaded
+            check_serializable(config["likelihood"])
         for key in ("encoder", "decoder", "likelihood"):  # user objects, as Keras saves them
             if config[key] is not None and not isinstance(config[key], str):
                 config[key] = keras.saving.serialize_keras_object(config[key])

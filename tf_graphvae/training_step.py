@@ -157,12 +157,19 @@ class TrainingStep:
         return self._update_metrics(-tf.reduce_mean(terms["elbo"]), terms)
 
     def fit(self, x=None, *args, **kwargs):
+        """Keras's `fit`, after `check_inputs(x, training=True)`: a dataset's first batches
+        and an array whole are refused with one line for NaN or inf, values outside the
+        likelihood's range, or (a Gaussian without `standardization`) raw features."""
         if getattr(self, "optimizer", None) is None:
             raise RuntimeError(
                 "You must call `compile()` before `fit()`, e.g. "
                 "model.compile(optimizer=keras.optimizers.Adam(1e-3))."
             )
-        self.check_inputs(x)
+        self.check_inputs(x, training=True)
+        if isinstance(x, tf.data.Dataset) and len(args) <= _SHUFFLE_ARG:
+            # Keras ignores `shuffle` for a dataset (it shuffles itself, or not), and warns
+            # that it does on every `fit` that leaves it at its default, True.
+            kwargs.setdefault("shuffle", False)
         steps = _steps_per_epoch(x, args, kwargs)
         if steps != self.steps_per_epoch:
             # The schedules' epoch length is a constant of the compiled step: retrace it.
@@ -178,6 +185,10 @@ class TrainingStep:
     def evaluate(self, x=None, *args, **kwargs):
         self.check_inputs(x)
         return super().evaluate(x, *args, **kwargs)
+
+
+# The position of `shuffle` among `keras.Model.fit`'s arguments after `x`.
+_SHUFFLE_ARG = 7
 
 
 def _steps_per_epoch(x, args, kwargs) -> int:

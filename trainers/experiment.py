@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -17,6 +18,8 @@ import tensorflow as tf
 from tf_graphvae import data as tgv_data
 from tf_graphvae.config import RunFolder, TrainConfig, mdl_edge_prices
 from tf_graphvae.config.files import atomic_path, write_json
+from tf_graphvae.config.model import MAX_ABS_MEAN, STD_RANGE
+from tf_graphvae.input_checks import feature_statistics
 from tf_graphvae.model import GraphVAE
 from tf_graphvae.trainers import distribute
 from tf_graphvae.trainers.callbacks import (
@@ -75,16 +78,18 @@ def model_options(config: TrainConfig) -> dict:
     return options
 
 
-# Gaussian features further than this from standardised are refused without --standardize.
-MAX_ABS_MEAN, STD_RANGE = 3.0, (0.1, 10.0)
-
-
 def standardization(config: TrainConfig) -> dict:
-    """The training split's mean and std per feature (constant features: std 1)."""
+    """The training split's mean and std per feature (constant features: std 1, with a
+    warning under `standardize` that says how many: they carry nothing to model)."""
     x = tgv_data.load_numpy(config.dataset, config.train_split, config.data_dir)
-    x = x.reshape(len(x), -1).astype(np.float64)
-    std = x.std(axis=0)
-    return {"mean": x.mean(axis=0).tolist(), "std": np.where(std > 0, std, 1.0).tolist()}
+    mean, std, constant = feature_statistics(x)
+    if constant and config.standardize:
+        warnings.warn(
+            f"{constant} of {std.size} features of {config.dataset} ({config.train_split}) "
+            "are constant: --standardize gives them std 1 (they are only shifted to 0).",
+            stacklevel=2,
+        )
+    return {"mean": mean.tolist(), "std": std.tolist()}
 
 
 def check_scale(config: TrainConfig) -> None:
@@ -139,10 +144,13 @@ def resolved_values(model: GraphVAE) -> dict:
         "likelihood": model.likelihood_name,
         "network": model.network,
         "jit_compile": bool(model.jit_compile),
-        "model": json.loads(json.dumps(
-            {k: v for k, v in arguments.items() if k not in _NOT_RECORDED}, default=str
-        )),  # fmt: skip
+        "model": _json_values({k: v for k, v in arguments.items() if k not in _NOT_RECORDED}),
     }
+
+
+def _json_values(values: dict) -> dict:
+    """`values` as JSON gives them back (tuples as lists; anything else by its `str`)."""
+    return json.loads(json.dumps(values, default=str))
 
 
 def _steps_per_execution(config: TrainConfig) -> int:

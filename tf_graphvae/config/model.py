@@ -21,6 +21,9 @@ VALUE_RANGES = {
     "discretized_logistic": (0.0, 255.0),
     "gaussian": (-math.inf, math.inf),
 }
+# Gaussian features further than this from standardised are refused unless the model is
+# given a `standardization` (the scale a Gaussian decoder with a learned variance can fit).
+MAX_ABS_MEAN, STD_RANGE = 3.0, (0.1, 10.0)
 NETWORKS = ("mlp", "conv")
 HARD_GATES = ("sample", "map")
 DECODE_FROM = ("all_nodes", "bottom_node")
@@ -205,6 +208,15 @@ class GraphVAEConfig:
             decoder_units=check_units(self.decoder_units, "decoder_units"),
             gate_learning_rate=self.gate_learning_rate or None,
         )
+
+
+def with_num_nodes(options: dict) -> dict:
+    """`options` with `num_nodes` set to the number of `node_dims` when only the sizes are
+    given (`num_nodes`' default, 5, would contradict any other number of sizes); a
+    `num_nodes` given with them is kept, and `check_model_rules` refuses a mismatch."""
+    if options.get("node_dims") is None or "num_nodes" in options:
+        return options
+    return {**options, "num_nodes": len(check_node_dims(options["node_dims"]))}
 
 
 def check_model_rules(config: Any) -> None:

@@ -307,7 +307,8 @@ def test_cli_exports_a_saved_model_and_refuses_an_existing_version(model, tmp_pa
     for name in ("serving_default", "log_likelihood", "edge_probabilities", "num_samples"):
         assert name in result.stdout
     before = _snapshot(base)
-    _assert_one_line_error(_cli(*args, "--version=1"), "already exists")
+    _assert_one_line_error(_cli(*args, "--export_version=1"), "already exists")
+    _assert_one_line_error(_cli(*args, "--version=1"), "--export_version")
     assert _snapshot(base) == before and sorted(os.listdir(base)) == ["1"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -270,3 +271,17 @@ def test_factorisations_within_bounds_on_n():
     assert factorisations(50, min_nodes=5, max_nodes=10) == [(10, 5), (5, 10)]
     with pytest.raises(ValueError, match="no factorisation of M=50 with 11 <= N <= 24"):
         factorisations(50, min_nodes=11, max_nodes=24)
+
+
+def test_the_tune_command_prints_fixed_point_lines_and_no_retracing_warning(tmp_path):
+    result = subprocess.run(
+        [str(BIN / "tfgvae-tune"), "--dataset=digits", "--latent_dim=2", "--epochs=1",
+         "--nojit_compile", f"--directory={tmp_path / 'tuning'}"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    epoch_lines = [line for line in output.splitlines() if "steps - " in line]
+    assert len(epoch_lines) == 2  # one epoch per trial, N in {2, 1}
+    assert not re.search(r"\de[+-]\d\d", "\n".join(epoch_lines)), epoch_lines
+    assert "retracing" not in output

@@ -104,7 +104,7 @@ def resolve_version(export_base: str | os.PathLike, version: int | None = None) 
     if version in versions or existing.exists():
         raise FileExistsError(
             f"Version {version} already exists at {existing}; exports are never overwritten "
-            f"(choose another --version or leave it out to take the next one)."
+            f"(choose another --export_version or leave it out to take the next one)."
         )
     return version, export_base / str(version)
 

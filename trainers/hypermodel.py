@@ -18,6 +18,7 @@ from tf_graphvae.config import EXECUTION_FIELDS, SearchConfig, TrainConfig
 from tf_graphvae.model import GraphVAE
 from tf_graphvae.scoring import test_images
 from tf_graphvae.trainers import experiment
+from tf_graphvae.trainers.epoch_log import EpochLog
 
 
 def _choice_default(values: tuple, preferred) -> object:
@@ -141,6 +142,9 @@ class FactorisationHyperModel(keras_tuner.HyperModel):
             kwargs.setdefault("validation_data", validation_ds)
             kwargs.setdefault("shuffle", False)  # the dataset shuffles itself
         kwargs.setdefault("epochs", config.epochs)
+        if kwargs.get("verbose") == 2:  # the commands' epoch lines: fixed point, time left
+            kwargs["verbose"] = 0
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), EpochLog()]
         history = model.fit(*args, **kwargs)
         if self.objective.name != "val_ll":
             return history

@@ -60,6 +60,11 @@ def _parse_flags(argv: list[str], doc: str | None = None) -> list[str]:
     """absl's parser, except that a bad flag is one line on stderr and exit status 2, and
     `--help` lists the command's own flags."""
     prog = os.path.basename(argv[0])
+    if any(arg.startswith("--version=") for arg in argv[1:]):
+        # --version is the package's version on every command; an export's is its own flag.
+        print(f"{prog}: error: --version takes no value (it prints the package's version); "
+              "the version an export writes is --export_version.", file=sys.stderr)  # fmt: skip
+        sys.exit(2)
     if "--version" in argv[1:]:
         from importlib.metadata import version
 

@@ -19,7 +19,7 @@ _EXPORT_BASE = flags.DEFINE_string(
     "export_base", None, "Folder of the versions (TF Serving's --model_base_path)."
 )
 _VERSION = flags.DEFINE_integer(
-    "version",
+    "export_version",
     None,
     "Version to write (default: one more than the largest existing one, or 1); "
     "an existing version is never overwritten.",

@@ -90,6 +90,12 @@ def main(argv: list[str]) -> None:
         num_samples=_LL_SAMPLES.value,
         eval_images=_LL_IMAGES.value,
     ).validate()  # a bad M or bound is refused before TensorFlow starts
+    if not flags.FLAGS.verbose:
+        import tensorflow as tf
+
+        # Every trial builds a new model and so new tf.functions: TensorFlow's "retracing"
+        # warning is expected here, not a fault to act on.
+        tf.get_logger().setLevel("ERROR")
     tuning.tune(config, search, _DIRECTORY.value, _OVERWRITE.value, verbose=2)
     directory = Path(_DIRECTORY.value)
     print((directory / tuning.RESULTS_MD).read_text())

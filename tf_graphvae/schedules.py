@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import keras
 import tensorflow as tf
 
 
@@ -50,3 +51,38 @@ def gate_learning_rate(step, base: float, hold_steps: float):
     if hold_steps <= 0:
         return tf.constant(base)
     return tf.where(tf.cast(step, tf.float32) < hold_steps, 0.0, base)
+
+
+# Burda et al.'s (IWAE) schedule: stage i lasts 3^i epochs at 10^(-i/7) times the initial
+# rate, for i = 0 ... 7 (3,280 epochs in all); a shorter run covers its first stages.
+IWAE_STAGES = 8
+
+
+def learning_rate(
+    schedule: str, initial: float, steps_per_epoch: int, epochs: int, decay_epochs: int = 100
+):
+    """The networks' learning rate as a Keras schedule of the optimizer's step (a float for
+    `"constant"`): the optimizer evaluates it at its own `iterations` inside the compiled
+    step, so `steps_per_execution` and a resumed run (whose step counter is restored with
+    the optimizer) follow it step by step.
+
+    Args:
+        schedule: `"constant"`, `"exponential"` (a tenth every `decay_epochs`, smoothly),
+            `"iwae"` (Burda et al.'s stages) or `"cosine"` (to 1 % over `epochs`).
+        initial: the rate at step 0.
+        steps_per_epoch: optimizer steps per epoch (the schedules' unit).
+        epochs: the run's length (`"cosine"`).
+        decay_epochs: `"exponential"`'s tenfold period.
+    """
+    schedules = keras.optimizers.schedules
+    if schedule == "constant":
+        return initial
+    if schedule == "exponential":
+        return schedules.ExponentialDecay(initial, decay_epochs * steps_per_epoch, 0.1)
+    if schedule == "cosine":
+        return schedules.CosineDecay(initial, epochs * steps_per_epoch, alpha=0.01)
+    if schedule == "iwae":
+        ends = [sum(3**k for k in range(i + 1)) for i in range(IWAE_STAGES - 1)]
+        values = [initial * 10 ** (-i / 7) for i in range(IWAE_STAGES)]
+        return schedules.PiecewiseConstantDecay([e * steps_per_epoch for e in ends], values)
+    raise ValueError(f"Unknown learning-rate schedule {schedule!r}.")

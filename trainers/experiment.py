@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_graphvae import data as tgv_data
+from tf_graphvae import schedules
 from tf_graphvae.config import RunFolder, TrainConfig, mdl_edge_prices
 from tf_graphvae.config.files import atomic_path, write_json
 from tf_graphvae.config.model import MAX_ABS_MEAN, STD_RANGE
@@ -121,7 +122,7 @@ def build_model(config: TrainConfig, steps: int | None = None) -> GraphVAE:
     a run of `steps` training steps (XLA or not: `TrainConfig.train_step_xla`)."""
     model = GraphVAE(event_shape=tgv_data.event_shape(config.dataset), **model_options(config))
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
+        optimizer=make_optimizer(config, steps),
         jit_compile=config.train_step_xla(steps) and _use_xla(),
         steps_per_execution=_steps_per_execution(config),
     )
@@ -146,6 +147,27 @@ def resolved_values(model: GraphVAE) -> dict:
         "jit_compile": bool(model.jit_compile),
         "model": _json_values({k: v for k, v in arguments.items() if k not in _NOT_RECORDED}),
     }
+
+
+def make_optimizer(config: TrainConfig, steps: int | None) -> keras.optimizers.Optimizer:
+    """The networks' optimizer: Adam, or AdamW with `weight_decay` (never on the gate
+    logits), at `config.learning_rate` under its schedule (`schedules.learning_rate`)."""
+    rate = config.learning_rate
+    if config.learning_rate_schedule != "constant":
+        if not steps:
+            raise ValueError(
+                f"learning_rate_schedule={config.learning_rate_schedule!r} needs a training "
+                "set of known length (its unit is the epoch)."
+            )
+        rate = schedules.learning_rate(
+            config.learning_rate_schedule, config.learning_rate, steps // config.epochs,
+            config.epochs, config.learning_rate_decay_epochs,
+        )  # fmt: skip
+    if not config.weight_decay:
+        return keras.optimizers.Adam(rate)
+    optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+    optimizer.exclude_from_weight_decay(var_names=["gate_logits"])
+    return optimizer
 
 
 def _json_values(values: dict) -> dict:

@@ -105,6 +105,9 @@ GATE_ONLY_FIELDS = (
 )  # fmt: skip
 
 
+# How the networks' learning rate follows the step (`tf_graphvae.schedules.learning_rate`).
+LEARNING_RATE_SCHEDULES = ("constant", "exponential", "iwae", "cosine")
+
 # The section of config.json that records what unset settings resolved to (`RunFolder`).
 RESOLVED = "resolved"
 # The arguments of `GraphVAE` that a run sets itself rather than configures: the example
@@ -148,6 +151,23 @@ class TrainConfig:
     epochs: int = setting(20, "Training epochs.", minimum=1)
     batch_size: int = setting(128, "Global batch size.", minimum=1)
     learning_rate: float = setting(1e-3, "Adam learning rate of the networks.", positive=True)
+    learning_rate_schedule: str = setting(
+        "constant",
+        "The networks' learning rate over the run, a function of the optimizer's step (so a "
+        "resumed run continues it exactly): constant; exponential: a tenth every "
+        "--learning_rate_decay_epochs; iwae: Burda et al.'s stages, stage i of 3^i epochs at "
+        "10^(-i/7) times --learning_rate; cosine: to 1 % of it over --epochs.",
+        choices=LEARNING_RATE_SCHEDULES,
+    )
+    learning_rate_decay_epochs: int = setting(
+        100, "exponential: epochs over which the learning rate falls tenfold.", minimum=1
+    )
+    weight_decay: float = setting(
+        0.0,
+        "Decoupled weight decay of the networks' weights (AdamW; 0: Adam), a regulariser for "
+        "small data sets; not applied to the gate logits.",
+        minimum=0,
+    )
     seed: int = setting(0, "Seed of the data order, initialisation and sampling.")
     data_dir: str | None = setting(
         None, "Folder with the publishers' data files (else TensorFlow Datasets)."

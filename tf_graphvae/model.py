@@ -117,6 +117,8 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         self.elbo_tracker = keras.metrics.Mean(name="elbo")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.recon_tracker = keras.metrics.Mean(name="recon")
+        # KL of each node given its sampled parents, kl_z<j>: which nodes carry information.
+        self.node_kl_trackers = [keras.metrics.Mean(name=f"kl_z{j}") for j in range(c.num_nodes)]
         # beta of KL warm-up, set by the training step's schedule; 1 is the plain ELBO.
         self.kl_weight = keras.Variable(1.0, trainable=False, name="kl_weight")
         # Batches per epoch of the data given to `fit` (the schedules' unit), set by `fit`.
@@ -147,7 +149,8 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.elbo_tracker, self.kl_tracker, self.recon_tracker]
+        trackers = [self.loss_tracker, self.elbo_tracker, self.kl_tracker, self.recon_tracker]
+        return trackers + self.node_kl_trackers
 
     def edge_probabilities(self) -> np.ndarray:
         """`mu` as a numpy `[N, N]` array: entry `[i, j]` for parent `i` > child `j`, 0 elsewhere.

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from tf_graphvae import data as tgv_data
-from tf_graphvae import evaluate, figures, knockout
+from tf_graphvae import diagnostics, evaluate, figures, knockout
 from tf_graphvae.config import RunFolder, TrainConfig
 from tf_graphvae.config.files import write_json, write_text
 
@@ -50,13 +50,14 @@ def test_images(config: TrainConfig, max_images: int | None = None) -> np.ndarra
 def score(
     model: keras.Model, images: np.ndarray, num_samples: int, seed: int, jit_compile: bool = True
 ) -> dict:
-    """Table 1's scores of `model` on `images` (`evaluate.table1_metrics`, K = `num_samples`)
-    and the per-image LLs; for a learned structure also `metrics_map` and
-    `ll_map_per_image`, the MAP graph's (the gap to the mixture is the price of sampling
-    gates at test time)."""
+    """Table 1's scores of `model` on `images` (`evaluate.table1_metrics`, K = `num_samples`),
+    the per-image LLs and the per-node KL and active units (`diagnostics`); for a learned
+    structure also `metrics_map` and `ll_map_per_image`, the MAP graph's (the gap to the
+    mixture is the price of sampling gates at test time)."""
     options = dict(seed=seed, jit_compile=jit_compile, return_per_image=True)
     metrics, ll = evaluate.table1_metrics(model, images, num_samples, **options)
-    record = {"metrics": metrics, "ll_per_image": ll.tolist()}
+    record = {"metrics": metrics, "ll_per_image": ll.tolist(),
+              "diagnostics": diagnostics.latent_diagnostics(model, images, seed=seed)}  # fmt: skip
     if model.structure == "learned":
         metrics_map, ll_map = metrics, ll  # one node, no gates: the MAP graph is the model
         if model.gates.num_edges:

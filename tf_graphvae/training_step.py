@@ -50,6 +50,8 @@ class TrainingStep:
         self.elbo_tracker.update_state(terms["elbo"])
         self.kl_tracker.update_state(terms["kl"])
         self.recon_tracker.update_state(terms["recon"])
+        for j, tracker in enumerate(self.node_kl_trackers):
+            tracker.update_state(terms["kl_per_node"][:, j])
         results = {m.name: m.result() for m in self.metrics}
         if training:  # the schedules' values of the step, as the epoch logs show them
             results["temperature"] = tf.cast(self.gates.temperature, tf.float32)

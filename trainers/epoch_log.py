@@ -15,6 +15,7 @@ ETA is printed until the next epoch has been timed.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -24,10 +25,16 @@ import keras
 
 from tf_graphvae.progress import duration
 
+# Per-node KLs (`kl_z0`, `val_kl_z3`, ...): in the history, not in the epoch line, which
+# would grow with N.
+_PER_NODE = re.compile(r"(val_)?kl_z\d+")
+
 
 def format_metrics(logs: dict) -> str:
-    """`name: value` pairs in fixed point, 4 decimals (`elbo: -91.2336`)."""
-    return " - ".join(f"{k}: {float(v):.4f}" for k, v in sorted(logs.items()))
+    """`name: value` pairs in fixed point, 4 decimals (`elbo: -91.2336`), per-node KLs
+    left out."""
+    shown = sorted((k, v) for k, v in logs.items() if not _PER_NODE.fullmatch(k))
+    return " - ".join(f"{k}: {float(v):.4f}" for k, v in shown)
 
 
 def steps_done(batch: int, steps: int | None) -> int:

@@ -80,6 +80,12 @@ def _row_summary(runs: list[dict], metrics_key: str) -> dict:
         row[f"{key}_per_seed"] = values
         row[f"{key}_sem_per_seed"] = [r[metrics_key].get(f"{key}_sem", 0.0) for r in runs]
     row["ll_sem"] = float(np.sqrt(np.mean(np.square(row["ll_sem_per_seed"]))))
+    if all("diagnostics" in r for r in runs):  # records before the diagnostics have none
+        diagnostics = [r["diagnostics"] for r in runs]
+        row["active_units_per_node"] = np.mean(
+            [d["active_units_per_node"] for d in diagnostics], axis=0
+        ).tolist()
+        row["kl_per_node"] = np.mean([d["kl_per_node"] for d in diagnostics], axis=0).tolist()
     return row
 
 
@@ -129,11 +135,18 @@ def table1_markdown(table: dict[str, dict], caption: str) -> str:
     def epochs_cell(row):
         return ", ".join("?" if e is None else str(e) for e in row.get("epochs_per_seed", []))
 
+    def nodes_cell(row):
+        if "active_units_per_node" not in row:
+            return "—"
+        units = ", ".join(f"{a:g}" for a in row["active_units_per_node"])
+        kls = ", ".join(f"{k:.1f}" for k in row["kl_per_node"])
+        return f"{units} (KL {kls})"
+
     unit = next(iter(table.values()))["unit"]
     lines = [
         f"| Model | seeds | epochs | LL ({unit}) | SE over images | KL | ELBO | "
-        "LL − FC-VAE (paired) |",
-        "|---|---|---|---|---|---|---|---|",
+        "LL − FC-VAE (paired) | active units per node, z0 first (KL per node) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in table.items():
         base = name.removesuffix(" (MAP)")
@@ -141,7 +154,7 @@ def table1_markdown(table: dict[str, dict], caption: str) -> str:
         lines.append(
             f"| {label} (`{name}`) | {len(row['seeds'])} | {epochs_cell(row)} | "
             f"{cell(row, 'll')} | {row['ll_sem']:.2f} | {cell(row, 'kl')} | "
-            f"{cell(row, 'elbo')} | {diff_cell(row)} |"
+            f"{cell(row, 'elbo')} | {diff_cell(row)} | {nodes_cell(row)} |"
         )
     notes = (
         "LL: mean over seeds ± std over seeds; SE over images: the root mean square of the "
@@ -149,7 +162,10 @@ def table1_markdown(table: dict[str, dict], caption: str) -> str:
         "per-seed paired differences (same seed, same test images) ± its standard error "
         "(over seeds, or over images for one seed) and its 95 % Student-t interval (n - 1 "
         "degrees of freedom for n seeds); 'better' or 'worse' only when the interval "
-        "excludes 0. Epochs: those each seed trained (early stopping, where used)."
+        "excludes 0. Epochs: those each seed trained (early stopping, where used). Active "
+        "units: mean over seeds of the units u of each node with Cov_x(E_q[z_u]) > 0.01 "
+        "(Burda et al.), and its KL in nats, on the test images ('—': records made before "
+        "they were kept)."
     )
     return caption + "\n\n" + "\n".join(lines) + "\n\n" + notes + "\n"
 

@@ -42,7 +42,7 @@ flags.mark_flag_as_required("model_dir")
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    from tf_graphvae import scoring
+    from tf_graphvae import diagnostics, scoring
     from tf_graphvae.config import RunFolder
     from tf_graphvae.config.files import write_json, write_text
 
@@ -59,15 +59,11 @@ def main(argv: list[str]) -> None:
     )  # fmt: skip
     scores = scoring.score(model, images, NUM_SAMPLES.value, config.seed, config.evaluation_xla)
     stem = Path(_OUTPUT.value) if _OUTPUT.value else folder / "evaluation"
-    record = {"model_dir": str(folder.path), "dataset": config.dataset,
-              "test_split": config.test_split, **scores["metrics"],
-              # per image, in the order of the evaluated images: paired comparisons
-              "ll_per_image": scores["ll_per_image"]}  # fmt: skip
-    if "metrics_map" in scores:
-        record["map_graph"] = scores["metrics_map"]
-        record["ll_map_per_image"] = scores["ll_map_per_image"]
+    record = _record(folder, config, scores)
     write_json(stem.with_suffix(".json"), record)
     table = _table(config, model.structure, scores["metrics"], record.get("map_graph"))
+    table += "\nPer node (active units: Cov_x(E_q[z_u]) > 0.01):\n\n"
+    table += diagnostics.markdown(scores["diagnostics"])
     if _KNOCKOUT.value and model.num_nodes > 1:
         knockout = scoring.write_knockout_values(
             model, images, stem.parent, stem.name, f"{config.dataset}, {model.structure}",
@@ -81,6 +77,19 @@ def main(argv: list[str]) -> None:
         written.append(stem.parent / f"knockout_values_{stem.name}.json/.md/.png")
     written += _sample_figures(model, images[:16], stem, config.seed)
     print("Wrote " + ", ".join(str(path) for path in written))
+
+
+def _record(folder, config: TrainConfig, scores: dict) -> dict:
+    """evaluation.json: the scores, the per-image LLs in the order of the evaluated images
+    (paired comparisons), and the per-node diagnostics."""
+    record = {"model_dir": str(folder.path), "dataset": config.dataset,
+              "test_split": config.test_split, **scores["metrics"],
+              "ll_per_image": scores["ll_per_image"],
+              "diagnostics": scores["diagnostics"]}  # fmt: skip
+    if "metrics_map" in scores:
+        record["map_graph"] = scores["metrics_map"]
+        record["ll_map_per_image"] = scores["ll_map_per_image"]
+    return record
 
 
 def _sample_figures(model, images, stem: Path, seed: int) -> list[Path]:

@@ -14,6 +14,7 @@ import tensorflow_probability as tfp
 from tf_graphvae.config.graph import validate_structure
 from tf_graphvae.layers.elementwise import elu, softplus
 from tf_graphvae.layers.noise import global_rows, stateless_normal
+from tf_graphvae.layers.top_down import top_down_scan
 
 tfd = tfp.distributions
 
@@ -125,7 +126,8 @@ class GatedDAG(keras.layers.Layer):
 
     The `N-1` networks are stored as stacked kernels so that the prior of all nodes
     given a full `z` is a single batched contraction (used by the importance-weighted
-    evaluation); the sequential top-down pass slices the same kernels node by node.
+    evaluation); the sequential top-down pass runs the same kernels node by node in a loop
+    whose body has one shape for every node (`layers/top_down.py`).
 
     Nodes of different sizes (`node_dims`, e.g. a Ladder VAE's decreasing 20-12-8-6-4) are
     stored padded to the largest, `N' = max(node_dims)`: node `j` uses its first
@@ -216,8 +218,9 @@ class GatedDAG(keras.layers.Layer):
     def build(self, input_shape=None):
         if self.has_top_down:
             n, d, h = self.num_nodes, self.node_dim, self.top_down_units
-            # Kernel rows of TD_j for nodes i <= j are never used (c[i, j] = 0 there);
-            # the sequential pass slices them away and the batched pass multiplies zeros.
+            # Kernel rows of TD_j for nodes i <= j are never used (c[i, j] = 0 there):
+            # node_prior slices them away; the batched pass and the top-down loop (one
+            # body shape for every j) multiply zeros.
             self.hidden_kernel = self.add_weight(
                 name="hidden_kernel", shape=(n - 1, n * d, h), initializer="glorot_uniform"
             )
@@ -237,8 +240,8 @@ class GatedDAG(keras.layers.Layer):
         return mean, bound_log_variance(raw)
 
     def _top_down(self, gated: tf.Tensor, nodes: slice, first_input: int = 0):
-        """`TD_j` of the nodes `nodes` on their gated parent vectors, the one definition of
-        the top-down prior.
+        """`TD_j` of the nodes `nodes` on their gated parent vectors, the batched definition
+        of the top-down prior (`_loop_prior` is its one-node form for the loop).
 
         Args:
             gated: `[B, len(nodes), N * N' - first_input]`: for node `j`, the vector
@@ -308,7 +311,8 @@ class GatedDAG(keras.layers.Layer):
         self, data_mean, data_log_var, gates, seed, row_offset=0, total_rows=None,
         deterministic=False,
     ):  # fmt: skip
-        """The top-down inference pass, root first (docs/design.md §1).
+        """The top-down inference pass, root first (docs/design.md §1), as one loop body for
+        all nodes (`layers/top_down.py`): the graph does not grow with `N`.
 
         Args:
             data_mean, data_log_var: bottom-up estimates `(m̃, log s̃²)`, each `[B, N, N']`.
@@ -325,44 +329,62 @@ class GatedDAG(keras.layers.Layer):
             each node is computed from the *posterior samples* of its parents, as the
             analytic KL of each node requires.
         """
-        n = self.num_nodes
         if deterministic:
             noise = tf.zeros_like(data_mean)
         else:
             noise = self.zero_padding(self._noise(seed, data_mean, row_offset, total_rows))
-        zs, out = (
-            [None] * n,
-            {k: [None] * n for k in ("q_mean", "q_log_var", "p_mean", "p_log_var")},
-        )
-        for j in range(n - 1, -1, -1):
-            m_tilde, lv_tilde = data_mean[:, j], data_log_var[:, j]
-            if self.has_top_down:
-                p_mean, p_log_var = self.node_prior(j, zs[j + 1 :], gates)
-                q_mean, q_log_var = precision_weighted_merge(p_mean, p_log_var, m_tilde, lv_tilde)
-            else:  # mean-field VAE: q_j from the bottom-up network alone, p_j = Normal(0, I)
-                p_mean = p_log_var = tf.zeros_like(m_tilde)
-                q_mean, q_log_var = m_tilde, lv_tilde
-            q_mean, q_log_var, p_mean, p_log_var = (
-                self.zero_padding(t, j) for t in (q_mean, q_log_var, p_mean, p_log_var)
-            )
-            # Reparameterised z_j ~ q_j, the draw Normal(q_mean, q_std).sample would make.
-            zs[j] = q_mean + tf.exp(0.5 * q_log_var) * noise[:, j]
-            for key, value in zip(out, (q_mean, q_log_var, p_mean, p_log_var), strict=True):
-                out[key][j] = value
-        result = {key: tf.stack(values, axis=1) for key, values in out.items()}
-        result["z"] = tf.stack(zs, axis=1)
-        result["noise"] = noise
-        return result
+        keys = ("q_mean", "q_log_var", "p_mean", "p_log_var")
+        if not self.has_top_down:
+            # Mean-field VAE: q_j from the bottom-up network alone and p_j = Normal(0, I),
+            # every node at once (no node depends on another).
+            q_mean, q_log_var = self.zero_padding(data_mean), self.zero_padding(data_log_var)
+            zeros = tf.zeros_like(q_mean)
+            z = q_mean + tf.exp(0.5 * q_log_var) * noise
+            return {**dict(zip(keys, (q_mean, q_log_var, zeros, zeros), strict=True)),
+                    "z": z, "noise": noise}  # fmt: skip
+        root_prior = (tf.zeros_like(data_mean[:, 0]),) * 2  # p_{N-1} = Normal(0, I)
 
-    def sample(self, gates, seed):
-        """Ancestral samples `z ~ p(z | c)`, root first. Returns `[B, N, N']`."""
-        n = self.num_nodes
-        seeds = tfp.random.split_seed(seed, n=n)
-        zs = [None] * n
-        for j in range(n - 1, -1, -1):
-            mean, log_var = self.node_prior(j, zs[j + 1 :], gates)
-            zs[j] = self.zero_padding(diag_normal(mean, log_var).sample(seed=seeds[j]), j)
-        return tf.stack(zs, axis=1)
+        def node(j, z=None):  # z None: the root
+            p_mean, p_log_var = root_prior if z is None else self._loop_prior(j, z, gates)
+            q_mean, q_log_var = precision_weighted_merge(
+                p_mean, p_log_var, data_mean[:, j], data_log_var[:, j]
+            )
+            values = [self.zero_padding(t, j) for t in (q_mean, q_log_var, p_mean, p_log_var)]
+            # Reparameterised z_j ~ q_j, the draw Normal(q_mean, q_std).sample would make.
+            return values[0] + tf.exp(0.5 * values[1]) * noise[:, j], values
+
+        z, values = top_down_scan(node, node(self.num_nodes - 1), self.num_nodes)
+        return {**dict(zip(keys, values, strict=True)), "z": z, "noise": noise}
+
+    def _loop_prior(self, j: tf.Tensor, z: tf.Tensor, gates: tf.Tensor):
+        """`node_prior` of node `j < N-1` (a tensor) inside the top-down loop, from the whole
+        `z` `[B, N, N']` with zeros at the nodes `<= j`: the gated vector of all `N` nodes
+        against all of `TD_j`'s kernel rows, the rows of non-parents multiplying zeros, so
+        the shapes do not depend on `j`. Returns `(mean, log_var)`, each `[B, N']`.
+
+        `_top_down` for one node, in matmuls: the gradient of its einsum inside a while loop
+        failed to compile under XLA (a reshape of the wrong size, TensorFlow 2.21)."""
+        gated = tf.reshape(gates[:, :, j, None] * z, [-1, self.num_nodes * self.node_dim])
+        hidden = elu(tf.matmul(gated, self.hidden_kernel[j]) + self.hidden_bias[j])
+        return self._split(tf.matmul(hidden, self.output_kernel[j]) + self.output_bias[j])
+
+    def sample(self, gates: tf.Tensor, seed) -> tf.Tensor:
+        """Ancestral samples `z ~ p(z | c)`, root first. Returns `[B, N, N']`.
+
+        Node `j` is `diag_normal(mean_j, log_var_j).sample(seed=seeds[j])` with `seeds` the
+        `N` seeds `tfp.random.split_seed(seed, n=N)`; the draw is written out (TFP's
+        `Normal` draws `stateless_normal * scale + loc`) so that it can run in the loop.
+        """
+        seeds = tf.stack(tfp.random.split_seed(seed, n=self.num_nodes))  # [N, 2]
+        zeros = tf.zeros([tf.shape(gates)[0], self.node_dim], gates.dtype)
+
+        def node(j, z=None):  # z None: the root, p_{N-1} = Normal(0, I), as every p_j without TD
+            top_down = z is not None and self.has_top_down
+            mean, log_var = self._loop_prior(j, z, gates) if top_down else (zeros, zeros)
+            noise = tf.random.stateless_normal(tf.shape(mean), seed=seeds[j], dtype=mean.dtype)
+            return self.zero_padding(noise * tf.exp(0.5 * log_var) + mean, j), ()
+
+        return top_down_scan(node, node(self.num_nodes - 1), self.num_nodes)[0]
 
     def get_config(self):
         config = super().get_config()

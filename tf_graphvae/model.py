@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 
 import keras
@@ -12,7 +13,7 @@ import tensorflow_probability as tfp
 
 from tf_graphvae import input_checks
 from tf_graphvae.config import MODEL_FIELDS, GraphVAEConfig, positive_int
-from tf_graphvae.config.model import with_num_nodes
+from tf_graphvae.config.model import arguments_doc, constructor_signature, with_num_nodes
 from tf_graphvae.latent_space import LatentSpace
 from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, node_densities
 from tf_graphvae.layers.gates import Gates
@@ -52,18 +53,9 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
 
     Args:
         event_shape: `(H, W, C)` of the images.
-        **options: any field of `tf_graphvae.config.GraphVAEConfig` (each documented
-            there, with its default): `num_nodes` (not given: one per `node_dims` size where
-            those are given), `node_dim`, `node_dims`, `structure`, `edges`,
-            `likelihood` (`"bernoulli"`: images in [0, 1], binarised afresh every training
-            step; `"discretized_logistic"`: 8-bit images in [0, 255]), `network`,
-            `encoder_units`, `decoder_units`, `top_down_units`, `temperature`,
-            `min_temperature`, `anneal_rate`, `temperature_anneal_epochs`, `hard_gates`,
-            `per_example_gates`, `gate_learning_rate` (the gate logits' own optimizer;
-            None: the compiled one), `gate_optimizer`, `kl_warmup_epochs`,
-            `gate_hold_epochs`, `straight_through_gates`, `gate_samples`,
-            `gates_follow_elbo`, `edge_cost`, `gate_estimator`, `decode_from`, `seed`;
-            other keyword arguments go to `keras.Model` (`name`, ...).
+    {arguments}
+        **kwargs: other keyword arguments go to `keras.Model` (`name`, ...).
+        Not given, `num_nodes` is one per `node_dims` size where those are given.
 
     Example:
     >>> model = GraphVAE(event_shape=(8, 8, 1), num_nodes=3, node_dim=2)
@@ -396,3 +388,16 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
             if config[key] is not None and not isinstance(config[key], str):
                 config[key] = keras.saving.serialize_keras_object(config[key])
         return {"format_version": FORMAT_VERSION, **config, "name": self.name}
+
+
+# Every argument, with its default, in `help(GraphVAE)` and IDEs: from the one place they
+# are defined (`GraphVAEConfig`), not copied here.
+_indent = next(
+    line[: len(line) - len(line.lstrip())]
+    for line in GraphVAE.__doc__.splitlines()
+    if line.lstrip().startswith("event_shape:")
+)
+GraphVAE.__doc__ = re.sub(
+    r"^[ \t]*\{arguments\}$", lambda _: arguments_doc(_indent), GraphVAE.__doc__, flags=re.M
+)
+GraphVAE.__init__.__signature__ = constructor_signature()

@@ -8,7 +8,9 @@ commands can build their flags and check them before TensorFlow starts
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+import textwrap
 from typing import Any
 
 from tf_graphvae.config.graph import STRUCTURES, check_edges, check_node_dims
@@ -265,3 +267,31 @@ def check_standardization(standardization, likelihood, event_shape) -> None:
 
 
 MODEL_FIELDS = {f.name: f for f in dataclasses.fields(GraphVAEConfig)}
+
+
+def constructor_signature(first: tuple = ("event_shape",)) -> inspect.Signature:
+    """`GraphVAE(event_shape, *, num_nodes=5, ...)`: every argument of the model, each with
+    its default, as `help()` and IDEs show it (`GraphVAE.__init__.__signature__`); the
+    config class is the one place they are defined."""
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for name in first:
+        parameters.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD))
+    for f in dataclasses.fields(GraphVAEConfig):
+        if f.name not in first:
+            parameters.append(
+                inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default)
+            )
+    parameters.append(inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD))
+    return inspect.Signature(parameters)
+
+
+def arguments_doc(indent: str = "        ", width: int = 92, skip: tuple = ("event_shape",)) -> str:
+    """The docstring lines of every argument: `name: help (default: value)`, wrapped."""
+    lines = []
+    for f in dataclasses.fields(GraphVAEConfig):
+        if f.name in skip:
+            continue
+        text = f"{f.name}: {f.metadata.get('help', '')} (default: {f.default!r})"
+        lines += textwrap.wrap(text, width, initial_indent=indent,
+                               subsequent_indent=indent + "    ")  # fmt: skip
+    return "\n".join(lines)

@@ -118,3 +118,16 @@ def test_a_run_written_before_the_move_still_loads_and_scores_the_same():
     scores = model.evaluate(x, batch_size=128, verbose=0, return_dict=True)
     for name, value in expected["evaluate_first_128_train"].items():
         assert scores[name] == pytest.approx(value, abs=1e-3), name
+
+
+def test_loading_the_model_prints_no_tensorflow_start_up_lines():
+    """Touching a model name imports TensorFlow, without its C++ start-up lines (oneDNN,
+    CUDA probes; what a device reports when first used is TensorFlow's own to say)."""
+    code = "import tf_graphvae as tgv\nprint(tgv.GraphVAE.__name__, tgv.data.__name__)\n"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["GraphVAE", "tf_graphvae.data"]
+    for marker in ("oneDNN", "cudart_stub", "absl::InitializeLog", "I0000"):
+        assert marker not in result.stderr, result.stderr[-2000:]

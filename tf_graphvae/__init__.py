@@ -41,7 +41,15 @@ __all__ = [
 ]  # fmt: skip
 
 
+# What loads without TensorFlow; every other public name imports it (quietly, first).
+_NO_TENSORFLOW = ("config", "figures", "STRUCTURES")
+
+
 def __getattr__(name: str):
+    if name in (*_SUBMODULES, *_NAMES) and name not in _NO_TENSORFLOW:
+        from tf_graphvae._quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
     if name in _SUBMODULES:
         module = _importlib.import_module(f"tf_graphvae.{name}")
     elif name in _NAMES:

@@ -12,6 +12,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from absl import app, flags  # noqa: E402
 
+from tf_graphvae._quiet import import_tensorflow_quietly  # noqa: E402
+
 flags.DEFINE_bool("verbose", False, "Show full tracebacks for errors, and TensorFlow's INFO logs.")
 
 
@@ -79,24 +81,6 @@ def _parse_flags(argv: list[str], doc: str | None = None) -> list[str]:
         first = str(error).splitlines()[0]  # absl lists every failed validator; one suffices
         print(f"{prog}: error: {first}", file=sys.stderr)
         sys.exit(2)
-
-
-def import_tensorflow_quietly() -> None:
-    """Imports TensorFlow and Keras with file descriptor 2 closed to the C++ start-up lines
-    (oneDNN, CUDA probes) that TensorFlow writes before its logging is set up."""
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def run_main(

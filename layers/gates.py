@@ -5,13 +5,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from tf_graphvae.config import HARD_GATES, check_edges, edge_indices
 from tf_graphvae.config.graph import structure_mask, validate_structure
-from tf_graphvae.layers.noise import global_rows, stateless_uniform
-
-tfd = tfp.distributions
+from tf_graphvae.layers.noise import STATELESS_ALG, global_rows, stateless_uniform
 
 
 def validate_temperature(temperature: float) -> float:
@@ -33,11 +30,33 @@ def relaxed_bernoulli_sample(logits: tf.Tensor, temperature: tf.Tensor, n, seed)
     happens for saturated gates (mu near 1) at temperatures of 0.2 and below and ended
     training with a NaN loss (`tests/test_gates.py`).
 
+    The logistic draw is `tfd.Logistic(logits / tau, 1 / tau).sample(n, seed)`'s, op for
+    op, with the generator named (layers/noise.py): under XLA TFP's default algorithm looked
+    its key up at run time, and that draw took longer than the rest of the N = 50 training
+    step. In TensorFlow's kernels Philox draws the default's numbers for every seed; under
+    XLA only for seeds without a negative half (`tests/test_gates_scatter.py`).
+
     Returns:
         `[n, *logits.shape]`.
     """
-    noisy = tfd.Logistic(logits / temperature, 1.0 / temperature).sample(n, seed=seed)
+    loc, scale = logits / temperature, 1.0 / temperature
+    # TFP's open interval (0, 1): from the smallest normal number, so that log(u) is finite.
+    tiny = np.finfo(logits.dtype.as_numpy_dtype).tiny
+    shape = tf.concat([[n], tf.shape(loc)], 0)
+    uniform = tf.random.stateless_uniform(
+        shape, seed, minval=tiny, maxval=1.0, dtype=logits.dtype, alg=STATELESS_ALG
+    )
+    noisy = (tf.math.log(uniform) - tf.math.log1p(-uniform)) * scale + loc
     return tf.sigmoid(noisy)
+
+
+def scatter_index(num_nodes: int) -> np.ndarray:
+    """`[N * N]`: for each flat entry `i * N + j`, its edge's position in the `edge_indices`
+    order, or `E` (the appended zero) where `i -> j` is no possible edge."""
+    parents, children = edge_indices(num_nodes)
+    index = np.full(num_nodes * num_nodes, len(parents), np.int32)
+    index[parents * num_nodes + children] = np.arange(len(parents), dtype=np.int32)
+    return index
 
 
 @keras.saving.register_keras_serializable(package="tf_graphvae")
@@ -114,6 +133,7 @@ class Gates(keras.layers.Layer):
         self.seed = seed
         self.num_edges = self.num_nodes * (self.num_nodes - 1) // 2
         self._parents, self._children = edge_indices(self.num_nodes)
+        self._scatter_index = scatter_index(self.num_nodes)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = False
 
@@ -135,12 +155,18 @@ class Gates(keras.layers.Layer):
         self.built = True
 
     def _scatter(self, edge_values: tf.Tensor) -> tf.Tensor:
-        """Places per-edge values `[..., E]` into gate matrices `[..., N, N]`."""
-        flat_index = self._parents * self.num_nodes + self._children
-        onehot = tf.one_hot(flat_index, self.num_nodes * self.num_nodes, dtype=edge_values.dtype)
-        flat = tf.linalg.matvec(onehot, edge_values, transpose_a=True)
-        shape = tf.concat([tf.shape(edge_values)[:-1], [self.num_nodes, self.num_nodes]], 0)
-        return tf.reshape(flat, shape)
+        """Places per-edge values `[..., E]` into gate matrices `[..., N, N]`.
+
+        A gather from the values with a zero appended, each non-edge entry reading the zero:
+        the same numbers and gradient (a scatter-add) as a one-hot `[E, N^2]` matmul, whose
+        `E N^2 ~ N^4 / 2` multiply-adds per row dominated the training step at large N
+        (`tests/test_gates_scatter.py`, `bench/top_down_cost.py`).
+        """
+        rows = tf.shape(edge_values)[:-1]
+        # A zero column of its own shape, not zeros_like of a slice: N = 1 has no edge to slice.
+        zero = tf.zeros(tf.concat([rows, [1]], 0), edge_values.dtype)
+        flat = tf.gather(tf.concat([edge_values, zero], -1), self._scatter_index, axis=-1)
+        return tf.reshape(flat, tf.concat([rows, [self.num_nodes, self.num_nodes]], 0))
 
     def edge_values(self, gates: tf.Tensor) -> tf.Tensor:
         """The per-edge entries `[..., E]` of gate matrices `[..., N, N]` (`gate_logits` order)."""

@@ -1,14 +1,14 @@
 """The algorithm of the model's bulk stateless draws (binarisation, latent noise).
 
-`tf.random.stateless_*` with the default `alg="auto_select"` and with `alg="philox"`
-draw the same numbers in TensorFlow's kernels, and under XLA for seeds whose two halves
-are non-negative (with a negative half, XLA's two draws differ, equally distributed); under
-XLA the
-default resolves its key and counter at run time (`StatelessRandomGetKeyCounter`), and
+`tf.random.stateless_*` with the default `alg="auto_select"` and with `alg="philox"` draw
+the same numbers in TensorFlow's kernels, and under XLA for seeds whose two halves are
+non-negative (with a negative half XLA's two draws differ, equally distributed). Under XLA
+the default resolves its key and counter at run time (`StatelessRandomGetKeyCounter`), and
 XLA on CPU fused that into a generator loop that ran on one thread and, once the step's
 other fusions changed around it, took several times the rest of the training step.
-Naming Philox compiles the generator with a static algorithm (`tests/test_model.py`). Normal draws are the quantile function of Philox uniforms
-(`normal_quantile`), which XLA on CPU vectorises, not TensorFlow's Box-Muller transform.
+Naming Philox compiles the generator with a static algorithm (`tests/test_model.py`).
+Normal draws are the quantile function of Philox uniforms (`normal_quantile`), which XLA
+on CPU vectorises, not TensorFlow's Box-Muller transform.
 """
 
 from __future__ import annotations

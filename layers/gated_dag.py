@@ -12,9 +12,10 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tf_graphvae.config.graph import validate_structure
-from tf_graphvae.layers.elementwise import elu, softplus
+from tf_graphvae.config.settings import check_widths
+from tf_graphvae.layers.elementwise import softplus
 from tf_graphvae.layers.noise import global_rows, stateless_normal
-from tf_graphvae.layers.top_down import top_down_scan
+from tf_graphvae.layers.top_down import add_top_down_weights, top_down_mlp, top_down_scan
 
 tfd = tfp.distributions
 
@@ -120,7 +121,7 @@ class GatedDAG(keras.layers.Layer):
     """Gated DAG prior `p(z | c)` over `N` latent nodes, and the top-down inference pass.
 
     Node `N-1` is the root, `p(z_{N-1}) = Normal(0, I)`. Every other node `j` has its
-    own top-down MLP `TD_j` (one hidden ELU layer) on its gated parents:
+    own top-down MLP `TD_j` (hidden ELU layers) on its gated parents:
     `(m̂_j, log ŝ_j²) = TD_j(concat_{i>j} c[i, j] z_i)`. With `structure="independent"`
     the layer has no weights and every node's prior is `Normal(0, I)`.
 
@@ -140,7 +141,8 @@ class GatedDAG(keras.layers.Layer):
         num_nodes: `N >= 1`.
         node_dim: `N' >= 1`, the dimension of every node.
         structure: `"independent"`, `"chain"`, `"full"` or `"learned"`.
-        top_down_units: width of each `TD_j`'s hidden layer.
+        top_down_units: width of each `TD_j`'s hidden layer, or the widths of several
+            (a tuple; weights `hidden_kernel_<k>`, `hidden_bias_<k>` after the first).
         node_dims: optional sizes of the nodes, `z_0` first (then `node_dim` must be their
             maximum).
 
@@ -161,7 +163,7 @@ class GatedDAG(keras.layers.Layer):
         num_nodes: int,
         node_dim: int,
         structure: str = "learned",
-        top_down_units: int = 128,
+        top_down_units: int | tuple[int, ...] = 128,
         node_dims: list[int] | None = None,
         **kwargs,
     ):
@@ -170,12 +172,10 @@ class GatedDAG(keras.layers.Layer):
             raise ValueError(f"num_nodes must be >= 1, got {num_nodes!r}.")
         if int(node_dim) < 1:
             raise ValueError(f"node_dim must be >= 1, got {node_dim!r}.")
-        if int(top_down_units) < 1:
-            raise ValueError(f"top_down_units must be >= 1, got {top_down_units!r}.")
         self.num_nodes = int(num_nodes)
         self.node_dim = int(node_dim)
         self.structure = validate_structure(structure)
-        self.top_down_units = int(top_down_units)
+        self.top_down_units = check_widths(top_down_units, "top_down_units")
         self.node_dims = None if node_dims is None else [int(d) for d in node_dims]
         if self.node_dims is not None and (
             len(self.node_dims) != self.num_nodes or max(self.node_dims) != self.node_dim
@@ -215,24 +215,22 @@ class GatedDAG(keras.layers.Layer):
     def has_top_down(self) -> bool:
         return self.structure != "independent" and self.num_nodes > 1
 
+    @property
+    def top_down_widths(self) -> tuple[int, ...]:
+        """The hidden widths of every `TD_j`, first layer first (one for an int)."""
+        units = self.top_down_units
+        return units if isinstance(units, tuple) else (units,)
+
     def build(self, input_shape=None):
         if self.has_top_down:
-            n, d, h = self.num_nodes, self.node_dim, self.top_down_units
             # Kernel rows of TD_j for nodes i <= j are never used (c[i, j] = 0 there):
             # node_prior slices them away; the batched pass and the top-down loop (one
-            # body shape for every j) multiply zeros.
-            self.hidden_kernel = self.add_weight(
-                name="hidden_kernel", shape=(n - 1, n * d, h), initializer="glorot_uniform"
+            # body shape for every j) multiply zeros. (kernel, bias) of each layer of TD_j.
+            self.top_down_layers = add_top_down_weights(
+                self, self.num_nodes, self.node_dim, self.top_down_widths
             )
-            self.hidden_bias = self.add_weight(
-                name="hidden_bias", shape=(n - 1, h), initializer="zeros"
-            )
-            self.output_kernel = self.add_weight(
-                name="output_kernel", shape=(n - 1, h, 2 * d), initializer="glorot_uniform"
-            )
-            self.output_bias = self.add_weight(
-                name="output_bias", shape=(n - 1, 2 * d), initializer="zeros"
-            )
+            self.hidden_kernel, self.hidden_bias = self.top_down_layers[0]
+            self.output_kernel, self.output_bias = self.top_down_layers[-1]
         self.built = True
 
     def _split(self, params: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -253,10 +251,9 @@ class GatedDAG(keras.layers.Layer):
         Returns:
             `(mean, log_var)`, each `[B, len(nodes), N']`.
         """
-        kernel = self.hidden_kernel[nodes, first_input:]
-        hidden = elu(tf.einsum("bjk,jkh->bjh", gated, kernel) + self.hidden_bias[nodes])
-        params = tf.einsum("bjh,jho->bjo", hidden, self.output_kernel[nodes])
-        return self._split(params + self.output_bias[nodes])
+        first = (self.hidden_kernel[nodes, first_input:], self.hidden_bias[nodes])
+        rest = [(kernel[nodes], bias[nodes]) for kernel, bias in self.top_down_layers[1:]]
+        return self._split(top_down_mlp(gated, [first, *rest], stacked=True))
 
     def node_prior(self, j: int, parents: list[tf.Tensor], gates: tf.Tensor):
         """Prior parameters of node `j` from its possible parents `z_{j+1} ... z_{N-1}`.
@@ -362,11 +359,10 @@ class GatedDAG(keras.layers.Layer):
         against all of `TD_j`'s kernel rows, the rows of non-parents multiplying zeros, so
         the shapes do not depend on `j`. Returns `(mean, log_var)`, each `[B, N']`.
 
-        `_top_down` for one node, in matmuls: the gradient of its einsum inside a while loop
-        failed to compile under XLA (a reshape of the wrong size, TensorFlow 2.21)."""
+        `_top_down` for one node, in matmuls (`top_down_mlp`)."""
         gated = tf.reshape(gates[:, :, j, None] * z, [-1, self.num_nodes * self.node_dim])
-        hidden = elu(tf.matmul(gated, self.hidden_kernel[j]) + self.hidden_bias[j])
-        return self._split(tf.matmul(hidden, self.output_kernel[j]) + self.output_bias[j])
+        layers = [(kernel[j], bias[j]) for kernel, bias in self.top_down_layers]
+        return self._split(top_down_mlp(gated, layers, stacked=False))
 
     def sample(self, gates: tf.Tensor, seed) -> tf.Tensor:
         """Ancestral samples `z ~ p(z | c)`, root first. Returns `[B, N, N']`.

@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 
 from tf_graphvae.config import NETWORKS
-from tf_graphvae.config.settings import check_units
+from tf_graphvae.config.settings import check_rate, check_units
 from tf_graphvae.layers.elementwise import elu
 
 
@@ -17,6 +17,36 @@ def validate_network(network: str) -> str:
     if network not in NETWORKS:
         raise ValueError(f"Unknown network {network!r}; expected one of {NETWORKS}.")
     return network
+
+
+def hidden_layers(
+    units: tuple[int, ...], batch_norm: bool, dropout: float, dtype: keras.DTypePolicy
+) -> list[keras.layers.Layer]:
+    """The dense ELU hidden layers of the built-in networks, `dense<k>` of width `units[k]`.
+
+    With `batch_norm`, `dense<k>` is linear without a bias (the normalisation's shift takes
+    its place), then `batch_norm<k>` and `elu<k>`; with `dropout > 0`, `dropout<k>` after
+    the ELU. Neither: exactly the layers (and weights) of the networks without them.
+    """
+    dt = {"dtype": dtype}
+    # Made under a strategy of several replicas, the statistics are the global batch's, as
+    # one device's would be (the model's step is the same on R replicas as on one device).
+    synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
+    layers = []
+    for k, u in enumerate(units):
+        if batch_norm:
+            layers += [
+                keras.layers.Dense(u, use_bias=False, name=f"dense{k}", **dt),
+                keras.layers.BatchNormalization(
+                    name=f"batch_norm{k}", synchronized=synchronized, **dt
+                ),
+                keras.layers.Activation(elu, name=f"elu{k}", **dt),
+            ]
+        else:
+            layers.append(keras.layers.Dense(u, activation=elu, name=f"dense{k}", **dt))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout, name=f"dropout{k}", **dt))
+    return layers
 
 
 @keras.saving.register_keras_serializable(package="tf_graphvae")
@@ -27,17 +57,27 @@ class Encoder(keras.layers.Layer):
         units: widths of the dense ELU layers (docs/design.md §6: 512-512-256).
         network: `"mlp"` (flatten, then the dense layers) or `"conv"` (three stride-2
             4x4 convolutions with 32/64/128 filters first; for 32x32 colour images).
+        batch_norm: batch normalisation in the dense layers (`hidden_layers`).
+        dropout: dropout rate after each dense layer, in training only.
 
     Example:
     >>> Encoder(units=(64, 32))(keras.ops.zeros([2, 8, 8, 1])).shape
     TensorShape([2, 32])
     """
 
-    def __init__(self, units=(512, 512, 256), network: str = "mlp", **kwargs):
+    def __init__(
+        self,
+        units=(512, 512, 256),
+        network: str = "mlp",
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         dt = {"dtype": self.dtype_policy}  # sublayers compute in the layer's policy
         self.units = check_units(units, "encoder units")
         self.network = validate_network(network)
+        self.batch_norm, self.dropout = bool(batch_norm), check_rate(dropout, "dropout")
         self.convs = []
         if self.network == "conv":
             self.convs = [
@@ -47,10 +87,7 @@ class Encoder(keras.layers.Layer):
                 for k, f in enumerate((32, 64, 128))
             ]
         self.flatten = keras.layers.Flatten(**dt)
-        self.dense = [
-            keras.layers.Dense(u, activation=elu, name=f"dense{k}", **dt)
-            for k, u in enumerate(self.units)
-        ]
+        self.dense = hidden_layers(self.units, self.batch_norm, self.dropout, self.dtype_policy)
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -58,17 +95,17 @@ class Encoder(keras.layers.Layer):
             conv.build(shape)
             shape = conv.compute_output_shape(shape)
         shape = (shape[0], math.prod(shape[1:]))
-        for dense in self.dense:
-            dense.build(shape)
-            shape = (shape[0], dense.units)
+        for layer in self.dense:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
         self.built = True
 
-    def call(self, x):
+    def call(self, x, training=None):
         for conv in self.convs:
             x = conv(x)
         x = self.flatten(x)
-        for dense in self.dense:
-            x = dense(x)
+        for layer in self.dense:
+            x = layer(x, training=training)
         return x
 
     def compute_output_shape(self, input_shape):
@@ -76,7 +113,12 @@ class Encoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=list(self.units), network=self.network)
+        config.update(
+            units=list(self.units),
+            network=self.network,
+            batch_norm=self.batch_norm,
+            dropout=self.dropout,
+        )
         return config
 
 
@@ -93,6 +135,8 @@ class Decoder(keras.layers.Layer):
         network: `"mlp"` (dense layers, then a linear layer to `H*W*C*k`) or `"conv"`
             (dense layers, a 4x4x128 map, then three stride-2 transposed convolutions;
             needs `H` and `W` divisible by 8).
+        batch_norm: batch normalisation in the dense layers (`hidden_layers`).
+        dropout: dropout rate after each dense layer, in training only.
 
     Example:
     >>> Decoder((8, 8, 1), units=(32,))(keras.ops.zeros([2, 5])).shape
@@ -105,6 +149,8 @@ class Decoder(keras.layers.Layer):
         params_per_channel: int = 1,
         units=(256, 512, 512),
         network: str = "mlp",
+        batch_norm: bool = False,
+        dropout: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -113,13 +159,11 @@ class Decoder(keras.layers.Layer):
         self.params_per_channel = int(params_per_channel)
         self.units = check_units(units, "decoder units")
         self.network = validate_network(network)
+        self.batch_norm, self.dropout = bool(batch_norm), check_rate(dropout, "dropout")
         *spatial, c = self.event_shape
         out_channels = c * self.params_per_channel
         self.params_shape = (*spatial, out_channels)
-        self.dense = [
-            keras.layers.Dense(u, activation=elu, name=f"dense{k}", **dt)
-            for k, u in enumerate(self.units)
-        ]
+        self.dense = hidden_layers(self.units, self.batch_norm, self.dropout, self.dtype_policy)
         if self.network == "mlp":
             self.head = [
                 keras.layers.Dense(math.prod(self.params_shape), name="output", **dt),
@@ -153,9 +197,9 @@ class Decoder(keras.layers.Layer):
             shape = layer.compute_output_shape(shape)
         self.built = True
 
-    def call(self, z):
+    def call(self, z, training=None):
         for layer in self.dense + self.head:
-            z = layer(z)
+            z = layer(z, training=training)
         return z
 
     def compute_output_shape(self, input_shape):
@@ -168,6 +212,8 @@ class Decoder(keras.layers.Layer):
             params_per_channel=self.params_per_channel,
             units=list(self.units),
             network=self.network,
+            batch_norm=self.batch_norm,
+            dropout=self.dropout,
         )
         return config
 

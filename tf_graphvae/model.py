@@ -83,11 +83,12 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         )  # fmt: skip
         # Mixed precision (docs/design.md §6): the networks compute in bfloat16; the gates,
         # the DAG's merge and KL, the likelihood and the log-sum-exp stay float32.
-        nets = "mixed_bfloat16" if c.mixed_precision else None
-        self.encoder = c.encoder or Encoder(c.encoder_units, c.network, name="encoder", dtype=nets)
+        nets = {"dtype": "mixed_bfloat16" if c.mixed_precision else None,
+                "batch_norm": c.batch_norm, "dropout": c.dropout}  # fmt: skip
+        self.encoder = c.encoder or Encoder(c.encoder_units, c.network, name="encoder", **nets)
         # BU_j for every node at once: one linear map h -> (m̃_j, log s̃_j²) for all j.
         self.bottom_up_layer = keras.layers.Dense(
-            2 * c.num_nodes * c.node_dim, name="bottom_up", dtype=nets
+            2 * c.num_nodes * c.node_dim, name="bottom_up", dtype=nets["dtype"]
         )
         self.gates = Gates(
             c.num_nodes, c.structure, c.temperature, c.hard_gates, c.per_example_gates,
@@ -98,7 +99,7 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         )
         self.decoder = c.decoder or Decoder(
             c.event_shape, self.likelihood.params_per_channel, c.decoder_units, c.network,
-            name="decoder", dtype=nets,
+            name="decoder", **nets,
         )  # fmt: skip
         self.seed_generator = keras.random.SeedGenerator(c.seed, name="seed_generator")
         self.gate_optimizer = None
@@ -217,7 +218,7 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         return tf.cast(self.seed_generator.next(), tf.int32)
 
     # -------------------------------------------------------------------- model
-    def bottom_up(self, x):
+    def bottom_up(self, x, training=False):
         """`(m̃, log s̃²)` of every node from images `x`, each `[B, N, N']`."""
         if self.standardization is not None:  # the encoder reads standardised data
             mean, std = (
@@ -225,7 +226,7 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
                 for k in ("mean", "std")
             )
             x = (x - mean) / std
-        h = self.encoder(x)
+        h = self.encoder(x, training=training)
         bu = tf.cast(self.bottom_up_layer(h), tf.float32)  # float32 from here (mixed precision)
         bu = tf.reshape(bu, [-1, self.num_nodes, self.node_dim, 2])
         return bu[..., 0], bound_log_variance(bu[..., 1])
@@ -243,14 +244,14 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         out["kl_per_node"], out["log_q"], out["log_p"] = node_densities(out, self.dag.latent_dim)
         return out
 
-    def decode_params(self, z):
+    def decode_params(self, z, training=False):
         """Decoder output for node values `z` `[B, N, N']` (all nodes, or `z_0` alone)."""
         if self.decode_from == "bottom_node":
             z = z[:, :1]
-        params = self.decoder(tf.reshape(z, [-1, self.decoder_input_dim]))
+        params = self.decoder(tf.reshape(z, [-1, self.decoder_input_dim]), training=training)
         return tf.cast(params, tf.float32)  # the likelihood is float32 (mixed precision)
 
-    def infer(self, x, gates, seed, row_offset=0, total_rows=None):
+    def infer(self, x, gates, seed, row_offset=0, total_rows=None, training=False):
         """One pass of the model on images `x` with the given gates `[B, N, N]`.
 
         Returns:
@@ -259,8 +260,8 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
             sampled parents), `kl` and `elbo` (`[B]`), `log_q` and `log_p` (`log q(z | x, c)`
             and `log p(z | c)` of the sample, `[B]`), and `decoder_params`.
         """
-        out = self.latents(self.bottom_up(x), gates, seed, row_offset, total_rows)
-        out["decoder_params"] = self.decode_params(out["z"])
+        out = self.latents(self.bottom_up(x, training), gates, seed, row_offset, total_rows)
+        out["decoder_params"] = self.decode_params(out["z"], training)
         out["recon"] = self.likelihood.log_prob(out["decoder_params"], x)
         out["kl"] = tf.reduce_sum(out["kl_per_node"], axis=-1)
         out["elbo"] = out["recon"] - out["kl"]
@@ -318,7 +319,7 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
             total_rows=total,
             hard_gates="sample" if training else None,
         )
-        out = self.infer(x, gates, latent_seed, offset, total)
+        out = self.infer(x, gates, latent_seed, offset, total, training=bool(training))
         out["gates"] = gates
         return out
 

@@ -4,6 +4,7 @@ edge lists and node sizes as the model accepts them, and each edge's MDL price."
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -24,14 +25,17 @@ def edge_indices(num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(parents, np.int32), np.asarray(children, np.int32)
 
 
-def mdl_edge_prices(node_dims: list[int], top_down_units: int, num_train: int) -> list[float]:
+def mdl_edge_prices(
+    node_dims: list[int], top_down_units: int | Sequence[int], num_train: int
+) -> list[float]:
     """Each possible edge's price in nats per example under a two-part code (MDL / BIC).
 
     Edge `i -> j` adds to `TD_j` the block of first-layer weights that reads `z_i`:
-    `w_e = node_dims[i] * top_down_units` weights. Under BIC each free parameter costs
-    `ln(n) / 2` nats for a dataset of `n` examples, so the edge costs
-    `w_e ln(n) / (2 n)` nats per example (docs/design.md, "A price per edge"). The parts of
-    `TD_j` every parent shares (biases, output layer) are not priced.
+    `w_e = node_dims[i] * h_1` weights, `h_1` the first hidden width of `top_down_units`
+    (an int is that width). Under BIC each free parameter costs `ln(n) / 2` nats for a
+    dataset of `n` examples, so the edge costs `w_e ln(n) / (2 n)` nats per example
+    (docs/design.md, "A price per edge"). The parts of `TD_j` every parent shares (biases,
+    deeper and output layers) are not priced.
 
     Returns:
         The prices in the order of :func:`edge_indices`.
@@ -39,8 +43,9 @@ def mdl_edge_prices(node_dims: list[int], top_down_units: int, num_train: int) -
     if num_train < 2:
         raise ValueError(f"An MDL price needs at least 2 training examples, got {num_train}.")
     parents, _ = edge_indices(len(node_dims))
+    widths = top_down_units if isinstance(top_down_units, list | tuple) else [top_down_units]
     per_weight = math.log(num_train) / (2.0 * num_train)
-    return [float(node_dims[i] * top_down_units * per_weight) for i in parents]
+    return [float(node_dims[i] * int(widths[0]) * per_weight) for i in parents]
 
 
 def check_edges(structure: str, num_nodes: int, edges) -> list[list[int]] | None:

@@ -7,6 +7,7 @@ commands can build their flags and check them before TensorFlow starts
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import math
@@ -14,7 +15,13 @@ import textwrap
 from typing import Any
 
 from tf_graphvae.config.graph import STRUCTURES, check_edges, check_node_dims
-from tf_graphvae.config.settings import check_field, check_units, setting
+from tf_graphvae.config.settings import (
+    check_field,
+    check_rate,
+    check_units,
+    check_widths,
+    setting,
+)
 
 LIKELIHOODS = ("bernoulli", "discretized_logistic", "gaussian")
 # The values each likelihood models: the heads' `value_range` and the data checks read this.
@@ -88,7 +95,25 @@ class GraphVAEConfig:
     )
     encoder_units: tuple = setting((512, 512, 256), "Encoder widths.", flag=False)
     decoder_units: tuple = setting((256, 512, 512), "Decoder widths.", flag=False)
-    top_down_units: int = setting(128, "Width of every top-down network TD_j.", minimum=1)
+    top_down_units: int | tuple = setting(
+        128,
+        "Hidden widths of every top-down network TD_j: one ELU layer of this width, or a "
+        "layer per width, e.g. 512,256 (in Python a tuple).",
+        widths=True,
+        check=lambda units: check_widths(units, "top_down_units"),
+    )
+    batch_norm: bool = setting(
+        False,
+        "Batch normalisation in the built-in networks' dense hidden layers (before the ELU): "
+        "batch statistics in training, the moving averages in evaluation.",
+    )
+    dropout: float = setting(
+        0.0,
+        "Dropout rate after the built-in networks' dense hidden layers, in training only (a "
+        "regulariser for small data; 0: off).",
+        minimum=0,
+        check=lambda rate: check_rate(rate, "dropout"),
+    )
     temperature: float = setting(1.0, "Initial gate temperature tau.", positive=True)
     min_temperature: float = setting(0.5, "Floor of the annealed tau.", positive=True)
     anneal_rate: float = setting(1e-4, "tau = max(floor, tau0 * exp(-rate * step)).", minimum=0)
@@ -178,6 +203,12 @@ class GraphVAEConfig:
         flag=False,
     )
 
+    def __post_init__(self) -> None:
+        # One form per value of the widths (a flag's strings, a list read back from JSON,
+        # one width in a list), so equal settings compare equal; a bad one is validate's.
+        with contextlib.suppress(ValueError):
+            self.top_down_units = check_widths(self.top_down_units, "top_down_units")
+
     def validate(self) -> GraphVAEConfig:
         """A checked copy with normalised values (tuples, sorted edges, the network chosen);
         raises a ValueError naming the first bad argument."""
@@ -208,6 +239,7 @@ class GraphVAEConfig:
             network=network,
             encoder_units=check_units(self.encoder_units, "encoder_units"),
             decoder_units=check_units(self.decoder_units, "decoder_units"),
+            top_down_units=check_widths(self.top_down_units, "top_down_units"),
             gate_learning_rate=self.gate_learning_rate or None,
         )
 
@@ -248,6 +280,12 @@ def check_model_rules(config: Any) -> None:
             )
     if config.gate_hold_epochs and not config.gate_learning_rate:
         raise ValueError("gate_hold_epochs needs the gates' own optimizer: set gate_learning_rate.")
+    own_networks = config.encoder is not None and config.decoder is not None
+    if (config.batch_norm or config.dropout) and own_networks:
+        raise ValueError(
+            "batch_norm and dropout are settings of the built-in networks; with your own "
+            "encoder and decoder, put them in those networks."
+        )
 
 
 def check_standardization(standardization, likelihood, event_shape) -> None:

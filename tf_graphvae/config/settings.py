@@ -16,12 +16,16 @@ def setting(default: Any, help: str, **meta: Any) -> Any:
     """A dataclass field whose metadata also makes its command-line flag: `help`, and
     optionally `choices`, `check` (a function that raises a ValueError), `minimum`
     (inclusive), `positive` (> 0), `flag=False` (no flag),
-    `zero_means_none` (a flag value 0 stands for None)."""
+    `zero_means_none` (a flag value 0 stands for None), `widths=True` (an int width or a
+    sequence of widths, :func:`check_widths`; a comma-separated flag)."""
     return dataclasses.field(default=default, metadata={"help": help, **meta})
 
 
 def field_kind(f: dataclasses.Field) -> str:
-    """`"int"`, `"float"`, `"bool"`, `"str"`, `"list"` or `"tuple"`: the type without None."""
+    """`"int"`, `"float"`, `"bool"`, `"str"`, `"list"` or `"tuple"`: the type without None;
+    `"widths"` for a `widths` setting (an int or a tuple of ints)."""
+    if f.metadata.get("widths"):
+        return "widths"
     return str(f.type).split("|")[0].split("[")[0].strip()
 
 
@@ -57,6 +61,32 @@ def check_units(units, name: str) -> tuple[int, ...]:
     if not units or min(units) < 1:
         raise ValueError(f"{name} must be a non-empty sequence of positive widths, got {units!r}.")
     return units
+
+
+def check_widths(widths, name: str) -> int | tuple[int, ...]:
+    """`widths` of hidden layers as an int (one layer) or a tuple of two or more ints.
+
+    A sequence of one width is the int form, so `(128,)`, `[128]` and a flag's `"128"` give
+    the model of `128` (its weights, their names and its saved configuration); digit
+    strings, as a list flag gives them, are read as ints. A ValueError names `name` unless
+    every width is an integer >= 1.
+    """
+    items = list(widths) if isinstance(widths, list | tuple) else [widths]
+    try:
+        units = tuple(int(w) for w in items if not isinstance(w, bool) and int(w) == float(w))
+    except (TypeError, ValueError):
+        units = ()
+    if not units or len(units) != len(items) or min(units) < 1:
+        shown = ",".join(map(str, widths)) if isinstance(widths, list | tuple) else repr(widths)
+        raise ValueError(f"{name} must be a width >= 1 or a list of them, got {shown}.")
+    return units[0] if len(units) == 1 else units
+
+
+def check_rate(rate, name: str) -> float:
+    """`rate` as a float in [0, 1) (a dropout rate: at 1 every unit is dropped)."""
+    if isinstance(rate, bool) or not 0 <= float(rate) < 1:
+        raise ValueError(f"{name} must be a rate in [0, 1), got {rate!r}.")
+    return float(rate)
 
 
 def positive_int(value, name: str) -> int:

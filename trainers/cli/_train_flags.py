@@ -25,12 +25,21 @@ from tf_graphvae.config import (
 )
 from tf_graphvae.trainers.cli._common import validator
 
+
+def _define_widths(name: str, default, help: str) -> flags.FlagHolder:
+    """`--name=512,256` (or one width): a list flag whose default is the field's, written
+    as the flag would be; `GraphVAEConfig` reads the strings as widths."""
+    shown = ",".join(map(str, default)) if isinstance(default, list | tuple) else str(default)
+    return flags.DEFINE_list(name, shown, help)
+
+
 _DEFINE = {
     "int": flags.DEFINE_integer,
     "float": flags.DEFINE_float,
     "bool": flags.DEFINE_bool,
     "str": flags.DEFINE_string,
     "list": flags.DEFINE_list,
+    "widths": _define_widths,
 }
 
 

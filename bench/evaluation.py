@@ -35,9 +35,11 @@ def dense_flops(model, num_samples: int) -> dict:
     decoder = layer_flops(model.decoder.dense + model.decoder.head)
     top_down = 0
     if model.dag.has_top_down:
-        n, d, h = model.num_nodes, model.node_dim, model.top_down_units
-        for j in range(n - 1):
-            top_down += 2 * (n - 1 - j) * d * h + 2 * h * 2 * d
+        n, d, units = model.num_nodes, model.node_dim, model.top_down_units
+        widths = tuple(units) if isinstance(units, tuple | list) else (units,)
+        # The loop feeds each of the N - 1 networks the whole masked latent vector (N * N').
+        hidden = sum(2 * a * b for a, b in zip(widths, widths[1:], strict=False))
+        top_down = (n - 1) * (2 * n * d * widths[0] + hidden + 2 * widths[-1] * 2 * d)
     encoder = layer_flops(model.encoder.dense) + layer_flops([model.bottom_up_layer])
     return {
         "decoder": decoder,

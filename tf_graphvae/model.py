@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Sequence
 
 import keras
@@ -13,7 +12,7 @@ import tensorflow_probability as tfp
 
 from tf_graphvae import input_checks
 from tf_graphvae.config import MODEL_FIELDS, GraphVAEConfig, positive_int
-from tf_graphvae.config.model import arguments_doc, constructor_signature, with_num_nodes
+from tf_graphvae.config.model import constructor_signature, with_arguments, with_num_nodes
 from tf_graphvae.latent_space import LatentSpace
 from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, node_densities
 from tf_graphvae.layers.gates import Gates
@@ -393,12 +392,5 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
 
 # Every argument, with its default, in `help(GraphVAE)` and IDEs: from the one place they
 # are defined (`GraphVAEConfig`), not copied here.
-_indent = next(
-    line[: len(line) - len(line.lstrip())]
-    for line in GraphVAE.__doc__.splitlines()
-    if line.lstrip().startswith("event_shape:")
-)
-GraphVAE.__doc__ = re.sub(
-    r"^[ \t]*\{arguments\}$", lambda _: arguments_doc(_indent), GraphVAE.__doc__, flags=re.M
-)
+GraphVAE.__doc__ = with_arguments(GraphVAE.__doc__)
 GraphVAE.__init__.__signature__ = constructor_signature()

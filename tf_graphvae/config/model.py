@@ -333,3 +333,13 @@ def arguments_doc(indent: str = "        ", width: int = 92, skip: tuple = ("eve
         lines += textwrap.wrap(text, width, initial_indent=indent,
                                subsequent_indent=indent + "    ")  # fmt: skip
     return "\n".join(lines)
+
+
+def with_arguments(doc: str) -> str:
+    """`doc` with its `{arguments}` line replaced by `arguments_doc`, indented as the
+    argument line above it (a formatter re-indents the placeholder itself)."""
+    lines = doc.splitlines()
+    at = next(k for k, line in enumerate(lines) if line.strip() == "{arguments}")
+    above = lines[at - 1]
+    lines[at] = arguments_doc(above[: len(above) - len(above.lstrip())])
+    return "\n".join(lines)

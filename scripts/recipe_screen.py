@@ -1,10 +1,14 @@
 """Choose one setting of the recipe on validation data, the same rule for every row.
 
     python scripts/recipe_screen.py --setting=kl_warmup_epochs runs/screen/warmup*
+    python scripts/recipe_screen.py \
+        --setting=learning_rate_schedule,top_down_units,batch_norm,dropout runs/recipe/*
 
-Each folder is a `tfgvae-compare` output (`scripts/recipe_screen.sh` makes them) whose runs
-differ from the other folders' in `--setting` only, scored on a validation split (never
-the test split: a folder scored on a test split is refused). Every value's score is the
+Each folder is a `tfgvae-compare` output (`scripts/recipe_screen.sh` and
+`scripts/recipe_screen_v4.sh` make them) whose runs differ from the other folders' in
+`--setting` only (several settings, comma-separated: a recipe is their values together),
+scored on a validation split (never the test split: a folder scored on a test split is
+refused). Every value's score is the
 mean, over the rows, of the rows' LL (mean over seeds); the value with the highest score
 is chosen, among the values whose runs cover every row (a screen still running shows the
 others unscored). Beside it, each row's LL at every value minus its LL at the
@@ -26,7 +30,9 @@ from tf_graphvae.config import EXECUTION_FIELDS, RunFolder, TrainConfig
 
 
 def read_screen(folders: list[str], setting: str) -> dict:
-    """`{value: {row: [eval records]}}` of every finished run in `folders`."""
+    """`{value: {row: [eval records]}}` of every finished run in `folders`; with several
+    settings (`"a,b"`) a value is the tuple of their values."""
+    names = setting.split(",")
     screen: dict = defaultdict(lambda: defaultdict(list))
     firsts: dict[str, TrainConfig] = {}  # per row, its first run (no other setting may differ)
     for folder in folders:
@@ -42,17 +48,27 @@ def read_screen(folders: list[str], setting: str) -> dict:
                     "settings are chosen on validation data."
                 )
             flat = config.flat()
-            if setting not in flat:
-                raise ValueError(f"Unknown setting {setting!r}.")
+            unknown = [name for name in names if name not in flat]
+            if unknown:
+                raise ValueError(f"Unknown setting {', '.join(map(repr, unknown))}.")
             row = path.name.rsplit("-seed", 1)[0]
-            ignore = (setting, "seed", *EXECUTION_FIELDS)
+            ignore = (*names, "seed", *EXECUTION_FIELDS)
             changed = sorted(firsts.setdefault(row, config).differences(config, ignore))
             if changed:
                 raise ValueError(f"{path} differs from the other {row} runs in {changed}.")
-            screen[_key(flat[setting])][row].append(record)
+            values = tuple(_key(flat[name]) for name in names)
+            screen[values[0] if len(values) == 1 else values][row].append(record)
     if not screen:
         raise ValueError(f"No finished run (runs/<row>-seed<k>/eval.json) in {folders}.")
     return screen
+
+
+def _ordered(screen: dict) -> list:
+    """The screen's values in their order (None last), by their text where they mix types."""
+    try:
+        return sorted(screen, key=lambda v: (v is None, v))
+    except TypeError:
+        return sorted(screen, key=str)
 
 
 def _key(value):
@@ -86,7 +102,7 @@ def markdown(screen: dict, setting: str, chosen, scores: dict) -> str:
         + " | mean LL over rows |",
         "|---|" + "---|" * (len(rows) + 1),
     ]  # fmt: skip
-    for value in sorted(screen, key=lambda v: (v is None, v)):
+    for value in _ordered(screen):
         cells = []
         for row in rows:
             recs = screen[value].get(row, [])

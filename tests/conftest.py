@@ -65,3 +65,11 @@ def tiny_model(structure="learned", event_shape=(8, 8, 1), **kwargs):
 def run_command(name: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Runs an installed console script as a user would; output captured as text."""
     return subprocess.run([str(BIN / name), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def assert_picture(path: Path) -> None:
+    """A PNG file that shows something (not one flat colour)."""
+    from matplotlib.image import imread
+
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    assert imread(path)[..., :3].std() > 0, path

@@ -186,6 +186,11 @@ def test_train_command_on_an_npz_file_infers_gaussian_and_mlp(tmp_path):
     model = keras.models.load_model(next(model_dir.glob("*.keras")))
     assert model.likelihood_name == "gaussian" and model.network == "mlp"
     assert model.event_shape == (13,)
+    # Vectors are not pictures: one line says so and no PNG is written.
+    assert "No samples.png or reconstructions.png: examples [13] are not images." in (
+        result.stdout.splitlines()
+    )
+    assert not list(model_dir.glob("*.png"))
 
 
 @pytest.mark.parametrize(

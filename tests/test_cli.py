@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import run_command
+from conftest import assert_picture, run_command
 
 
 def test_train_on_digits_saves_a_loadable_model_and_prints_no_start_up_lines(tmp_path):
@@ -51,6 +51,11 @@ def test_train_on_digits_saves_a_loadable_model_and_prints_no_start_up_lines(tmp
         "jit_compile": True,
     }
     assert resolved["model"]["num_nodes"] == 3 and resolved["model"]["edge_costs"] is None
+    # Pictures of the model beside it, named in the last lines.
+    for name in ("samples.png", "reconstructions.png"):
+        assert_picture(model_dir / name)
+    files = next(line for line in lines if line.startswith("Files in "))
+    assert files.endswith(", samples.png, reconstructions.png"), files
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_command
+from conftest import assert_picture, run_command
 
 from tf_graphvae.config import RunFolder
 from tf_graphvae.trainers import comparison, experiment, structure_evidence
@@ -144,20 +144,20 @@ def test_ablation_covers_every_factorisation_and_every_m_in_its_folder(tmp_path)
     config = experiment.TrainConfig.from_flat(**TINY)
     quiet = dict(num_samples=10, eval_images=10, verbose=0, log=lambda _: None)
     comparison.ablation(config, 2, tmp_path, seeds=(0,), **quiet)
-    rows = comparison.ablation(config, 4, tmp_path, seeds=(0, 1), **quiet)
-    # One line per M: both ablations' runs are summarised, by M then N'.
+    rows = comparison.ablation(config, 4, tmp_path, seeds=(0, 1), max_nodes=2, **quiet)
+    # One line per M: both ablations' runs are summarised, by M then N' (N <= max_nodes).
     assert [(r["latent_dim"], r["num_nodes"], r["node_dim"]) for r in rows] == [
-        (2, 2, 1), (2, 1, 2), (4, 4, 1), (4, 2, 2), (4, 1, 4)]  # fmt: skip
-    assert [r["seeds"] for r in rows] == [[0], [0], [0, 1], [0, 1], [0, 1]]
+        (2, 2, 1), (2, 1, 2), (4, 2, 2), (4, 1, 4)]  # fmt: skip
+    assert [r["seeds"] for r in rows] == [[0], [0], [0, 1], [0, 1]]
     assert "vs_previous" not in rows[0] and "vs_previous" not in rows[2]
-    paired = rows[3]["vs_previous"]  # N' = 2 minus N' = 1 of M = 4, over 2 seeds
+    paired = rows[3]["vs_previous"]  # N' = 4 minus N' = 2 of M = 4, over 2 seeds
     assert paired["seeds"] == [0, 1] and paired["dof"] == 1 and paired["sem_over"] == "seeds"
-    assert rows[4]["num_edges"] == 0 and rows[2]["num_edges"] == 6
-    assert all(0 <= e <= 6 for e in rows[2]["edges_dropped"])
+    assert rows[3]["num_edges"] == 0 and rows[2]["num_edges"] == 1
+    assert all(0 <= e <= 1 for e in rows[2]["edges_dropped"])
     assert _png(tmp_path / "figure3.png")
     assert json.loads((tmp_path / "figure3.json").read_text()) == rows
     table = (tmp_path / "figure3.md").read_text()
-    assert "| 4 | 2 | 2 | 0, 1 |" in table and "| 2 | 1 | 2 | 0 |" in table
+    assert "| 4 | 1 | 4 | 0, 1 |" in table and "| 2 | 1 | 2 | 0 |" in table
 
 
 def test_training_resumes_from_the_last_epoch(tmp_path):
@@ -202,6 +202,9 @@ def test_evaluate_command(tmp_path):
     record = json.loads((tmp_path / "run" / "evaluation.json").read_text())
     assert record["num_images"] == 30 and record["num_samples"] == 20 and record["ll"] < 0
     assert "LL (nats)" in (tmp_path / "run" / "evaluation.md").read_text()
+    for name in ("samples_evaluation.png", "reconstructions_evaluation.png"):
+        assert_picture(tmp_path / "run" / name)
+        assert name in result.stdout.splitlines()[-1]  # the "Wrote ..." line
     missing = run_command("tfgvae-evaluate", f"--model_dir={tmp_path / 'nothing'}", timeout=120)
     assert missing.returncode == 2 and "holds no model" in missing.stderr
     assert "Traceback" not in missing.stderr

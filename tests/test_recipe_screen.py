@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
 
+from tf_graphvae.config import RunFolder
 from tf_graphvae.trainers import comparison, experiment
 
 TINY = dict(dataset="digits", num_nodes=3, node_dim=2, epochs=1, batch_size=256, jit_compile=False,
@@ -41,19 +43,52 @@ def test_a_setting_is_chosen_on_validation_runs_and_test_runs_are_refused(tmp_pa
     out = capsys.readouterr().out
     assert "(chosen)" in out and out.strip().endswith(f"kl_warmup_epochs={chosen}")
 
-    other = tmp_path / "other"  # another setting changed too: not a screen of one setting
-    _compare(base.replace(kl_warmup_epochs=2, learning_rate=3e-3), other, ("full",))
-    with pytest.raises(ValueError, match="learning_rate"):
-        screen_script.read_screen([*folders, str(other)], "kl_warmup_epochs")
-    tested = tmp_path / "tested"
-    _compare(base.replace(test_split="test"), tested, ("full",))
-    with pytest.raises(ValueError, match="not a validation split"):
-        screen_script.read_screen([str(tested)], "kl_warmup_epochs")
+    # A run whose record says another setting changed too is refused, and so is one scored
+    # on a test split (records edited from a real one: the rule reads only the records).
+    record = json.loads(RunFolder(Path(folders[0], "runs", "full-seed0")).eval_file.read_text())
+    for name, change, error in (
+        ("other", {"learning_rate": 3e-3}, "learning_rate"),
+        ("tested", {"test_split": "test"}, "not a validation split"),
+    ):
+        edited = {**record, "config": {**record["config"], **change}}
+        run = RunFolder(tmp_path / name / "runs" / "full-seed0")
+        run.path.mkdir(parents=True)
+        run.eval_file.write_text(json.dumps(edited))
+        with pytest.raises(ValueError, match=error):
+            screen_script.read_screen([*folders, str(tmp_path / name)], "kl_warmup_epochs")
+
+
+def test_several_settings_make_one_recipe(tmp_path, capsys):
+    screen_script = _script()
+    folders = []
+    for k, (schedule, dropout) in enumerate((("constant", 0.0), ("exponential", 0.0),
+                                             ("exponential", 0.1))):  # fmt: skip
+        for row, ll in (("full", -87.0 + k), ("independent", -89.0 + k / 2)):
+            config = experiment.TrainConfig.from_flat(
+                **TINY, learning_rate_schedule=schedule, dropout=dropout
+            ).to_json()
+            run = RunFolder(tmp_path / f"recipe{k}" / "runs" / f"{row}-seed0")
+            run.path.mkdir(parents=True)
+            run.eval_file.write_text(json.dumps({**_record(ll), "config": config}))
+        folders.append(str(tmp_path / f"recipe{k}"))
+    screen = screen_script.read_screen(folders, "learning_rate_schedule,dropout")
+    assert set(screen) == {("constant", 0.0), ("exponential", 0.0), ("exponential", 0.1)}
+    assert screen_script.choose(screen)[0] == ("exponential", 0.1)
+    with pytest.raises(ValueError, match="dropout"):  # a setting left out of the list changed
+        screen_script.read_screen(folders, "learning_rate_schedule")
+    with pytest.raises(ValueError, match="'drop'"):
+        screen_script.read_screen(folders, "learning_rate_schedule,drop")
+    screen_script.main(["--setting=learning_rate_schedule,dropout", *folders])
+    out = capsys.readouterr().out
+    assert out.strip().endswith("learning_rate_schedule,dropout=('exponential', 0.1)")
+
+
+def _record(ll, seed=0):
+    return {"metrics": {"ll": ll}, "config": {"seed": seed}, "ll_per_image": [ll]}
 
 
 def test_a_value_without_every_row_is_not_scored():
-    record = lambda ll, seed=0: {"metrics": {"ll": ll}, "config": {"seed": seed},  # noqa: E731
-                                 "ll_per_image": [ll]}  # fmt: skip
+    record = _record
     screen = {5: {"full": [record(-87.3)], "independent": [record(-89.6)]},
               2: {"independent": [record(-80.0)]}}  # fmt: skip
     chosen, scores = _script().choose(screen)

@@ -6,26 +6,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_command
-from matplotlib.image import imread
+from conftest import assert_picture
 
 from tf_graphvae.figures.samples import (
     build_reconstructions,
     is_image_shape,
     plot_model_pictures,
 )
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _assert_picture(path: Path) -> None:
-    """A PNG file that shows something (not one flat colour)."""
-    assert path.read_bytes()[:8] == PNG_MAGIC, path
-    assert imread(path)[..., :3].std() > 0, path
 
 
 class _FakeModel:
@@ -68,7 +58,7 @@ def test_model_pictures_are_written_and_not_blank(tmp_path):
     )
     assert paths == [tmp_path / "s.png", tmp_path / "r.png"]
     for path in paths:
-        _assert_picture(path)
+        assert_picture(path)
     with pytest.raises(ValueError, match="C in"):
         plot_model_pictures(_FakeModel((13,)), np.zeros((4, 13)), tmp_path / "a", tmp_path / "b")
 
@@ -80,35 +70,3 @@ def test_the_figures_module_imports_no_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
     )
     assert result.stdout.strip() == "False", result.stderr[-2000:]
-
-
-def test_train_and_evaluate_write_samples_and_reconstructions(tmp_path):
-    model_dir = tmp_path / "run"
-    tiny = ["--num_nodes=2", "--node_dim=2"]
-    result = run_command("tfgvae-train", "--dataset=digits", "--epochs=1", "--nojit_compile",
-                         *tiny, f"--model_dir={model_dir}")  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("samples.png", "reconstructions.png"):
-        _assert_picture(model_dir / name)
-    files = next(line for line in result.stdout.splitlines() if line.startswith("Files in "))
-    assert files.endswith(", samples.png, reconstructions.png"), files
-    result = run_command("tfgvae-evaluate", f"--model_dir={model_dir}",
-                         "--num_importance_samples=2", "--eval_images=20")  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("samples_evaluation.png", "reconstructions_evaluation.png"):
-        _assert_picture(model_dir / name)
-        assert name in result.stdout.splitlines()[-1]  # the "Wrote ..." line
-
-
-def test_vector_data_gets_one_line_and_no_pictures(tmp_path):
-    rng = np.random.default_rng(0)
-    npz = tmp_path / "vectors.npz"
-    np.savez(npz, x_train=rng.normal(size=(256, 5)), x_test=rng.normal(size=(40, 5)))
-    model_dir = tmp_path / "run"
-    result = run_command("tfgvae-train", f"--dataset=npz:{npz}", "--epochs=1", "--nojit_compile",
-                         "--num_nodes=2", "--node_dim=2", f"--model_dir={model_dir}")  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "No samples.png or reconstructions.png: examples [5] are not images." in (
-        result.stdout.splitlines()
-    )
-    assert not list(model_dir.glob("*.png"))

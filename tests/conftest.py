@@ -73,3 +73,37 @@ def assert_picture(path: Path) -> None:
 
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
     assert imread(path)[..., :3].std() > 0, path
+
+
+# The tests that take 20 s or more (`pytest --durations`), by node id prefix. They run
+# first, so that `pytest -n 2` hands them out while the short ones are still left to fill
+# the gaps: started last, one of them alone keeps a worker busy after the other has ended.
+LONG_TESTS = (
+    "tests/test_worker_faults.py::test_a_death_ends_the_survivor_with_one_line_and_after_a_worker_s_the_job_resumes[1",
+    "tests/test_bench.py::test_quick_benchmark_runs_and_writes_its_files",
+    "tests/test_experiments.py::test_compare_writes_table1_figure2_and_stability",
+    "tests/test_experiments.py::test_ablation_covers_every_factorisation",
+    "tests/test_export.py::test_saved_model_cli_runs_every_signature",
+    "tests/test_interrupt.py::test_ctrl_c_prints_one_line_and_the_run_resumes",
+    "tests/test_reliability.py::test_kill_9_mid_epoch_then_rerun_resumes",
+    # The chief's death apart from the worker's: two jobs of two processes at once would
+    # slow both past their heartbeats.
+    "tests/test_worker_faults.py::test_a_death_ends_the_survivor_with_one_line_and_after_a_worker_s_the_job_resumes[0",
+    "tests/test_bench.py::test_the_evaluation_profile_times_the_kernels_of_a_call",
+    "tests/test_readme.py::test_every_python_block_runs_as_written",
+    "tests/test_cli.py::test_train_on_digits_saves_a_loadable_model",
+    "tests/test_tuning.py::test_grid_search_on_digits_writes_results_and_resumes",
+    "tests/test_bench.py::test_the_gpu_benchmark_refuses_a_machine_without_gpu",
+    "tests/test_standardize.py::test_raw_continuous_features_are_refused_and_trained",
+    "tests/test_export.py::test_cli_exports_a_saved_model_and_refuses_an_existing_version",
+    "tests/test_distribute.py::test_mirrored_step_equals_the_single_device_step",
+    "tests/test_recipe_screen.py::test_a_setting_is_chosen_on_validation_runs",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        return next((k for k, prefix in enumerate(LONG_TESTS) if item.nodeid.startswith(prefix)),
+                    len(LONG_TESTS))  # fmt: skip
+
+    items.sort(key=rank)  # stable: the others keep their order

@@ -94,7 +94,7 @@ def choose(screen: dict) -> tuple:
 
 
 def markdown(screen: dict, setting: str, chosen, scores: dict) -> str:
-    from tf_graphvae.trainers.table1 import paired_difference
+    from tf_graphvae.trainers.paper.table1 import paired_difference
 
     rows = sorted({row for by_row in screen.values() for row in by_row})
     lines = [

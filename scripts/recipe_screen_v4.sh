@@ -43,5 +43,5 @@ for recipe in "${recipes[@]}"; do
   esac
   echo "== recipe $recipe: $options"
   # shellcheck disable=SC2086
-  python -m tf_graphvae.trainers.cli.compare $common $options --output_dir="$out/$recipe"
+  python -m tf_graphvae.trainers.paper.cli.compare $common $options --output_dir="$out/$recipe"
 done

@@ -27,7 +27,7 @@ validation split (`LABEL=GLOB` of `...-seed<k>.json`, from the lowest price up):
         "none=results/val_choice/omniglot_v3-learned-seed*.json" \
         "mdl=results/val_choice/omniglot_v3_mdl-learned-seed*.json"
 
-`retrained`: the retrained-evidence table (`trainers/structure_evidence.py`): each
+`retrained`: the retrained-evidence table (`trainers/paper/structure_evidence.py`): each
 learned seed's MAP graph, the run that trained it from scratch as a fixed structure, and
 its LL paired with FC-VAE, the chain and the VAE of `--baseline` (default: `--runs`).
 
@@ -67,7 +67,7 @@ def _paired_over_seeds(records: list[dict], best: list[dict]) -> tuple[float, fl
     """The mean of the per-seed paired LL differences and its standard error over seeds;
     with one seed, the standard error over images (too small: it ignores how the choice
     varies from seed to seed). `table1.paired_difference` computes both."""
-    from tf_graphvae.trainers.table1 import paired_difference
+    from tf_graphvae.trainers.paper.table1 import paired_difference
 
     diff = paired_difference(records, best)
     return diff["mean"], diff["sem"], "seeds" if diff["sem_over"] == "seeds" else "images"
@@ -132,7 +132,7 @@ def paired(baseline: str, baseline_row: str, runs: str, row: str) -> str:
             f"| {len(dropped)}: {', '.join(f'z{i}→z{j}' for i, j in dropped) or '-'} |"
         )
     if len(diffs) > 1:
-        from tf_graphvae.trainers.table1 import t_interval
+        from tf_graphvae.trainers.paper.table1 import t_interval
 
         mean, sem = _mean_sem(diffs)
         low, high = t_interval(mean, sem, len(diffs) - 1)
@@ -210,7 +210,10 @@ def main(argv=None) -> int:
     r.add_argument("--baseline", default=None)
     args = parser.parse_args(argv)
     if args.command == "retrained":
-        from tf_graphvae.trainers.structure_evidence import evidence_markdown, retrained_evidence
+        from tf_graphvae.trainers.paper.structure_evidence import (
+            evidence_markdown,
+            retrained_evidence,
+        )
 
         print(evidence_markdown(retrained_evidence(args.runs, args.baseline)), end="")
     elif args.command == "choose_priced":

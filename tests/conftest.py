@@ -80,7 +80,6 @@ def assert_picture(path: Path) -> None:
 # the gaps: started last, one of them alone keeps a worker busy after the other has ended.
 LONG_TESTS = (
     "tests/test_worker_faults.py::test_a_death_ends_the_survivor_with_one_line_and_after_a_worker_s_the_job_resumes[1",
-    "tests/test_bench.py::test_quick_benchmark_runs_and_writes_its_files",
     "tests/test_experiments.py::test_compare_writes_table1_figure2_and_stability",
     "tests/test_experiments.py::test_ablation_covers_every_factorisation",
     "tests/test_export.py::test_saved_model_cli_runs_every_signature",
@@ -89,11 +88,9 @@ LONG_TESTS = (
     # The chief's death apart from the worker's: two jobs of two processes at once would
     # slow both past their heartbeats.
     "tests/test_worker_faults.py::test_a_death_ends_the_survivor_with_one_line_and_after_a_worker_s_the_job_resumes[0",
-    "tests/test_bench.py::test_the_evaluation_profile_times_the_kernels_of_a_call",
     "tests/test_readme.py::test_every_python_block_runs_as_written",
     "tests/test_cli.py::test_train_on_digits_saves_a_loadable_model",
     "tests/test_tuning.py::test_grid_search_on_digits_writes_results_and_resumes",
-    "tests/test_bench.py::test_the_gpu_benchmark_refuses_a_machine_without_gpu",
     "tests/test_standardize.py::test_raw_continuous_features_are_refused_and_trained",
     "tests/test_export.py::test_cli_exports_a_saved_model_and_refuses_an_existing_version",
     "tests/test_distribute.py::test_mirrored_step_equals_the_single_device_step",
@@ -101,7 +98,27 @@ LONG_TESTS = (
 )
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--bench-scripts", action="store_true",
+        help="also run the smoke tests of bench/'s scripts (the quick benchmark, the GPU "
+        "benchmark's CPU parts, the evaluation profile): 2 minutes more on 2 cores",
+    )  # fmt: skip
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "bench_scripts: a smoke test of a bench/ script (run with --bench-scripts)"
+    )
+
+
 def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--bench-scripts"):
+        skip = pytest.mark.skip(reason="a bench/ script's smoke test: run with --bench-scripts")
+        for item in items:
+            if "bench_scripts" in item.keywords:
+                item.add_marker(skip)
+
     def rank(item) -> int:
         return next((k for k, prefix in enumerate(LONG_TESTS) if item.nodeid.startswith(prefix)),
                     len(LONG_TESTS))  # fmt: skip

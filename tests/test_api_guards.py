@@ -15,7 +15,7 @@ from conftest import tiny_model
 
 import tf_graphvae as tgv
 from tf_graphvae.config import TrainConfig
-from tf_graphvae.trainers import experiment
+from tf_graphvae.trainers.resolve import resolve
 
 tfd = tfp.distributions
 
@@ -198,7 +198,9 @@ def test_constant_features_under_standardize_get_std_1_with_a_warning(tmp_path):
     np.savez(tmp_path / "flat.npz", x_train=x[:30], x_test=x[30:])
     config = TrainConfig.from_flat(dataset=f"npz:{tmp_path / 'flat.npz'}", standardize=True)
     with pytest.warns(UserWarning, match=r"^2 of 6 features of npz:.* are constant"):
-        stats = experiment.standardization(config)
+        run = resolve(config)
+    stats = run.feature_stats
+    assert run.model.standardization == stats  # the model is built with them
     assert stats["std"][1] == stats["std"][4] == 1.0 and stats["mean"][1] == 7.0
     np.testing.assert_allclose(stats["std"][0], x[:30, 0].std(), rtol=1e-5)
 

@@ -53,6 +53,21 @@ def test_import_linter_contracts_hold_over_an_installed_copy(tmp_path):
     analysed = int(result.stdout.split("Analyzed ")[1].split(" files")[0])
     assert analysed >= 60, result.stdout[-1000:]
 
+    # Faults injected into the installed copy break the contracts that forbid them: the run
+    # machinery importing the lab, and one library module importing a sibling of its level.
+    package = target / "tf_graphvae"
+    for module, line in (("trainers/experiment.py", "import tf_graphvae.trainers.paper.rows"),
+                         ("data/__init__.py", "import tf_graphvae.evaluate")):  # fmt: skip
+        path = package / module
+        path.write_text(path.read_text() + f"\n{line}  # injected\n")
+    result = subprocess.run(
+        [lint, str(ROOT / "pyproject.toml")], capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(target)},
+    )  # fmt: skip
+    assert result.returncode != 0 and "2 broken" in result.stdout, result.stdout[-3000:]
+    for contract in ("The lab apart", "Levels:"):
+        assert f"{contract}" in result.stdout.split("Contracts")[-1]
+
 
 @pytest.mark.parametrize("module", ["tf_graphvae", "tf_graphvae.config", "tf_graphvae.figures"])
 def test_the_root_configuration_and_figures_import_no_tensorflow(module):

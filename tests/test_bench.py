@@ -35,6 +35,7 @@ def _run_script(name: str, *args: str) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
+@pytest.mark.bench_scripts
 def test_quick_benchmark_runs_and_writes_its_files(tmp_path):
     _run_script("run.py", "--quick", f"--output_dir={tmp_path}")
     results = json.loads((tmp_path / "bench.json").read_text())
@@ -264,6 +265,7 @@ def test_weight_function_ragged_batches_trace_at_most_twice(binary_digits, recor
     assert recorded_weight_fns[0].experimental_get_tracing_count() <= 2
 
 
+@pytest.mark.bench_scripts
 def test_the_gpu_benchmark_refuses_a_machine_without_gpu_and_its_parts_run_on_cpu(capsys):
     import tensorflow as tf
 
@@ -287,6 +289,7 @@ def test_the_gpu_benchmark_refuses_a_machine_without_gpu_and_its_parts_run_on_cp
     assert "mixed_bfloat16" in report and "MirroredStrategy over 1" in report
 
 
+@pytest.mark.bench_scripts
 def test_the_evaluation_profile_times_the_kernels_of_a_call(tmp_path):
     """`bench/profile_evaluation.py` finds XLA's kernel events inside each compiled call."""
     _run_script(

@@ -39,15 +39,17 @@ def test_the_penalty_charges_each_edge_its_price_times_the_warmup_weight():
 
 
 def test_edge_price_mdl_prices_the_run_from_its_training_split():
-    from tf_graphvae.trainers.experiment import model_options
+    from tf_graphvae.trainers.resolve import resolve
 
     config = TrainConfig.from_flat(dataset="digits", train_split="train@fit10%", num_nodes=3,
                          node_dims=[3, 2, 1], edge_price="mdl").validate()  # fmt: skip
-    options = model_options(config)
+    run = resolve(config)
+    options = run.model_arguments()
     import tf_graphvae as tgv
 
     n = len(tgv.data.load_numpy("digits", "train@fit10%"))
-    assert options["edge_cost_warmup"] is True
+    assert options["edge_cost_warmup"] is True and run.train_examples == n
+    assert run.record()["model"]["edge_costs"] == pytest.approx(options["edge_costs"])
     np.testing.assert_allclose(options["edge_costs"], mdl_edge_prices([3, 2, 1], 128, n))
     with pytest.raises(ValueError, match="3 prices"):
         TrainConfig.from_flat(num_nodes=3, edge_costs=[0.1]).validate()

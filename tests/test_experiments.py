@@ -11,8 +11,9 @@ import pytest
 from conftest import assert_picture, run_command
 
 from tf_graphvae.config import RunFolder
-from tf_graphvae.trainers import comparison, experiment, structure_evidence
+from tf_graphvae.trainers import experiment
 from tf_graphvae.trainers.callbacks import TimeBudget
+from tf_graphvae.trainers.paper import comparison, structure_evidence
 
 # Without XLA: these runs are so short that compiling would take most of their time.
 TINY = dict(dataset="digits", num_nodes=3, node_dim=2, epochs=1, batch_size=256, jit_compile=False)

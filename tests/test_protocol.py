@@ -13,8 +13,8 @@ from conftest import tiny_model
 
 from tf_graphvae import data as tgv_data
 from tf_graphvae import scoring
-from tf_graphvae.trainers import table1
 from tf_graphvae.trainers.experiment import TrainConfig, make_datasets
+from tf_graphvae.trainers.paper import table1
 
 
 def test_per_batch_gates_draw_a_structure_per_row_outside_training():

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tf_graphvae.config import RunFolder
-from tf_graphvae.trainers import comparison, experiment
+from tf_graphvae.trainers import experiment
+from tf_graphvae.trainers.paper import comparison
 
 TINY = dict(dataset="digits", num_nodes=3, node_dim=2, epochs=1, batch_size=256, jit_compile=False,
             train_split="train@fit10%", test_split="train@val10%")  # fmt: skip

@@ -37,10 +37,14 @@ def load_run_model(folder: RunFolder) -> keras.Model:
         ) from None
 
 
-def test_images(config: TrainConfig, max_images: int | None = None) -> np.ndarray:
+def test_images(
+    config: TrainConfig, max_images: int | None = None, likelihood: str | None = None
+) -> np.ndarray:
     """The test split as evaluated: binary sets binarised once (`data.TEST_SEED`, the
-    images training scores), then a fixed random subset of `max_images` of them."""
-    binary = tgv_data.run_likelihood(config) == "bernoulli"
+    images training scores), then a fixed random subset of `max_images` of them.
+    `likelihood`: the one the model was built with (default the run's,
+    `data.run_likelihood`), which says whether the images are binarised."""
+    binary = (likelihood or tgv_data.run_likelihood(config)) == "bernoulli"
     images = tgv_data.load_numpy(
         config.dataset, config.test_split, config.data_dir, binarize=binary
     )

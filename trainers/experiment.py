@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import time
-import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -17,10 +17,8 @@ import tensorflow as tf
 
 from tf_graphvae import data as tgv_data
 from tf_graphvae import schedules
-from tf_graphvae.config import RunFolder, TrainConfig, mdl_edge_prices
+from tf_graphvae.config import RunFolder, TrainConfig
 from tf_graphvae.config.files import atomic_path, write_json
-from tf_graphvae.config.model import MAX_ABS_MEAN, STD_RANGE
-from tf_graphvae.input_checks import feature_statistics
 from tf_graphvae.model import GraphVAE
 from tf_graphvae.trainers import distribute
 from tf_graphvae.trainers.callbacks import (
@@ -32,27 +30,33 @@ from tf_graphvae.trainers.callbacks import (
     TimeBudget,
 )
 from tf_graphvae.trainers.epoch_log import EpochLog
+from tf_graphvae.trainers.resolve import ResolvedRun, check_scale, resolve
 
 
-def make_datasets(config: TrainConfig) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """Batched training (grey, shuffled per epoch) and test (binarised once) sets."""
+def make_datasets(
+    config: TrainConfig, likelihood: str | None = None
+) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """Batched training (grey, shuffled per epoch) and test (binarised once for the
+    bernoulli `likelihood`; default the run's, `data.run_likelihood`) sets."""
     train = tgv_data.load(config.dataset, config.train_split, config.data_dir)
     # A buffer as large as the split: every epoch is a uniform permutation of it. A smaller
     # buffer leaves sorted files sorted (Omniglot's are by alphabet: with 10,000 of its
     # 24,345 images, an epoch's first fifth held none of the last quarter's alphabets).
     size = int(train.cardinality())
     train = train.cache().shuffle(size, seed=config.seed, reshuffle_each_iteration=True)
-    return _batched(train, config.batch_size), _scored(config, config.test_split)
+    return _batched(train, config.batch_size), _scored(config, config.test_split, likelihood)
 
 
-def make_validation(config: TrainConfig) -> tf.data.Dataset | None:
+def make_validation(config: TrainConfig, likelihood: str | None = None) -> tf.data.Dataset | None:
     """The batched validation set (binarised once, as the test set), or None."""
-    return None if not config.validation_split else _scored(config, config.validation_split)
+    if not config.validation_split:
+        return None
+    return _scored(config, config.validation_split, likelihood)
 
 
-def _scored(config: TrainConfig, split: str) -> tf.data.Dataset:
+def _scored(config: TrainConfig, split: str, likelihood: str | None) -> tf.data.Dataset:
     # Binarised once (data.TEST_SEED): the same 0/1 images for every row, seed and epoch.
-    binary = tgv_data.run_likelihood(config) == "bernoulli"
+    binary = (likelihood or tgv_data.run_likelihood(config)) == "bernoulli"
     images = tgv_data.load(config.dataset, split, config.data_dir, binarize=binary)
     return _batched(images.cache(), config.batch_size)
 
@@ -64,89 +68,21 @@ def _batched(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
     return batches.prefetch(tgv_data.PREFETCH_BATCHES)
 
 
-def model_options(config: TrainConfig) -> dict:
-    """`config.model_options()`, with `edge_price="mdl"` turned into each edge's price
-    (`model_config.mdl_edge_prices`, from the training split's size) charged with the KL
-    warm-up weight."""
-    options = config.model_options(tgv_data.run_likelihood(config))
-    if config.edge_price == "mdl" and config.model.structure == "learned":
-        dims = config.model.node_dims or [config.model.node_dim] * config.model.num_nodes
-        n = tgv_data.split_size(config.dataset, config.train_split, config.data_dir)
-        options["edge_costs"] = mdl_edge_prices(dims, options["top_down_units"], n)
-        options["edge_cost_warmup"] = True
-    if config.standardize:
-        options["standardization"] = standardization(config)
-    return options
-
-
-def standardization(config: TrainConfig) -> dict:
-    """The training split's mean and std per feature (constant features: std 1, with a
-    warning under `standardize` that says how many: they carry nothing to model)."""
-    x = tgv_data.load_numpy(config.dataset, config.train_split, config.data_dir)
-    mean, std, constant = feature_statistics(x)
-    if constant and config.standardize:
-        warnings.warn(
-            f"{constant} of {std.size} features of {config.dataset} ({config.train_split}) "
-            "are constant: --standardize gives them std 1 (they are only shifted to 0).",
-            stacklevel=2,
-        )
-    return {"mean": mean.tolist(), "std": std.tolist()}
-
-
-def check_scale(config: TrainConfig) -> None:
-    """Refuses continuous data far from standardised when the likelihood was inferred and
-    `standardize` is off, and `standardize` on data that are not continuous."""
-    likelihood = tgv_data.run_likelihood(config)
-    if config.standardize and likelihood != "gaussian":
-        raise ValueError(
-            f"--standardize is for continuous data (the gaussian likelihood); the values of "
-            f"{config.dataset} call for {likelihood}."
-        )
-    if config.standardize or config.model.likelihood is not None or likelihood != "gaussian":
-        return
-    stats = standardization(config)
-    mean, std = np.abs(stats["mean"]), np.asarray(stats["std"])
-    low, high = STD_RANGE
-    if mean.max() > MAX_ABS_MEAN or std.min() < low or std.max() > high:
-        raise ValueError(
-            f"The features of {config.dataset} are far from standardised (|mean| up to "
-            f"{mean.max():.3g}, std {std.min():.3g} to {std.max():.3g}; a Gaussian decoder "
-            f"expects |mean| <= {MAX_ABS_MEAN:g} and std in [{low:g}, {high:g}]): pass "
-            "--standardize (the training split's statistics, kept with the model), or "
-            "--likelihood=gaussian to model them as they are."
-        )
-
-
 def build_model(config: TrainConfig, steps: int | None = None) -> GraphVAE:
-    """A compiled GraphVAE for `config`'s dataset (under the current strategy's scope), for
-    a run of `steps` training steps (XLA or not: `TrainConfig.train_step_xla`)."""
-    model = GraphVAE(event_shape=tgv_data.event_shape(config.dataset), **model_options(config))
+    """A compiled GraphVAE for `config` (`resolve(config, steps)`; under the current
+    strategy's scope)."""
+    return model_from(resolve(config, steps))
+
+
+def model_from(run: ResolvedRun) -> GraphVAE:
+    """The compiled GraphVAE of a resolved run (under the current strategy's scope)."""
+    model = GraphVAE(**run.model_arguments())
     model.compile(
-        optimizer=make_optimizer(config, steps),
-        jit_compile=config.train_step_xla(steps) and _use_xla(),
-        steps_per_execution=_steps_per_execution(config),
+        optimizer=make_optimizer(run.config, run.steps),
+        jit_compile=run.jit_compile,
+        steps_per_execution=_steps_per_execution(run.config),
     )
     return model
-
-
-# Model arguments a record leaves out of "resolved": objects, and the standardisation's
-# statistics (one value per feature; the model file keeps them).
-_NOT_RECORDED = ("encoder", "decoder", "standardization", "likelihood")
-
-
-def resolved_values(model: GraphVAE) -> dict:
-    """What a run's settings resolved to when it started, as `config.json` keeps them under
-    "resolved": the likelihood and network inferred from the data, XLA or not, and under
-    "model" every argument the model was built with (the per-edge prices that
-    `edge_price="mdl"` sets, their schedule, the gate hold), so the record says what ran."""
-    fields = dataclasses.fields(model.config)
-    arguments = {f.name: getattr(model.config, f.name) for f in fields}
-    return {
-        "likelihood": model.likelihood_name,
-        "network": model.network,
-        "jit_compile": bool(model.jit_compile),
-        "model": _json_values({k: v for k, v in arguments.items() if k not in _NOT_RECORDED}),
-    }
 
 
 def make_optimizer(config: TrainConfig, steps: int | None) -> keras.optimizers.Optimizer:
@@ -170,11 +106,6 @@ def make_optimizer(config: TrainConfig, steps: int | None) -> keras.optimizers.O
     return optimizer
 
 
-def _json_values(values: dict) -> dict:
-    """`values` as JSON gives them back (tuples as lists; anything else by its `str`)."""
-    return json.loads(json.dumps(values, default=str))
-
-
 def _steps_per_execution(config: TrainConfig) -> int:
     """The config's, except 1 across workers: Keras's multi-step loop does not build under
     `MultiWorkerMirroredStrategy` (a collective inside its while loop fails)."""
@@ -182,12 +113,6 @@ def _steps_per_execution(config: TrainConfig) -> int:
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return 1
     return config.steps_per_execution
-
-
-def _use_xla() -> bool:
-    """XLA compiles the train step, except across CPU replicas: XLA has no CPU collectives."""
-    strategy = tf.distribute.get_strategy()
-    return strategy.num_replicas_in_sync == 1 or bool(tf.config.list_logical_devices("GPU"))
 
 
 @dataclasses.dataclass
@@ -240,6 +165,7 @@ def train(
     time_budget: float | None = None,
     tensorboard: bool = True,
     strategy: tf.distribute.Strategy | None = None,
+    on_resolved: Callable[[ResolvedRun], None] | None = None,
 ) -> TrainResult:
     """Trains a GraphVAE as `config` says, evaluates its test ELBO, saves it in `model_dir`.
 
@@ -261,13 +187,20 @@ def train(
             model, optimizer and metrics are created in its scope, `config.batch_size` is
             the global batch. Under a multi-worker strategy only the chief writes
             `model_dir`; the other workers write to temporary folders they remove.
+        on_resolved: called with the resolved run (`resolve.resolve`) before any data is
+            loaded for training (`tfgvae-train` prints what the run will model).
     """
     config.validate()
     keras.utils.set_random_seed(config.seed)
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():  # XLA or not depends on the replicas
+        run = resolve(config)
+    if on_resolved is not None:
+        on_resolved(run)
     # Bad data is reported before anything is written.
-    datasets = (*make_datasets(config), make_validation(config))
+    check_scale(run)
+    datasets = (*make_datasets(config, run.likelihood), make_validation(config, run.likelihood))
     _check_shapes(config, datasets)
-    check_scale(config)
     worker_dir = None
     if model_dir is not None and not distribute.is_chief():
         worker_dir = own_folder(model_dir)
@@ -276,8 +209,8 @@ def train(
         folder.check_resumable(config)
     with contextlib.nullcontext() if folder is None else folder.lock():
         result = _fit_and_save(
-            config, folder, datasets, list(callbacks or []), verbose, time_budget,
-            tensorboard, strategy or tf.distribute.get_strategy(),
+            run, folder, datasets, list(callbacks or []), verbose, time_budget, tensorboard,
+            strategy,
         )  # fmt: skip
     if worker_dir is not None:
         shutil.rmtree(worker_dir, ignore_errors=True)
@@ -285,12 +218,13 @@ def train(
 
 
 def _fit_and_save(
-    config, folder, datasets, extra, verbose, time_budget, tensorboard, strategy
+    run, folder, datasets, extra, verbose, time_budget, tensorboard, strategy
 ) -> TrainResult:
-    train_ds, test_ds, validation_ds = datasets
+    config, (train_ds, test_ds, validation_ds) = run.config, datasets
+    if folder is not None:  # what the run resolved, before the model is built
+        folder.write_config(config, run.record())
     with strategy.scope():
-        batches = int(train_ds.cardinality())  # < 0: unknown (the XLA rule then compiles)
-        model = build_model(config, config.epochs * batches if batches >= 0 else None)
+        model = model_from(run)
     edges = EdgeProbabilityHistory()
     stopper = None
     if config.early_stopping_patience:
@@ -300,7 +234,6 @@ def _fit_and_save(
         )
         extra.insert(0, stopper)  # its state is written before the epoch's checkpoint
     if folder is not None:
-        folder.write_config(config, resolved_values(model))
         edges = EdgeProbabilityHistory(folder)
         extra.append(AtomicBackupAndRestore(folder / folder.CHECKPOINT))
         if tensorboard:

@@ -28,8 +28,8 @@ from tf_graphvae.config import SearchConfig, TrainConfig
 from tf_graphvae.config.files import atomic_path, write_json, write_text
 from tf_graphvae.model import GraphVAE
 from tf_graphvae.scoring import test_images
-from tf_graphvae.trainers import experiment
 from tf_graphvae.trainers.hypermodel import FactorisationHyperModel
+from tf_graphvae.trainers.resolve import check_scale, resolve
 
 RESULTS_JSON = "tuning_results.json"
 RESULTS_MD = "tuning_results.md"
@@ -249,7 +249,7 @@ def _start_search(hypermodel, tuner: str, max_trials, directory: Path, project_n
     if max_trials is None:
         max_trials = hypermodel.grid_size if tuner == "grid" else len(hypermodel.node_dims)
     tgv_data.load_numpy(config.dataset, config.train_split, config.data_dir)
-    experiment.check_scale(config)  # raw continuous features, as `experiment.train` refuses
+    check_scale(resolve(config))  # raw continuous features, as `experiment.train` refuses
     test_images(config, 1)
     project_dir = directory / project_name
     search_config = hypermodel.search_config() | {"tuner": tuner}

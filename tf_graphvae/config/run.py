@@ -60,27 +60,6 @@ def check_dataset(name: str) -> None:
         )
 
 
-# The rows of `tfgvae-compare`: name -> (structure, decode_from, node_dims), in the paper's
-# order. `chain` is a chain prior with ladder inference whose decoder reads every node;
-# `ladder` the same chain with the decoder on the bottom node, of the run's node size (with
-# N' = 10 a 10-dimensional bottleneck, not Sønderby's model); `ladder_vae` is Sønderby et
-# al.'s Ladder VAE: a chain of decreasing node sizes decoded from the widest, bottom one.
-# Its sizes keep the shape of their MNIST model (64-32-16-8-4: top node 4, sizes growing
-# towards the data) within the same total M = 50 as the other rows.
-LADDER_VAE_NODE_DIMS = [20, 12, 8, 6, 4]
-ROWS = {
-    "independent": ("independent", "all_nodes", None),
-    "chain": ("chain", "all_nodes", None),
-    "ladder": ("chain", "bottom_node", None),
-    "ladder_vae": ("chain", "bottom_node", LADDER_VAE_NODE_DIMS),
-    "full": ("full", "all_nodes", None),
-    "learned": ("learned", "all_nodes", None),
-    # The learned run's MAP graph (same seed) retrained from scratch as a fixed structure:
-    # the evidence that the data support that graph, paired to the other rows.
-    "learned_map": ("fixed", "all_nodes", None),
-}
-DEFAULT_ROWS = ("independent", "chain", "full", "learned")
-
 # The training steps from which XLA's compilation (5-15 s on CPU) pays for itself: it saves
 # about 11 ms of a 26 ms step (bench/results/bench.md, 28x28 images, batch 128), so ~500
 # steps repay it; twice that, to be sure of it (BUILD_NOTES, "Configuration and commands").

@@ -50,7 +50,7 @@ def main(argv: list[str]) -> None:
     config = _run_config(folder)
     print(f"Loading {folder.model_file} ...", flush=True)
     model = scoring.load_run_model(folder)
-    images = scoring.test_images(config, EVAL_IMAGES.value)
+    images = scoring.test_images(config, EVAL_IMAGES.value, model.likelihood_name)
     passes = "two passes: the gate mixture, then the MAP graph" if (
         model.structure == "learned" and model.num_nodes > 1) else "one pass"  # fmt: skip
     print(

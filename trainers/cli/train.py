@@ -5,6 +5,7 @@ tfgvae-train --dataset=digits --structure=learned --epochs=20 --model_dir=runs/d
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -56,9 +57,10 @@ _SAMPLE_FIGURES = flags.DEFINE_bool(
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    config = tf_flags.train_config()  # checked before TensorFlow starts
+    config = _config()  # checked before TensorFlow starts
     from tf_graphvae.trainers import distribute, experiment
     from tf_graphvae.trainers.callbacks import CompileNotice
+    from tf_graphvae.trainers.resolve import describe
 
     multi_worker = _STRATEGY.value == "multi_worker"
     model_dir = _model_dir(config)
@@ -67,7 +69,6 @@ def main(argv: list[str]) -> None:
         _native_log_to(experiment.own_folder(model_dir) / RunFolder.NATIVE_LOG)
     # First: before other TensorFlow work.
     strategy = distribute.make_strategy(_STRATEGY.value, heartbeat_timeout_s=_HEARTBEAT.value)
-    print(_data_line(config), flush=True)
     INTERRUPTED["message"] = (
         f"interrupted; the last complete epoch's checkpoint is kept in {model_dir}: run the "
         "same command to resume from it."
@@ -76,6 +77,7 @@ def main(argv: list[str]) -> None:
         result = experiment.train(
             config, model_dir=model_dir, verbose=2, strategy=strategy,
             callbacks=[CompileNotice(lambda line: print(line, flush=True))],
+            on_resolved=lambda run: print(describe(run), flush=True),
         )  # fmt: skip
     except KeyboardInterrupt:
         saved = experiment.saved_epoch(model_dir)
@@ -128,23 +130,6 @@ def _sample_figures(config, model, folder: RunFolder) -> list[str]:
     return names
 
 
-def _data_line(config) -> str:
-    """What the run will model: the data, the likelihood and network (said when inferred)."""
-    from tf_graphvae import data
-    from tf_graphvae.config import GraphVAEConfig
-
-    likelihood = data.run_likelihood(config)
-    shape = data.event_shape(config.dataset)
-    network = GraphVAEConfig(event_shape=shape, likelihood=likelihood,
-                             network=config.model.network).validate().network  # fmt: skip
-    inferred = lambda value: " (inferred)" if value is None else ""  # noqa: E731
-    return (
-        f"Data: {config.dataset} {config.train_split} -> {config.test_split}, examples "
-        f"{list(shape)}; likelihood {likelihood}{inferred(config.model.likelihood)}, network "
-        f"{network}{inferred(config.model.network)}."
-    )
-
-
 def _native_log_to(path: Path) -> None:
     """Sends what TensorFlow's C++ side writes to stderr (a worker's death is ~6 lines of
     gRPC and collective errors) to `path`; Python's own stderr, and so this command's
@@ -161,9 +146,16 @@ def _model_dir(config) -> str:
     return _MODEL_DIR.value or f"runs/{dataset_label(config.dataset)}-{config.model.structure}"
 
 
+@functools.cache
+def _config():
+    """The run's settings from the flags, made once: the checks before TensorFlow and
+    `main` read the same object."""
+    return tf_flags.train_config()
+
+
 def _before_tensorflow() -> None:
     """A missing data folder, a run folder in use or holding another run: said at once."""
-    config = tf_flags.train_config()
+    config = _config()
     check_data_dir(config.data_dir)
     folder = RunFolder(_model_dir(config))
     holder = folder.lock_holder()

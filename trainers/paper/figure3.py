@@ -15,7 +15,7 @@ from pathlib import Path
 from tf_graphvae import figures
 from tf_graphvae.config import RunFolder, TrainConfig, map_graph_edges
 from tf_graphvae.config.files import write_json, write_text
-from tf_graphvae.trainers.table1 import mean_std, paired_difference
+from tf_graphvae.trainers.paper.table1 import mean_std, paired_difference
 
 
 def finished_runs(output_dir: Path) -> dict[tuple[int, int], list[dict]]:

@@ -27,13 +27,13 @@ import numpy as np
 from tf_graphvae.config import (
     EXECUTION_FIELDS,
     GATE_ONLY_FIELDS,
-    ROWS,
     RunFolder,
     TrainConfig,
     map_graph_edges,
     structure_mask,
 )
-from tf_graphvae.trainers.table1 import paired_difference
+from tf_graphvae.trainers.paper.rows import ROWS
+from tf_graphvae.trainers.paper.table1 import paired_difference
 
 # The rows the retrained graph is paired with, and their short names in the table.
 COMPARED_ROWS = {"full": "FC-VAE", "chain": "chain", "independent": "VAE"}

@@ -30,13 +30,13 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
     if _TABLES_ONLY.value:
-        from tf_graphvae.trainers import figure3
+        from tf_graphvae.trainers.paper import figure3
 
         figure3.write(ex_flags.OUTPUT_DIR.value, "factorisations N x N' = M")
         print((Path(ex_flags.OUTPUT_DIR.value) / "figure3.md").read_text())
         return
     config = tf_flags.train_config()
-    from tf_graphvae.trainers import comparison
+    from tf_graphvae.trainers.paper import comparison
 
     comparison.ablation(
         config,

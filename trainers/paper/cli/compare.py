@@ -10,26 +10,26 @@ from pathlib import Path
 
 from absl import flags
 
-from tf_graphvae import config as tgv_config
 from tf_graphvae.trainers.cli import _eval_flags as ev_flags
 from tf_graphvae.trainers.cli import _experiment_flags as ex_flags
 from tf_graphvae.trainers.cli import _train_flags as tf_flags
 from tf_graphvae.trainers.cli._common import run_main
+from tf_graphvae.trainers.paper.rows import DEFAULT_ROWS, ROWS
 
 # Each row sets its structure, decoder input and (learned_map) edges: `--structures`.
 tf_flags.define(exclude=("structure", "decode_from", "edges"))
 
 _STRUCTURES = flags.DEFINE_list(
     "structures",
-    list(tgv_config.DEFAULT_ROWS),
-    f"Rows to compare, from {', '.join(tgv_config.ROWS)}: the four structures, "
+    list(DEFAULT_ROWS),
+    f"Rows to compare, from {', '.join(ROWS)}: the four structures, "
     "`ladder_vae` (Sønderby's Ladder VAE: a chain of nodes 20-12-8-6-4 decoded from the "
     "bottom node) and `ladder` (the chain decoded from a bottom node of --node_dim).",
 )
 flags.register_validator(
     "structures",
-    lambda rows: bool(rows) and all(r in tgv_config.ROWS for r in rows),
-    message=f"--structures must name rows from {', '.join(tgv_config.ROWS)}.",
+    lambda rows: bool(rows) and all(r in ROWS for r in rows),
+    message=f"--structures must name rows from {', '.join(ROWS)}.",
 )
 _ROW_SEEDS = flags.DEFINE_list(
     "row_seeds",
@@ -56,7 +56,7 @@ def main(argv: list[str]) -> None:
         raise ValueError(f"Unexpected arguments: {' '.join(argv[1:])}")
     config = tf_flags.train_config()
     row_seeds = _parse_row_seeds(_ROW_SEEDS.value)
-    from tf_graphvae.trainers import comparison
+    from tf_graphvae.trainers.paper import comparison
 
     if _TABLES_ONLY.value:
         comparison.tables_from_runs(ex_flags.OUTPUT_DIR.value, _STRUCTURES.value)
@@ -84,10 +84,8 @@ def _parse_row_seeds(items: list[str]) -> dict[str, list[int]]:
             out[name] = [int(s) for s in seeds.split("+")]
         except ValueError:
             raise ValueError(f"--row_seeds entry {item!r} is not row:seed[+seed...].") from None
-        if name not in tgv_config.ROWS:
-            raise ValueError(
-                f"--row_seeds: unknown row {name!r}; expected one of {tuple(tgv_config.ROWS)}."
-            )
+        if name not in ROWS:
+            raise ValueError(f"--row_seeds: unknown row {name!r}; expected one of {tuple(ROWS)}.")
     return out
 
 

@@ -11,19 +11,18 @@ import numpy as np
 from tf_graphvae import data as tgv_data
 from tf_graphvae import evaluate, figures, scoring
 from tf_graphvae.config import (
-    DEFAULT_ROWS,
     EXECUTION_FIELDS,
-    ROWS,
     RunFolder,
     TrainConfig,
     factorisations,
     map_graph_edges,
 )
 from tf_graphvae.config.files import write_json, write_text
-from tf_graphvae.trainers import figure3
 from tf_graphvae.trainers.experiment import train
-from tf_graphvae.trainers.structure_evidence import evidence_markdown, retrained_evidence
-from tf_graphvae.trainers.table1 import (
+from tf_graphvae.trainers.paper import figure3
+from tf_graphvae.trainers.paper.rows import DEFAULT_ROWS, ROWS
+from tf_graphvae.trainers.paper.structure_evidence import evidence_markdown, retrained_evidence
+from tf_graphvae.trainers.paper.table1 import (
     ROW_LABELS,
     edge_survival,
     summarise,

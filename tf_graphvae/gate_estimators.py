@@ -6,11 +6,86 @@ hard in the forward pass and uses `grad E_c[f(c)] = E_c[f(c) grad log p(c)]` (Wi
 1992), unbiased; with `S >= 2` gate samples per example the leave-one-out baseline
 `b_s = mean_{k != s} f_k` (Kool et al., 2019) removes most of its variance and keeps it
 unbiased, because `b_s` does not depend on `c_s`.
+
+Each estimator is a small registered object (`GateEstimator`): a new one is a subclass
+with `@register` (in this file or its own) and its name in `config.GATE_ESTIMATORS` (the
+choice list the flags and the configuration validate against, without TensorFlow);
+`tests/test_gate_estimators.py` checks that the two lists agree.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import tensorflow as tf
+
+
+class GateEstimator:
+    """How a training step differentiates the expected objective in the gate logits.
+
+    Attributes:
+        name: the `gate_estimator` setting that selects it.
+        relaxed: whether the training pass draws relaxed gates (differentiable in the
+            logits); otherwise hard Bernoulli gates.
+        own_gradient: whether the logits' gradient comes from `objective` rather than
+            from the networks' loss (the step then takes it apart).
+    """
+
+    name: ClassVar[str]
+    relaxed: ClassVar[bool]
+    own_gradient: ClassVar[bool]
+
+    def objective(self, model, terms: dict, f: tf.Tensor) -> tf.Tensor:
+        """A scalar whose gradient in `model.gates.gate_logits` estimates
+        `-grad mean E_c[f]`; `f` `[rows]` the objective per row, `terms` the pass's."""
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, GateEstimator] = {}
+
+
+def register(cls: type[GateEstimator]) -> type[GateEstimator]:
+    """Class decorator: makes `cls` selectable by `gate_estimator=cls.name`."""
+    if cls.name in REGISTRY:
+        raise ValueError(f"A gate estimator named {cls.name!r} is registered already.")
+    REGISTRY[cls.name] = cls()
+    return cls
+
+
+def get(name: str) -> GateEstimator:
+    """The registered estimator called `name`."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown gate estimator {name!r}; registered: {', '.join(REGISTRY)}."
+        ) from None
+
+
+@register
+class Concrete(GateEstimator):
+    """The relaxed (Concrete) gates of Eq. (2): the gradient flows through the sample."""
+
+    name = "concrete"
+    relaxed = True
+    own_gradient = False
+
+    def objective(self, model, terms, f):
+        return -tf.reduce_mean(f)
+
+
+@register
+class ScoreFunction(GateEstimator):
+    """Hard gates and the leave-one-out score-function estimate (`gate_samples >= 2`)."""
+
+    name = "score_function"
+    relaxed = False
+    own_gradient = True
+
+    def objective(self, model, terms, f):
+        edges = model.gates.edge_values(terms["gates"])
+        log_prob = bernoulli_log_prob(edges, model.gates.gate_logits)
+        return -leave_one_out_surrogate(f, log_prob, model.gate_samples)
 
 
 def bernoulli_log_prob(edges: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_graphvae import input_checks
+from tf_graphvae import gate_estimators, input_checks
 from tf_graphvae.config import MODEL_FIELDS, GraphVAEConfig, positive_int
 from tf_graphvae.config.model import constructor_signature, with_arguments, with_num_nodes
 from tf_graphvae.latent_space import LatentSpace
@@ -308,8 +308,8 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         seed = self.next_seed() if seed is None else tf.cast(seed, tf.int32)
         gate_seed, latent_seed = tfp.random.split_seed(seed, n=2)
         offset, total = self.replica_rows(tf.shape(x)[0])
-        # The score-function estimator trains on hard gates (a Bernoulli draw per row).
-        relaxed = training and self.gate_estimator == "concrete"
+        # Relaxed gates where the estimator differentiates through them; else hard draws.
+        relaxed = training and gate_estimators.get(self.gate_estimator).relaxed
         gates = self.gates(
             tf.shape(x)[0],
             training=relaxed,

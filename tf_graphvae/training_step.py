@@ -129,7 +129,8 @@ class TrainingStep:
     def _gate_gradient_apart(self) -> bool:
         """Whether the gate logits get a gradient other than that of the networks' objective."""
         learned = self.structure == "learned" and self.gates.num_edges > 0
-        return learned and (self.gates_follow_elbo or self.gate_estimator == "score_function")
+        estimator = gate_estimators.get(self.gate_estimator)
+        return learned and (self.gates_follow_elbo or estimator.own_gradient)
 
     def _edge_penalty(self):
         cost = self.edge_costs if self.edge_costs is not None else self.edge_cost
@@ -142,14 +143,10 @@ class TrainingStep:
 
     def _gate_objective(self, terms, per_row):
         """The gate logits' loss: the ELBO (or the warm-up objective) and the edge cost,
-        differentiated through relaxed gates or by the score-function estimator."""
+        as the model's registered `gate_estimator` differentiates it."""
         f = terms["elbo"] if self.gates_follow_elbo else per_row
-        if self.gate_estimator == "concrete":
-            return -tf.reduce_mean(f) + self._edge_penalty()
-        edges = self.gates.edge_values(terms["gates"])
-        log_prob = gate_estimators.bernoulli_log_prob(edges, self.gates.gate_logits)
-        surrogate = gate_estimators.leave_one_out_surrogate(f, log_prob, self.gate_samples)
-        return -surrogate + self._edge_penalty()
+        estimator = gate_estimators.get(self.gate_estimator)
+        return estimator.objective(self, terms, f) + self._edge_penalty()
 
     def test_step(self, data):
         x = self.images_from(data)

@@ -152,7 +152,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     def _save_model(self):
         backup_dir = Path(self.backup_dir)
         backup_dir.mkdir(parents=True, exist_ok=True)
-        name = f"epoch-{self._current_epoch:05d}.weights.h5"
+        name = RunFolder.EPOCH_WEIGHTS.format(epoch=self._current_epoch)
         previous = self._metadata()
         with atomic_path(backup_dir / name) as tmp:
             self.model.save_weights(tmp, overwrite=True)
@@ -161,7 +161,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             record["previous"] = {"epoch": previous["epoch"], "weights": previous["weights"]}
         write_json(self._training_metadata_path, record)
         keep = {name, record.get("previous", {}).get("weights")}
-        for old in backup_dir.glob("epoch-*.weights.h5"):
+        for old in backup_dir.glob(RunFolder.EPOCH_WEIGHTS_GLOB):
             if old.name not in keep:
                 old.unlink(missing_ok=True)
 
@@ -238,8 +238,8 @@ class ResumableEarlyStopping(keras.callbacks.Callback):
         monitor: the logged value to maximise.
     """
 
-    STATE_FILE = "early_stopping.json"
-    WEIGHTS_FILE = "best.weights.h5"
+    STATE_FILE = RunFolder.EARLY_STOPPING
+    WEIGHTS_FILE = RunFolder.BEST_WEIGHTS
 
     def __init__(
         self,

@@ -150,7 +150,7 @@ def own_folder(model_dir: str | os.PathLike) -> Path:
 def saved_epoch(model_dir: str | os.PathLike) -> int:
     """The last epoch this process checkpointed in `model_dir` (0: none), where a re-run
     resumes from."""
-    metadata = own_folder(model_dir) / RunFolder.CHECKPOINT / "training_metadata.json"
+    metadata = own_folder(model_dir) / RunFolder.CHECKPOINT / RunFolder.CHECKPOINT_METADATA
     try:
         return int(json.loads(metadata.read_text())["epoch"])
     except (OSError, ValueError, KeyError):

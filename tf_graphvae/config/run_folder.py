@@ -44,6 +44,13 @@ class RunFolder:
     EARLY_STOPPING = "early_stopping.json"  # the early-stopping state (resume)
     BEST_WEIGHTS = "best.weights.h5"  # the best epoch's weights under early stopping
     NATIVE_LOG = "tensorflow.log"  # TensorFlow's C++ messages of a multi-worker run
+    SAMPLES = "samples.png"  # decoder means of prior samples, written when training ends
+    RECONSTRUCTIONS = "reconstructions.png"  # test images beside their reconstructions
+    # Inside CHECKPOINT: the epoch's weights (the last two kept) and the file that names
+    # them, Keras's BackupAndRestore's own name for it (`keras.callbacks.BackupAndRestore`).
+    EPOCH_WEIGHTS = "epoch-{epoch:05d}.weights.h5"
+    EPOCH_WEIGHTS_GLOB = "epoch-*.weights.h5"
+    CHECKPOINT_METADATA = "training_metadata.json"
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)

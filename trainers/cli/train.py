@@ -121,11 +121,11 @@ def _sample_figures(config, model, folder: RunFolder) -> list[str]:
     from tf_graphvae import scoring
     from tf_graphvae.figures.samples import is_image_shape, plot_model_pictures
 
-    names = ["samples.png", "reconstructions.png"]
+    names = [RunFolder.SAMPLES, RunFolder.RECONSTRUCTIONS]
     if not is_image_shape(model.event_shape):
         print(f"No {' or '.join(names)}: examples {list(model.event_shape)} are not images.")
         return []
-    images = scoring.test_images(config, 16)
+    images = scoring.test_images(config, 16, model.likelihood_name)
     plot_model_pictures(model, images, *(folder / name for name in names), seed=config.seed)
     return names
 

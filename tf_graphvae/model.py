@@ -12,7 +12,7 @@ import tensorflow_probability as tfp
 
 from tf_graphvae import gate_estimators, input_checks
 from tf_graphvae.config import MODEL_FIELDS, GraphVAEConfig, positive_int
-from tf_graphvae.config.model import constructor_signature, with_arguments, with_num_nodes
+from tf_graphvae.config import model as settings
 from tf_graphvae.latent_space import LatentSpace
 from tf_graphvae.layers.gated_dag import GatedDAG, bound_log_variance, node_densities
 from tf_graphvae.layers.gates import Gates
@@ -63,17 +63,16 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
     TensorShape([4])
     """
 
-    # Model settings whose attribute on the model has another name.
-    _ATTRIBUTE = {"likelihood": "likelihood_name", "gate_optimizer": "gate_optimizer_name"}
+    # Settings whose name is the object built from them; every other setting is a read-only
+    # view of `config` (`add_setting_views`, below the class).
+    _BUILT = ("encoder", "decoder", "likelihood", "gate_optimizer")
 
     def __init__(self, event_shape: Sequence[int], **kwargs):
-        options = with_num_nodes({k: kwargs.pop(k) for k in list(kwargs) if k in MODEL_FIELDS})
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in MODEL_FIELDS}
+        options = settings.with_num_nodes(options)
         super().__init__(**kwargs)
         self.config = GraphVAEConfig(event_shape=tuple(event_shape), **options).validate()
-        for name in MODEL_FIELDS:
-            setattr(self, self._ATTRIBUTE.get(name, name), getattr(self.config, name))
         c = self.config
-        self.likelihood_name = c.likelihood if isinstance(c.likelihood, str) else "custom"
         standardized = c.standardization or {}
         self.likelihood = make_likelihood(
             c.likelihood, event_ndims=len(c.event_shape), name="likelihood",
@@ -378,6 +377,11 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
                 config[key] = deserialize_user_object(key, config[key])
         return cls(**config)
 
+    @property
+    def likelihood_name(self) -> str:
+        """The likelihood's registered name, or "custom" for a function of yours."""
+        return self.config.likelihood if isinstance(self.config.likelihood, str) else "custom"
+
     def get_config(self):
         config = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(self.config)}
         for key in ("event_shape", "encoder_units", "decoder_units"):
@@ -392,5 +396,6 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
 
 # Every argument, with its default, in `help(GraphVAE)` and IDEs: from the one place they
 # are defined (`GraphVAEConfig`), not copied here.
-GraphVAE.__doc__ = with_arguments(GraphVAE.__doc__)
-GraphVAE.__init__.__signature__ = constructor_signature()
+GraphVAE.__doc__ = settings.with_arguments(GraphVAE.__doc__)
+GraphVAE.__init__.__signature__ = settings.constructor_signature()
+settings.add_setting_views(GraphVAE, skip=GraphVAE._BUILT)

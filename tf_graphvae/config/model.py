@@ -307,6 +307,17 @@ def check_standardization(standardization, likelihood, event_shape) -> None:
 MODEL_FIELDS = {f.name: f for f in dataclasses.fields(GraphVAEConfig)}
 
 
+def add_setting_views(cls: type, skip: tuple[str, ...] = ()) -> None:
+    """Gives `cls` a read-only property per model setting that reads `self.config`: the
+    settings live in one place, the model's attributes are views of it. `skip`: settings
+    whose name the class uses for an object it builds from them (the encoder, ...)."""
+    for name in MODEL_FIELDS:
+        if name not in skip:
+            view = property(lambda self, name=name: getattr(self.config, name),
+                            doc=f"The `{name}` setting (`config.{name}`), read-only.")  # fmt: skip
+            setattr(cls, name, view)
+
+
 def constructor_signature(first: tuple = ("event_shape",)) -> inspect.Signature:
     """`GraphVAE(event_shape, *, num_nodes=5, ...)`: every argument of the model, each with
     its default, as `help()` and IDEs show it (`GraphVAE.__init__.__signature__`); the

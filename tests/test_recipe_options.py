@@ -194,7 +194,10 @@ def test_batch_norm_on_two_replicas_is_the_single_device_step():
     assert result.returncode == 0, result.stderr[-3000:]
     loss, mirrored_loss, weight_diff = json.loads(result.stdout.strip().splitlines()[-1])
     assert mirrored_loss == pytest.approx(loss, rel=1e-5)  # the global batch's statistics
-    assert weight_diff < 1e-5  # (each replica's own would differ by about 0.02)
+    # Each replica's own statistics would move the weights ~0.02 apart. Float rounding of
+    # the all-reduce moves them ~1e-5: an Adam step of 1e-2 is lr * g / (|g| + eps), whose
+    # slope in g is up to lr / eps = 1e5 for the smallest gradients. 1e-3 tells them apart.
+    assert weight_diff < 1e-3
 
 
 # --------------------------------------------------------------------- dropout

@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tf_graphvae.config.graph import validate_structure
+from tf_graphvae.config.graph import get_structure, validate_structure
 from tf_graphvae.config.settings import check_widths
 from tf_graphvae.layers.elementwise import softplus
 from tf_graphvae.layers.noise import global_rows, stateless_normal
@@ -213,7 +213,7 @@ class GatedDAG(keras.layers.Layer):
 
     @property
     def has_top_down(self) -> bool:
-        return self.structure != "independent" and self.num_nodes > 1
+        return get_structure(self.structure).top_down and self.num_nodes > 1
 
     @property
     def top_down_widths(self) -> tuple[int, ...]:

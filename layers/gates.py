@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_graphvae.config import HARD_GATES, check_edges, edge_indices
-from tf_graphvae.config.graph import structure_mask, validate_structure
+from tf_graphvae.config.graph import get_structure, structure_mask, validate_structure
 from tf_graphvae.layers.noise import STATELESS_ALG, global_rows, stateless_uniform
 
 
@@ -139,7 +139,7 @@ class Gates(keras.layers.Layer):
 
     @property
     def learned(self) -> bool:
-        return self.structure == "learned"
+        return get_structure(self.structure).learned
 
     def build(self, input_shape=None):
         if self.learned and self.num_edges > 0:

@@ -101,7 +101,7 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
         )  # fmt: skip
         self.seed_generator = keras.random.SeedGenerator(c.seed, name="seed_generator")
         self.gate_optimizer = None
-        if c.gate_learning_rate is not None and self.gates.num_edges and c.structure == "learned":
+        if c.gate_learning_rate is not None and self.gates.num_edges and self.gates.learned:
             optimizer = keras.optimizers.SGD if c.gate_optimizer == "sgd" else keras.optimizers.Adam
             self.gate_optimizer = optimizer(c.gate_learning_rate, name=f"gate_{c.gate_optimizer}")
         self.loss_tracker = keras.metrics.Mean(name="loss")

@@ -62,7 +62,7 @@ def score(
     metrics, ll = evaluate.table1_metrics(model, images, num_samples, **options)
     record = {"metrics": metrics, "ll_per_image": ll.tolist(),
               "diagnostics": diagnostics.latent_diagnostics(model, images, seed=seed)}  # fmt: skip
-    if model.structure == "learned":
+    if model.gates.learned:
         metrics_map, ll_map = metrics, ll  # one node, no gates: the MAP graph is the model
         if model.gates.num_edges:
             metrics_map, ll_map = evaluate.table1_metrics(

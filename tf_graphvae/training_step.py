@@ -112,7 +112,7 @@ class TrainingStep:
         model's `gate_estimator`, at the current temperature and KL weight, without
         applying it (fresh gate, latent and binarisation draws on every call): what
         `scripts/gate_gradient_noise.py` repeats to measure an estimator's noise."""
-        if self.structure != "learned" or not self.gates.num_edges:
+        if not self.gates.learned or not self.gates.num_edges:
             raise ValueError("gate_gradient needs the learned structure with N >= 2 nodes.")
         x = self._training_rows(data)
         with tf.GradientTape() as tape:
@@ -128,13 +128,13 @@ class TrainingStep:
     @property
     def _gate_gradient_apart(self) -> bool:
         """Whether the gate logits get a gradient other than that of the networks' objective."""
-        learned = self.structure == "learned" and self.gates.num_edges > 0
+        learned = self.gates.learned and self.gates.num_edges > 0
         estimator = gate_estimators.get(self.gate_estimator)
         return learned and (self.gates_follow_elbo or estimator.own_gradient)
 
     def _edge_penalty(self):
         cost = self.edge_costs if self.edge_costs is not None else self.edge_cost
-        if not np.any(cost) or self.structure != "learned" or not self.gates.num_edges:
+        if not np.any(cost) or not self.gates.learned or not self.gates.num_edges:
             return tf.constant(0.0, self.compute_dtype)
         penalty = gate_estimators.edge_penalty(self.gates.gate_logits, cost)
         # With edge_cost_warmup the price rises with the KL weight, as the edges' benefit

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_graphvae import data as tgv_data
-from tf_graphvae.config import GraphVAEConfig, TrainConfig, mdl_edge_prices
+from tf_graphvae.config import GraphVAEConfig, TrainConfig, get_structure, mdl_edge_prices
 from tf_graphvae.config.model import MAX_ABS_MEAN, STD_RANGE, with_num_nodes
 from tf_graphvae.input_checks import feature_statistics
 
@@ -88,7 +88,7 @@ def resolve(config: TrainConfig, steps: int | None = None) -> ResolvedRun:
     steps = config.epochs * math.ceil(n / config.batch_size) if steps is None else steps
     options = config.model_options(likelihood)
     model = config.model
-    if config.edge_price == "mdl" and model.structure == "learned":
+    if config.edge_price == "mdl" and get_structure(model.structure).learned:
         dims = model.node_dims or [model.node_dim] * model.num_nodes
         options["edge_costs"] = mdl_edge_prices(dims, options["top_down_units"], n)
         options["edge_cost_warmup"] = True

@@ -15,11 +15,14 @@ flags, and scripts read run folders and plot saved JSON, before TensorFlow start
 """
 
 from tf_graphvae.config.graph import (
+    Structure,
     check_edges,
     check_node_dims,
     edge_indices,
+    get_structure,
     map_graph_edges,
     mdl_edge_prices,
+    register_structure,
     structure_mask,
     validate_structure,
 )
@@ -93,6 +96,7 @@ __all__ = [
     "SET_BY_RUN",
     "STRATEGIES",
     "STRUCTURES",
+    "Structure",
     "TUNERS",
     "TUNING_OBJECTIVES",
     "VALUE_RANGES",
@@ -117,6 +121,8 @@ __all__ = [
     "mdl_edge_prices",
     "positive_int",
     "setting",
+    "get_structure",
+    "register_structure",
     "structure_mask",
     "validate_structure",
 ]

@@ -3,12 +3,82 @@ edge lists and node sizes as the model accepts them, and each edge's MDL price."
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-STRUCTURES = ("independent", "chain", "full", "learned", "fixed")
+
+@dataclasses.dataclass(frozen=True)
+class Structure:
+    """A latent structure: which gates `c[i, j]` (`i > j`, docs/design.md §2) may be on,
+    and whether they are learned.
+
+    Attributes:
+        name: the `structure` setting that selects it.
+        possible_edges: `possible_edges(num_nodes, edges)`, the edges `(i, j)` whose gate
+            may be on (`edges`: the checked edge list of a structure that takes one).
+        learned: the gates are `Bernoulli(mu)` with trainable logits (Eq. 2); otherwise
+            they are 1 on the possible edges.
+        takes_edges: the structure is given by an `edges` list.
+        top_down: the prior has a top-down pass (False: every node's prior is N(0, I)).
+    """
+
+    name: str
+    possible_edges: Callable[[int, list | None], list]
+    learned: bool = False
+    takes_edges: bool = False
+    top_down: bool = True
+
+
+REGISTRY: dict[str, Structure] = {}
+
+
+def register_structure(structure: Structure) -> Structure:
+    """Makes `structure` selectable by `structure=structure.name` (the setting, the model,
+    the layers and their masks); a new structure is one `Structure` and this call."""
+    if structure.name in REGISTRY:
+        raise ValueError(f"A structure named {structure.name!r} is registered already.")
+    REGISTRY[structure.name] = structure
+    return structure
+
+
+def get_structure(name: str) -> Structure:
+    """The registered structure called `name`, or a ValueError naming the choices."""
+    if name not in REGISTRY:
+        raise ValueError(f"Unknown structure {name!r}; expected one of {STRUCTURES}.")
+    return REGISTRY[name]
+
+
+class _Names:
+    """The registered structures' names, as a live tuple-like view (choices of the setting)."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tuple(REGISTRY))
+
+    def __contains__(self, name) -> bool:
+        return name in REGISTRY
+
+    def __len__(self) -> int:
+        return len(REGISTRY)
+
+    def __repr__(self) -> str:
+        return repr(tuple(REGISTRY))
+
+
+STRUCTURES = _Names()
+
+
+def _all_edges(num_nodes: int, edges=None) -> list:
+    return [(i, j) for i in range(num_nodes) for j in range(i)]
+
+
+register_structure(Structure("independent", lambda n, e: [], top_down=False))
+register_structure(Structure("chain", lambda n, e: [(j + 1, j) for j in range(n - 1)]))
+register_structure(Structure("full", _all_edges))
+register_structure(Structure("learned", _all_edges, learned=True))
+register_structure(Structure("fixed", lambda n, e: [tuple(edge) for edge in e], takes_edges=True))
 
 
 def edge_indices(num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +124,7 @@ def check_edges(structure: str, num_nodes: int, edges) -> list[list[int]] | None
     Raises:
         ValueError: `fixed` without edges, edges with another structure, or a bad edge.
     """
-    if structure != "fixed":
+    if not get_structure(structure).takes_edges:
         if edges is not None:
             raise ValueError(f'edges are only for structure="fixed", not {structure!r}.')
         return None
@@ -86,26 +156,16 @@ def check_node_dims(node_dims) -> list[int] | None:
 
 def validate_structure(structure: str) -> str:
     """Returns `structure` or raises a ValueError naming the valid choices."""
-    if structure not in STRUCTURES:
-        raise ValueError(f"Unknown structure {structure!r}; expected one of {STRUCTURES}.")
-    return structure
+    return get_structure(structure).name
 
 
 def structure_mask(structure: str, num_nodes: int, edges=None) -> np.ndarray:
-    """The fixed 0/1 gate matrix `[N, N]` of a structure (docs/design.md §2), `[i, j]` = c[i, j].
-
-    `learned` returns the mask of possible edges (all `i > j`); `fixed` that of `edges`.
-    """
-    validate_structure(structure)
+    """The fixed 0/1 gate matrix `[N, N]` of a structure (docs/design.md §2), `[i, j]` = c[i, j]:
+    1 on its possible edges (for `learned`, every `i > j`; for `fixed`, `edges`)."""
+    checked = check_edges(structure, num_nodes, edges)
     mask = np.zeros((num_nodes, num_nodes), np.float32)
-    if structure == "fixed":
-        for i, j in check_edges(structure, num_nodes, edges):
-            mask[i, j] = 1.0
-    elif structure == "chain":
-        for j in range(num_nodes - 1):
-            mask[j + 1, j] = 1.0
-    elif structure in ("full", "learned"):
-        mask = np.tril(np.ones((num_nodes, num_nodes), np.float32), k=-1)
+    for i, j in get_structure(structure).possible_edges(num_nodes, checked):
+        mask[i, j] = 1.0
     return mask
 
 

@@ -14,7 +14,7 @@ import math
 import textwrap
 from typing import Any
 
-from tf_graphvae.config.graph import STRUCTURES, check_edges, check_node_dims
+from tf_graphvae.config.graph import STRUCTURES, check_edges, check_node_dims, get_structure
 from tf_graphvae.config.settings import (
     check_field,
     check_rate,
@@ -261,7 +261,7 @@ def check_model_rules(config: Any) -> None:
             f"node_dims gives {len(config.node_dims)} node sizes for num_nodes="
             f"{config.num_nodes}; give one size per node."
         )
-    if config.decode_from == "bottom_node" and config.structure == "learned":
+    if config.decode_from == "bottom_node" and get_structure(config.structure).learned:
         raise ValueError(
             'decode_from="bottom_node" is for the fixed structures; with learned gates '
             'the bottom node may lose its parents. Use decode_from="all_nodes".'

@@ -52,7 +52,7 @@ def main(argv: list[str]) -> None:
     model = scoring.load_run_model(folder)
     images = scoring.test_images(config, EVAL_IMAGES.value, model.likelihood_name)
     passes = "two passes: the gate mixture, then the MAP graph" if (
-        model.structure == "learned" and model.num_nodes > 1) else "one pass"  # fmt: skip
+        model.gates.learned and model.num_nodes > 1) else "one pass"  # fmt: skip
     print(
         f"Importance-weighted LL of {len(images)} images of {config.dataset} "
         f"{config.test_split}, K = {NUM_SAMPLES.value} ({passes}) ...", flush=True

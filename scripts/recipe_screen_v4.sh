@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 39's recipe screen, on validation data only: which training recipe lets the VAE,
 # the Ladder VAE and FC-VAE reach their best validation LL, the same recipe for every row.
+# Rows: independent (VAE), ladder_vae (Sønderby's Ladder VAE, as Table 1), full (FC-VAE).
 # Every run trains on the training split's fit 90 % and is stopped and scored on its
 # random validation 10 % (K = 1,000 on 1,000 of its images), seed 0. The budget is long:
 # up to 300 epochs, stopped when 30 epochs gain less than 0.2 nats of validation ELBO.
@@ -30,7 +31,7 @@ export TF_CPP_MIN_LOG_LEVEL=3
 common="--dataset=$dataset --data_dir=$data --train_split=$split@fit10% \
     --validation_split=$split@val10% --test_split=$split@val10% \
     --early_stopping_patience=30 --early_stopping_min_delta=0.2 --epochs=300 --seeds=0 \
-    --num_importance_samples=1000 --eval_images=1000 --structures=independent,ladder,full"
+    --num_importance_samples=1000 --eval_images=1000 --structures=independent,ladder_vae,full"
 exp="--learning_rate_schedule=exponential --learning_rate_decay_epochs=100"
 for recipe in "${recipes[@]}"; do
   case $recipe in

@@ -49,8 +49,8 @@ from tf_graphvae.config import RunFolder, TrainConfig, map_graph_edges
 
 
 def _dropped(run: RunFolder) -> list[list[int]]:
-    """The edges `[i, j]` whose final `mu <= 0.5` (the MAP graph leaves them out)."""
-    return map_graph_edges(run.final_edge_probabilities())[1]
+    """The edges `[i, j]` whose kept `mu <= 0.5` (the MAP graph leaves them out)."""
+    return map_graph_edges(run.kept_edge_probabilities())[1]
 
 
 def _mean_sem(x) -> tuple[float, float]:
@@ -189,7 +189,7 @@ def _priced_option(option: str) -> tuple[str, dict[int, dict]]:
 def _dropped_of(record: dict) -> int | str:
     """How many edges the evaluated run's MAP graph drops ('?' when its folder is absent)."""
     folder = Path(record.get("model_dir", ""))
-    mu = RunFolder(folder).final_edge_probabilities() if folder.is_dir() else None
+    mu = RunFolder(folder).kept_edge_probabilities() if folder.is_dir() else None
     return "?" if mu is None else len(map_graph_edges(mu)[1])
 
 

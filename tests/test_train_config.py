@@ -123,3 +123,19 @@ def test_the_commands_take_the_dataset_recipe_unless_the_flag_is_given(argv, war
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.split(maxsplit=1) == [str(warmup), command + "\n"]
+
+
+def test_the_kept_gates_are_the_best_epoch_s_under_early_stopping(tmp_path):
+    """Early stopping restores the best epoch's weights, gates included: the MAP graph, the
+    edges dropped and the retrained graph read that epoch's `mu`, not the last one's."""
+    from tf_graphvae.config import RunFolder
+
+    run = RunFolder(tmp_path)
+    mus = [[[0.0, 0.0], [p, 0.0]] for p in (0.5, 0.9, 0.4, 0.3)]  # before training, 3 epochs
+    run.edge_probabilities_file.write_text(json.dumps({"edge_probabilities": mus}))
+    assert run.kept_edge_probabilities()[1, 0] == 0.3  # no history: the last epoch
+    history = {"history": {}, "early_stopping": {"best_epoch": 1, "stopped_epoch": 3}}
+    run.history_file.write_text(json.dumps(history))
+    assert run.kept_edge_probabilities()[1, 0] == 0.9
+    run.history_file.write_text(json.dumps({"history": {}, "early_stopping": None}))
+    assert run.kept_edge_probabilities()[1, 0] == 0.3

@@ -113,12 +113,18 @@ class RunFolder:
         except json.JSONDecodeError as error:
             raise ValueError(f"{path} is not valid JSON: {error}") from None
 
-    def final_edge_probabilities(self) -> np.ndarray | None:
-        """`mu` `[N, N]` after the last epoch (None: the run kept no gate history)."""
+    def kept_edge_probabilities(self) -> np.ndarray | None:
+        """`mu` `[N, N]` of the weights the run's model kept: under early stopping the best
+        epoch's (its weights are restored when training ends), else the last epoch's; None
+        where the run kept no gate history. Entry k of the history is `mu` after epoch k."""
         if not self.edge_probabilities_file.exists():
             return None
         history = self.read_json(self.EDGE_PROBABILITIES)["edge_probabilities"]
-        return np.asarray(history[-1], np.float64)
+        stopping = self.read_json(self.HISTORY).get("early_stopping") if (
+            self.history_file.exists()) else None  # fmt: skip
+        best = (stopping or {}).get("best_epoch")
+        kept = best if best is not None and best < len(history) else -1
+        return np.asarray(history[kept], np.float64)
 
     def read_config(self) -> TrainConfig | None:
         """The run's saved `TrainConfig` (None if it holds none), with the defaults of fields

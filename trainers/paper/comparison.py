@@ -222,10 +222,9 @@ def _learning_curves(output_dir: Path, records: dict[str, list[dict]], base: Tra
 
 
 def map_edges(output_dir: Path, seed: int) -> list[list[int]]:
-    """The edges `[i, j]` of the final MAP graph (`mu > 0.5`) of `learned-seed<seed>`."""
-    return map_graph_edges(
-        RunFolder.of_row(output_dir, "learned", seed).final_edge_probabilities()
-    )[0]
+    """The edges `[i, j]` of the MAP graph (`mu > 0.5`) of `learned-seed<seed>`'s kept weights."""
+    run = RunFolder.of_row(output_dir, "learned", seed)
+    return map_graph_edges(run.kept_edge_probabilities())[0]
 
 
 def _caption(base: TrainConfig, records: dict, time_budget: float | None, k: int) -> str:

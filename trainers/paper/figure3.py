@@ -20,7 +20,8 @@ from tf_graphvae.trainers.paper.table1 import mean_std, paired_difference
 
 def finished_runs(output_dir: Path) -> dict[tuple[int, int], list[dict]]:
     """The `eval.json` records of the finished runs, by `(N, N')`, each with its
-    `edges_dropped` (final `mu <= 0.5`; None without a gate history)."""
+    `edges_dropped` (`mu <= 0.5` of the kept weights, `RunFolder.kept_edge_probabilities`;
+    None without a gate history)."""
     runs: dict[tuple[int, int], list[dict]] = {}
     for path in sorted(Path(output_dir, "runs").glob("N*x*-seed*")):
         folder = RunFolder(path)
@@ -34,7 +35,7 @@ def finished_runs(output_dir: Path) -> dict[tuple[int, int], list[dict]]:
 
 
 def _edges_dropped(folder: RunFolder) -> int | None:
-    mu = folder.final_edge_probabilities()
+    mu = folder.kept_edge_probabilities()
     return None if mu is None else len(map_graph_edges(mu)[1])
 
 

@@ -58,7 +58,7 @@ def retrained_evidence(runs: str | Path, baseline: str | Path | None = None) -> 
     seeds, retrained = [], []
     for folder in learned:
         config = TrainConfig.from_json(folder.read_json(RunFolder.EVAL)["config"])
-        kept, dropped = map_graph_edges(folder.final_edge_probabilities())
+        kept, dropped = map_graph_edges(folder.kept_edge_probabilities())
         record, row = _retrained_run(runs, baseline, config, kept)
         entry = {"seed": config.seed, "kept": kept, "dropped": dropped,
                  "retrained": _label(row, config.seed),

@@ -63,8 +63,7 @@ class GraphVAE(LatentSpace, TrainingStep, keras.Model):
     TensorShape([4])
     """
 
-    # Settings whose name is the object built from them; every other setting is a read-only
-    # view of `config` (`add_setting_views`, below the class).
+    # Settings named like the objects built from them; the others view `config` (below).
     _BUILT = ("encoder", "decoder", "likelihood", "gate_optimizer")
 
     def __init__(self, event_shape: Sequence[int], **kwargs):
